@@ -1,0 +1,63 @@
+"""The one small protocol every algorithm follows.
+
+An algorithm turns an episode into a meta-gradient (accumulated into `.grad` of the model's
+parameters, weighted) and says how it adapts at test time. It owns nothing else: devices,
+processes, precision, optimiser and checkpoints belong to the trainer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from meta_nlp.algorithms.inner import EpisodeBatch, LrFn, constant_lr
+from meta_nlp.config import MetaConfig
+from meta_nlp.models.encoder import MetaModel
+
+
+@dataclass
+class TestTimeRule:
+    """How a method adapts on a new episode: which weights, and at what rate (times a tuned factor)."""
+    names: list[str]
+    lr: LrFn
+
+    def scaled(self, factor: float) -> LrFn:
+        return lambda name, step: self.lr(name, step) * factor
+
+
+class Algorithm:
+    name = "base"
+    #: Whether this algorithm differentiates through the inner loop (needs double-backward attention).
+    second_order = False
+
+    def __init__(self, cfg: MetaConfig):
+        self.cfg = cfg
+
+    def setup(self, model: MetaModel) -> None:
+        """Create the meta-parameters this algorithm learns besides φ (before the optimiser is built)."""
+
+    def adapted_names(self, model: MetaModel) -> list[str]:
+        return model.adaptable_names(self.cfg.inner_layers)
+
+    def is_second_order(self, step: int) -> bool:
+        """MAML++ derivative-order annealing: first order for the first `first_order_steps` steps."""
+        return self.second_order and step >= self.cfg.first_order_steps
+
+    def needs_double_backward_attention(self, step: int) -> bool:
+        """Only when the inner loop is differentiated through the encoder (not ANIL, whose inner loop is the head)."""
+        return self.second_order and self.is_second_order(step)
+
+    def accumulate_meta_gradient(self, model: MetaModel, batch: EpisodeBatch, step: int, weight: float) -> dict:
+        """Add weight * (meta-gradient of this task) to the `.grad` of model parameters; return metrics."""
+        raise NotImplementedError
+
+    def test_time_rule(self, model: MetaModel) -> TestTimeRule:
+        return TestTimeRule(self.adapted_names(model), constant_lr(self.cfg.inner_lr))
+
+    def backward(self, loss: torch.Tensor, weight: float) -> None:
+        """The trainer swaps in accelerator.backward (loss scaling under fp16)."""
+        self.backward_fn(loss * weight)
+
+    @staticmethod
+    def backward_fn(loss: torch.Tensor) -> None:
+        loss.backward()

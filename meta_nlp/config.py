@@ -1,0 +1,200 @@
+"""Every default of a run lives here, once.
+
+`MetaConfig` is the single source of truth: the command line is generated from its
+fields (help text included), a YAML file can set any field, and flags override the file.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from meta_nlp.errors import MetaNLPError
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+ALGORITHMS = ("maml", "fomaml", "reptile", "anil", "metasgd", "protonet")
+BASELINES = ("finetune", "multitask")
+
+
+def _f(default: Any, help: str, **kw: Any) -> Any:
+    """A dataclass field that carries its own --help text."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help, **kw})
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class MetaConfig:
+    # --- what to learn -------------------------------------------------------------
+    algorithm: str = _f("fomaml", f"meta-learning algorithm: one of {', '.join(ALGORITHMS)}")
+    task: str = _f("chatterbot_topics", "task name from tasks/*.yaml or --task-dir (see --list-tasks)")
+    task_dir: list = _f([], "extra folder of task YAML files (repeatable)", repeat=True)
+    model: str = _f(DEFAULT_MODEL, "Hugging Face encoder id or local folder (default: packaged all-MiniLM-L6-v2)")
+    held_out_language: list = _f(["ja"], "language never seen until final evaluation (repeatable)", repeat=True)
+    train_languages: list = _f([], "meta-training languages (repeatable; default: every other language of the task)", repeat=True)
+    val_fraction: float = _f(0.25, "share of each training language's examples held back for meta-validation")
+    max_length: int = _f(32, "tokens per text (chatterbot utterances: median 10-20 tokens; cost grows with it)")
+    # --- episodes ------------------------------------------------------------------
+    n_way: int = _f(5, "classes per episode")
+    k_shot: int = _f(5, "support examples per class")
+    n_query: int = _f(5, "query examples per class")
+    # --- inner loop ----------------------------------------------------------------
+    inner_steps: int = _f(3, "adaptation steps per task during meta-training")
+    inner_lr: float = _f(0.05, "inner-loop SGD learning rate (initial value for Meta-SGD)")
+    inner_layers: int = _f(2, "top transformer layers adapted in the inner loop (-1: all; embeddings never); the outer loop always learns all of φ")
+    head_init: str = _f("proto", "per-episode head: 'proto' (Proto-MAML init) or 'zero'")
+    logit_scale: float = _f(10.0, "initial scale of cosine logits (learned by protonet and metasgd)")
+    backend: str = _f("func", "inner-loop backend: 'func' (torch.func) or 'higher' (reference, maml/fomaml only)")
+    # --- MAML++ / Meta-SGD options -------------------------------------------------
+    lr_granularity: str = _f("layer_step", "metasgd learned rates: 'layer_step' (MAML++) or 'parameter' (Meta-SGD)")
+    multi_step_loss_steps: int = _f(0, "MAML++ multi-step loss: anneal from all-step to last-step loss over N meta-steps (0: off)")
+    first_order_steps: int = _f(0, "MAML++ derivative-order annealing: first N meta-steps are first order")
+    protonet_distance: str = _f("euclidean", "protonet distance: 'euclidean' (squared) or 'cosine'")
+    # --- outer loop ----------------------------------------------------------------
+    meta_lr: float = _f(3e-5, "meta-optimizer (AdamW) learning rate for the encoder")
+    meta_param_lr: float = _f(1e-3, "AdamW learning rate for learned inner rates and temperature")
+    meta_batch_size: int = _f(2, "tasks per meta-step on each process")
+    max_steps: int = _f(40, "meta-training steps")
+    warmup_steps: int = _f(4, "linear warm-up steps, then linear decay to 0")
+    max_grad_norm: float = _f(1.0, "gradient clipping of the all-reduced meta-gradient")
+    eval_every: int = _f(20, "meta-validate every N steps (keeps the best checkpoint)")
+    save_every: int = _f(20, "save a resumable checkpoint every N steps")
+    val_episodes: int = _f(12, "meta-validation episodes (model selection and test-time lr tuning)")
+    # --- evaluation ----------------------------------------------------------------
+    eval_episodes: int = _f(200, "held-out episodes per method (the same seeded episodes for all)")
+    eval_inner_steps: int = _f(3, "test-time adaptation steps; accuracy is reported after each")
+    eval_lr_grid: list = _f([0.3, 1.0, 3.0], "test-time lr candidates, as multiples of each method's lr (picked on meta-validation)")
+    finetune_lr: float = _f(0.05, "test-time SGD lr of the baselines (scaled by the grid, like the meta-learners')")
+    baselines: list = _f(["finetune", "multitask"], "comma-separated baselines: finetune, multitask (or 'none')", comma=True)
+    multitask_steps: int = _f(40, "supervised steps of the multitask baseline on pooled training languages")
+    multitask_batch_size: int = _f(32, "batch size of the multitask baseline")
+    multitask_lr: float = _f(3e-5, "AdamW learning rate of the multitask baseline")
+    # --- run -----------------------------------------------------------------------
+    seed: int = _f(0, "seed of episodes, initial heads and dropout")
+    output_dir: str = _f("runs/default", "where checkpoints, results.json, report.md and plots go")
+    resume_from_checkpoint: str | None = _f(None, "checkpoint folder to resume from, or 'latest'")
+    mixed_precision: str = _f("no", "'no', 'bf16' or 'fp16' (through the Accelerator)")
+    report_to: str = _f("none", "trackers: 'none', 'tensorboard', 'wandb', ... (Accelerate)")
+
+    # ---------------------------------------------------------------------------------
+    @property
+    def second_order(self) -> bool:
+        """Whether the inner loop is differentiated through (needs double-backward attention)."""
+        return self.algorithm in ("maml", "metasgd")
+
+    def validate(self) -> "MetaConfig":
+        """Raise a one-line MetaNLPError for values that cannot work."""
+        if self.algorithm not in ALGORITHMS:
+            raise MetaNLPError(f"unknown algorithm {self.algorithm!r}; choose one of: {', '.join(ALGORITHMS)}")
+        bad = [b for b in self.baselines if b not in BASELINES]
+        if bad:
+            raise MetaNLPError(f"unknown baseline {bad[0]!r}; choose from: {', '.join(BASELINES)} (or 'none')")
+        overlap = sorted(set(self.held_out_language) & set(self.train_languages))
+        if overlap:
+            raise MetaNLPError(f"language {overlap[0]!r} is both held out and a training language")
+        if not self.held_out_language:
+            raise MetaNLPError("at least one --held-out-language is required")
+        for name in ("n_way", "k_shot", "n_query", "meta_batch_size", "eval_episodes", "val_episodes"):
+            if getattr(self, name) < 1:
+                raise MetaNLPError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.n_way < 2:
+            raise MetaNLPError("--n-way must be at least 2")
+        choices = {"head_init": ("proto", "zero"), "backend": ("func", "higher"),
+                   "lr_granularity": ("layer_step", "parameter"), "protonet_distance": ("euclidean", "cosine"),
+                   "mixed_precision": ("no", "bf16", "fp16")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise MetaNLPError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if self.backend == "higher" and self.algorithm not in ("maml", "fomaml"):
+            raise MetaNLPError("--backend higher is the reference for maml/fomaml only")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _meta(f: dataclasses.Field) -> dict:
+    return dict(f.metadata)
+
+
+def _parse_bool_or_none(value: str) -> Any:
+    return None if value.lower() in ("none", "null", "") else value
+
+
+def build_arg_parser(description: str, extra: list | None = None) -> argparse.ArgumentParser:
+    """argparse generated from MetaConfig: one flag per field, dashed with an underscore alias."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="YAML file of MetaConfig fields; flags given here override it")
+    for flags, kw in extra or []:  # script-specific flags that are not run settings
+        parser.add_argument(*flags, **kw)
+    for f in fields(MetaConfig):
+        flags = [f"--{f.name.replace('_', '-')}"]
+        if "_" in f.name:
+            flags.append(f"--{f.name}")
+        meta = _meta(f)
+        kw: dict[str, Any] = {"help": meta.get("help", ""), "dest": f.name, "default": argparse.SUPPRESS}
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if meta.get("repeat"):
+            kw.update(action="append")
+        elif meta.get("comma"):
+            kw.update(type=lambda s: [x for x in s.split(",") if x and x != "none"])
+        elif f.name == "eval_lr_grid":
+            kw.update(type=float, nargs="+")
+        elif isinstance(default, bool):
+            kw.update(type=lambda s: s.lower() in ("1", "true", "yes"))
+        elif isinstance(default, int):
+            kw.update(type=int)
+        elif isinstance(default, float):
+            kw.update(type=float)
+        elif default is None:
+            kw.update(type=_parse_bool_or_none)
+        kw["help"] += f" (default: {default})"
+        parser.add_argument(*flags, **kw)
+    return parser
+
+
+def load_yaml_config(path: str) -> dict:
+    """Read a YAML run config, with a one-line error naming the file when it is broken."""
+    p = Path(path)
+    if not p.is_file():
+        raise MetaNLPError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = f" line {where.line + 1}" if where is not None else ""
+        raise MetaNLPError(f"broken YAML in {path}{line}: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise MetaNLPError(f"{path} must hold a mapping of config fields, got {type(data).__name__}")
+    return data
+
+
+def config_from_dict(values: dict, source: str = "config") -> MetaConfig:
+    """MetaConfig from a mapping, accepting dashed keys; unknown keys are an error."""
+    names = {f.name for f in fields(MetaConfig)}
+    clean: dict[str, Any] = {}
+    for key, value in values.items():
+        name = key.replace("-", "_")
+        if name not in names:
+            raise MetaNLPError(f"{source}: unknown field {key!r}")
+        spec = next(f for f in fields(MetaConfig) if f.name == name)
+        if (_meta(spec).get("repeat") or _meta(spec).get("comma")) and isinstance(value, str):
+            value = [v for v in value.split(",") if v and v != "none"]
+        clean[name] = value
+    return MetaConfig(**clean)
+
+
+def parse_config(argv: list[str] | None = None, description: str = "", extra: list | None = None) -> MetaConfig:
+    """Defaults < YAML file < command-line flags. Script-specific flags (`extra`) are dropped."""
+    parser = build_arg_parser(description, extra)
+    args = vars(parser.parse_args(argv))
+    file_values = load_yaml_config(args.pop("config")) if args.get("config") else {}
+    args.pop("config", None)
+    for flags, kw in extra or []:
+        args.pop(kw.get("dest", flags[0].lstrip("-").replace("-", "_")), None)
+    merged = {**file_values, **args}
+    return config_from_dict(merged).validate()

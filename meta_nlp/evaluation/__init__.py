@@ -1,0 +1,1 @@
+"""Episodic evaluation on held-out languages: same seeded episodes for every method, mean ± 95% CI."""

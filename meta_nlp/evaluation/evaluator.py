@@ -1,0 +1,97 @@
+"""Episodic evaluation: every method adapts on the same seeded episodes; accuracy after each step.
+
+Test-time settings (lr factor and number of steps) are chosen per method on meta-validation
+episodes of the training languages, never on the held-out language, with the same grid for
+meta-learners and baselines.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import gather_object
+from tqdm.auto import tqdm
+
+from meta_nlp.algorithms import TestTimeRule
+from meta_nlp.algorithms.inner import adapt_and_predict, to_batch
+from meta_nlp.config import MetaConfig
+from meta_nlp.data.episodes import EpisodeSampler
+from meta_nlp.models.encoder import MetaModel
+
+METRIC_PATH = str(Path(__file__).parent / "metrics" / "accuracy" / "accuracy.py")
+
+
+def load_accuracy_metric():
+    import evaluate
+    return evaluate.load(METRIC_PATH)  # shipped with the project: no network
+
+
+def mean_ci95(values: np.ndarray) -> tuple[float, float]:
+    """Mean and half-width of the normal-approximation 95% confidence interval over episodes."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return float(values.mean()), float("nan")
+    return float(values.mean()), float(1.96 * values.std(ddof=1) / math.sqrt(len(values)))
+
+
+@dataclass
+class MethodScores:
+    """Accuracy of one method: rows = episodes, columns = adaptation steps 0..T."""
+    method: str
+    language: str
+    by_episode_step: np.ndarray
+    lr_factor: float
+    steps: int  # chosen on meta-validation
+    extra: dict = field(default_factory=dict)
+
+    def summary(self, cfg: MetaConfig) -> dict:
+        acc, ci = mean_ci95(self.by_episode_step[:, self.steps])
+        return {"method": self.method, "language": self.language, "accuracy": acc, "ci95": ci,
+                "n_episodes": int(self.by_episode_step.shape[0]), "n_way": cfg.n_way, "k_shot": cfg.k_shot,
+                "n_query": cfg.n_query, "adapt_steps": self.steps, "lr_factor": self.lr_factor,
+                "accuracy_by_step": [float(x) for x in self.by_episode_step.mean(0)], "seed": cfg.seed, **self.extra}
+
+
+def score_episodes(model: MetaModel, tokenizer, rule: TestTimeRule, sampler: EpisodeSampler, n_episodes: int,
+                   steps: int, lr_factor: float, cfg: MetaConfig, accelerator: Accelerator, desc: str) -> np.ndarray:
+    """[n_episodes, steps+1] query accuracies; episodes are spread over processes and gathered."""
+    metric = load_accuracy_metric()
+    model.eval()
+    model.requires_grad_(False)  # only the fast weights need gradients at test time
+    mine = range(accelerator.process_index, n_episodes, accelerator.num_processes)
+    rows = []
+    for i in tqdm(mine, desc=desc, disable=not accelerator.is_local_main_process, leave=False, dynamic_ncols=True):
+        batch = to_batch(sampler.episode(i), tokenizer, cfg.max_length, accelerator.device)
+        refs = batch.query_labels.tolist()
+        preds = adapt_and_predict(model, batch, rule.names, steps, rule.scaled(lr_factor), cfg.head_init)
+        rows.append((i, [metric.compute(predictions=p, references=refs)["accuracy"] for p in preds]))
+    rows = sorted(gather_object(rows)) if accelerator.num_processes > 1 else rows
+    return np.array([r for _, r in rows], dtype=float)
+
+
+def tune_test_time(model: MetaModel, tokenizer, rule: TestTimeRule, val_sampler: EpisodeSampler, cfg: MetaConfig,
+                   accelerator: Accelerator, method: str) -> tuple[float, int, dict]:
+    """(lr factor, steps) with the best mean meta-validation accuracy, and the grid's scores."""
+    grid = {}
+    for factor in cfg.eval_lr_grid:
+        acc = score_episodes(model, tokenizer, rule, val_sampler, cfg.val_episodes, cfg.eval_inner_steps, factor,
+                             cfg, accelerator, desc=f"tune {method} lr x{factor:g}").mean(0)
+        grid[factor] = acc
+    factor, steps = max(((f, int(t)) for f, a in grid.items() for t in range(len(a))), key=lambda ft: grid[ft[0]][ft[1]])
+    return factor, steps, {f"{f:g}": [round(float(x), 4) for x in a] for f, a in grid.items()}
+
+
+def evaluate_method(method: str, model: MetaModel, tokenizer, rule: TestTimeRule, val_sampler: EpisodeSampler,
+                    test_samplers: dict[str, EpisodeSampler], cfg: MetaConfig, accelerator: Accelerator) -> list[MethodScores]:
+    factor, steps, grid = tune_test_time(model, tokenizer, rule, val_sampler, cfg, accelerator, method)
+    accelerator.print(f"{method}: test-time lr x{factor:g}, {steps} steps (chosen on meta-validation)")
+    out = []
+    for lang, sampler in test_samplers.items():
+        scores = score_episodes(model, tokenizer, rule, sampler, cfg.eval_episodes, cfg.eval_inner_steps, factor,
+                                cfg, accelerator, desc=f"evaluate {method} on {lang}")
+        out.append(MethodScores(method, lang, scores, factor, steps, {"val_grid": grid}))
+    return out

@@ -1,0 +1,123 @@
+"""A saved run is a folder anyone can load: `MetaLearner.from_pretrained(dir_or_hub_id)`.
+
+Layout: encoder + tokenizer (save_pretrained), `meta_params.safetensors` (learned logit
+scale and inner rates), `meta_nlp.json` (the run's config and how to adapt).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from meta_nlp.config import MetaConfig, config_from_dict
+from meta_nlp.errors import MetaNLPError
+
+META_FILE = "meta_nlp.json"
+PARAMS_FILE = "meta_params.safetensors"
+
+
+def save_learner(path: Path, model, tokenizer, cfg: MetaConfig, extra: dict | None = None, method: str | None = None) -> None:
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    model.encoder.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    save_file({"log_scale": model.log_scale.detach().cpu().reshape(1),
+               **{f"inner_lrs.{k}": v.detach().cpu().contiguous() for k, v in model.inner_lrs.items()}},
+              str(path / PARAMS_FILE))
+    meta = {"method": method or cfg.algorithm, "config": cfg.to_dict(), **(extra or {})}
+    (path / META_FILE).write_text(json.dumps(meta, indent=2))
+
+
+def resolve_learner_dir(name_or_path: str) -> Path:
+    """A run folder (its best/ checkpoint), a saved learner folder, or a Hub id (downloaded)."""
+    p = Path(name_or_path)
+    if (p / "best" / META_FILE).is_file():
+        return p / "best"
+    if (p / META_FILE).is_file():
+        return p
+    if p.exists() or name_or_path.startswith((".", "/")):
+        raise MetaNLPError(f"{name_or_path} holds no saved learner ({META_FILE} not found)")
+    try:
+        from huggingface_hub import snapshot_download
+        return Path(snapshot_download(name_or_path))
+    except Exception as e:  # offline, missing repo, ...: one line for the user
+        raise MetaNLPError(f"cannot load {name_or_path!r} from the Hub: {str(e).splitlines()[0]}") from None
+
+
+@dataclass
+class FewShotClassifier:
+    """What `MetaLearner.adapt` returns: an adapted encoder + head for one label set."""
+    learner: "MetaLearner"
+    fast: dict
+    head: dict
+    label_names: list[str]
+
+    @torch.no_grad()
+    def predict(self, texts: list[str]) -> list[str]:
+        from meta_nlp.models.encoder import head_logits, tokenize
+        m = self.learner.model
+        z = m.embed(tokenize(self.learner.tokenizer, texts, self.learner.cfg.max_length, self.learner.device), self.fast)
+        return [self.label_names[i] for i in head_logits(z, self.head, m.log_scale.exp()).argmax(-1).tolist()]
+
+
+class MetaLearner:
+    """Load a meta-trained encoder and adapt it to a new few-shot task in any language."""
+
+    def __init__(self, model, tokenizer, cfg: MetaConfig, meta: dict):
+        from meta_nlp.algorithms import build_algorithm
+        self.model, self.tokenizer, self.cfg, self.meta = model, tokenizer, cfg, meta
+        self.model.eval().requires_grad_(False)
+        self.algorithm = build_algorithm(cfg)
+        tuned = meta.get("test_time", {})
+        self.lr_factor = float(tuned.get("lr_factor", 1.0))
+        self.steps = int(tuned.get("steps", cfg.inner_steps))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str, device: str | None = None) -> "MetaLearner":
+        from meta_nlp.models.encoder import MetaModel, load_encoder
+        path = resolve_learner_dir(name_or_path)
+        meta = json.loads((path / META_FILE).read_text())
+        cfg = config_from_dict(meta["config"], source=str(path / META_FILE))
+        encoder, tokenizer = load_encoder(str(path))
+        model = MetaModel(encoder, cfg.logit_scale)
+        tensors = load_file(str(path / PARAMS_FILE))
+        model.log_scale.data.copy_(tensors["log_scale"].reshape(()))
+        for key, value in tensors.items():
+            if key.startswith("inner_lrs."):
+                model.inner_lrs[key.split(".", 1)[1]] = torch.nn.Parameter(value)
+        return cls(model.to(device or ("cuda" if torch.cuda.is_available() else "cpu")), tokenizer, cfg, meta)
+
+    def save_pretrained(self, path: str | Path) -> None:
+        save_learner(Path(path), self.model, self.tokenizer, self.cfg, extra={k: v for k, v in self.meta.items()
+                                                                             if k not in ("method", "config")},
+                     method=self.meta.get("method"))
+
+    def adapt(self, texts: list[str], labels: list[str], steps: int | None = None) -> FewShotClassifier:
+        """Few-shot adaptation with the method's (validation-tuned) test-time rule."""
+        from meta_nlp.algorithms.inner import EpisodeBatch, inner_loop
+        from meta_nlp.models.encoder import tokenize
+        if len(texts) != len(labels) or not texts:
+            raise MetaNLPError("adapt needs as many labels as texts, and at least one of each")
+        names = sorted(set(labels))
+        if len(names) < 2:
+            raise MetaNLPError("adapt needs at least two different labels")
+        ids = torch.tensor([names.index(x) for x in labels], device=self.device)
+        batch = EpisodeBatch(tokenize(self.tokenizer, texts, self.cfg.max_length, self.device), ids, {}, ids, len(names), None)
+        rule = self.test_time_rule()
+        for state in inner_loop(self.model, batch, rule.names, self.steps if steps is None else steps,
+                                rule.scaled(self.lr_factor), create_graph=False, head_init=self.cfg.head_init,
+                                track_meta_grad=False):
+            pass
+        return FewShotClassifier(self, {k: v.detach() for k, v in state.fast.items()},
+                                 {k: v.detach() for k, v in state.head.items()}, names)
+
+    def test_time_rule(self):
+        from meta_nlp.evaluation.methods import test_time_rule_for
+        return test_time_rule_for(self.meta.get("method", self.cfg.algorithm), self.model, self.cfg)

