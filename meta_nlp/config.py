@@ -188,13 +188,18 @@ def config_from_dict(values: dict, source: str = "config") -> MetaConfig:
     return MetaConfig(**clean)
 
 
-def parse_config(argv: list[str] | None = None, description: str = "", extra: list | None = None) -> MetaConfig:
-    """Defaults < YAML file < command-line flags. Script-specific flags (`extra`) are dropped."""
+def parse_config_and_extras(argv: list[str] | None, description: str, extra: list | None = None) -> tuple[MetaConfig, dict]:
+    """Defaults < YAML file < command-line flags; script-specific flags (`extra`) come back separately."""
     parser = build_arg_parser(description, extra)
     args = vars(parser.parse_args(argv))
     file_values = load_yaml_config(args.pop("config")) if args.get("config") else {}
     args.pop("config", None)
+    extras = {}
     for flags, kw in extra or []:
-        args.pop(kw.get("dest", flags[0].lstrip("-").replace("-", "_")), None)
-    merged = {**file_values, **args}
-    return config_from_dict(merged).validate()
+        dest = kw.get("dest", flags[0].lstrip("-").replace("-", "_"))
+        extras[dest] = args.pop(dest, kw.get("default"))
+    return config_from_dict({**file_values, **args}).validate(), extras
+
+
+def parse_config(argv: list[str] | None = None, description: str = "") -> MetaConfig:
+    return parse_config_and_extras(argv, description)[0]

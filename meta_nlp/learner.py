@@ -31,7 +31,7 @@ def save_learner(path: Path, model, tokenizer, cfg: MetaConfig, extra: dict | No
     (path / META_FILE).write_text(json.dumps(meta, indent=2))
 
 
-def resolve_learner_dir(name_or_path: str) -> Path:
+def resolve_learner_dir(name_or_path: str, revision: str | None = None, token: str | None = None) -> Path:
     """A run folder (its best/ checkpoint), a saved learner folder, or a Hub id (downloaded)."""
     p = Path(name_or_path)
     if (p / "best" / META_FILE).is_file():
@@ -42,7 +42,7 @@ def resolve_learner_dir(name_or_path: str) -> Path:
         raise MetaNLPError(f"{name_or_path} holds no saved learner ({META_FILE} not found)")
     try:
         from huggingface_hub import snapshot_download
-        return Path(snapshot_download(name_or_path))
+        return Path(snapshot_download(name_or_path, revision=revision, token=token))
     except Exception as e:  # offline, missing repo, ...: one line for the user
         raise MetaNLPError(f"cannot load {name_or_path!r} from the Hub: {str(e).splitlines()[0]}") from None
 
@@ -80,9 +80,11 @@ class MetaLearner:
         return next(self.model.parameters()).device
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str, device: str | None = None) -> "MetaLearner":
+    def from_pretrained(cls, name_or_path: str, device: str | None = None, revision: str | None = None,
+                        token: str | None = None) -> "MetaLearner":
+        """From a run folder (its best/), a saved learner folder, or a Hub repo id (branch `revision`)."""
         from meta_nlp.models.encoder import MetaModel, load_encoder
-        path = resolve_learner_dir(name_or_path)
+        path = resolve_learner_dir(name_or_path, revision, token)
         meta = json.loads((path / META_FILE).read_text())
         cfg = config_from_dict(meta["config"], source=str(path / META_FILE))
         encoder, tokenizer = load_encoder(str(path))

@@ -13,7 +13,7 @@ from meta_nlp.data.languages import LanguageSplit, load_held_out, prepare_langua
 from meta_nlp.evaluation.evaluator import evaluate_method
 from meta_nlp.evaluation.methods import test_time_rule_for
 from meta_nlp.evaluation.report import plot_accuracy_by_step, write_report, write_results
-from meta_nlp.learner import META_FILE, MetaLearner
+from meta_nlp.learner import META_FILE, MetaLearner, resolve_learner_dir
 from meta_nlp.models.encoder import MetaModel, load_encoder
 from meta_nlp.training.multitask import train_multitask
 from meta_nlp.training.trainer import MetaTrainer
@@ -38,7 +38,7 @@ def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> d
 
 
 def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, best_dir: Path, acc: Accelerator,
-                 methods: list[str]) -> list[dict]:
+                 methods: list[str], record_choice: bool = True) -> list[dict]:
     """Every method on the same seeded held-out episodes. The held-out languages are read here, first."""
     val_sampler = languages.val_sampler(cfg)
     test_samplers = {lang: load_held_out(cfg, lang) for lang in cfg.held_out_language}
@@ -49,7 +49,7 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, best_dir: Path, acc:
         for scores in evaluate_method(method, model, tokenizer, rule, val_sampler, test_samplers, cfg, acc):
             results.append(scores.summary(cfg) | {"episode_accuracy": [round(float(x), 4)
                                                                         for x in scores.by_episode_step[:, scores.steps]]})
-            if method == cfg.algorithm and acc.is_main_process:
+            if record_choice and method == cfg.algorithm and acc.is_main_process:
                 record_test_time_choice(best_dir, scores.lr_factor, scores.steps)
     return results
 
@@ -83,7 +83,7 @@ def write_outputs(output_dir: Path, cfg: MetaConfig, results: list[dict], extra:
 
 def evaluate_checkpoint(run_dir: str, held_out: list[str], overrides: dict, accelerator: Accelerator | None = None) -> dict:
     """Re-evaluate a saved run on any languages of its task (scripts/evaluate.py)."""
-    learner_dir = Path(run_dir) / "best" if (Path(run_dir) / "best").is_dir() else Path(run_dir)
+    learner_dir = resolve_learner_dir(run_dir)
     meta = json.loads((learner_dir / META_FILE).read_text())
     from meta_nlp.config import config_from_dict
     cfg = replace(config_from_dict(meta["config"]), **overrides)
@@ -95,5 +95,6 @@ def evaluate_checkpoint(run_dir: str, held_out: list[str], overrides: dict, acce
         if lang in trained_on:
             acc.print(f"warning: {lang} was a meta-training language of this run; its score is not a held-out score")
     languages = prepare_languages(cfg)
-    results = evaluate_run(cfg, languages, learner_dir, acc, methods=[cfg.algorithm, *cfg.baselines])
+    results = evaluate_run(cfg, languages, learner_dir, acc, methods=[cfg.algorithm, *cfg.baselines],
+                           record_choice=False)
     return {"config": cfg, "results": results}

@@ -1,34 +1,57 @@
 #!/usr/bin/env python
 """Meta-train an encoder, evaluate it and two baselines on held-out languages, write the report.
 
-    accelerate launch scripts/meta_train.py                      # default: FOMAML, chatterbot topics, held-out ja
-    accelerate launch scripts/meta_train.py --algorithm protonet --held-out-language it
-    accelerate launch scripts/meta_train.py --config configs/default.yaml --max-steps 200
-    ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 scripts/meta_train.py ...
+examples:
+  accelerate launch scripts/meta_train.py                       # default: FOMAML on chatterbot topics, held-out ja
+  accelerate launch scripts/meta_train.py --algorithm protonet --held-out-language it
+  accelerate launch scripts/meta_train.py --config configs/default.yaml --max-steps 200
+  ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 scripts/meta_train.py   # 2 CPU processes (gloo)
+  accelerate launch scripts/meta_train.py --resume-from-checkpoint latest --output-dir runs/default
+  accelerate launch scripts/meta_train.py --push-to-hub --hub-model-id me/minilm-fomaml-topics
+  python scripts/meta_train.py --list-tasks
 
-Outputs in --output-dir: results.json, report.md, accuracy_by_step.png, best/ (loadable with
-meta_nlp.MetaLearner.from_pretrained), checkpoints/step_N (resumable).
+Outputs in --output-dir: results.json, report.md, accuracy_by_step.png, best/ (the checkpoint
+chosen on meta-validation; load it with meta_nlp.MetaLearner.from_pretrained), checkpoints/step_N
+(resumable). Flags override --config; underscore spellings (--k_shot) are accepted too.
 """
+import shlex
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone without installing
+# The repo root replaces this folder on the path: scripts/evaluate.py must not shadow the `evaluate` package.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from meta_nlp.cli import main_guard  # noqa: E402
-from meta_nlp.config import build_arg_parser, parse_config  # noqa: E402
+from meta_nlp.config import parse_config_and_extras  # noqa: E402
+
+HUB_FLAGS = [
+    (("--list-tasks",), {"action": "store_true", "help": "list the tasks and their languages, then exit"}),
+    (("--push-to-hub",), {"action": "store_true", "help": "push best/ with a model card when the run ends"}),
+    (("--hub-model-id",), {"help": "USER/NAME of the Hub repository (with --push-to-hub)"}),
+    (("--hub-token",), {"help": "Hub token (default: HF_TOKEN, then the saved login)"}),
+    (("--private",), {"action": "store_true", "help": "create the Hub repository as private"}),
+    (("--hub-revision",), {"help": "branch to push to (default: main)"}),
+    (("--hub-dry-run",), {"action": "store_true", "help": "write OUTPUT_DIR/hub_upload/ (what would be pushed) and stop"}),
+]
 
 
 def main() -> int:
     if "--list-tasks" in sys.argv:
         return list_tasks(sys.argv)
-    description = __doc__
-    cfg = parse_config(sys.argv[1:], description=description, extra=[
-        (("--list-tasks",), {"action": "store_true", "help": "list the tasks and their languages, then exit"})])
-    from meta_nlp.pipeline import run_experiment
-    out = run_experiment(cfg)
+    cfg, hub = parse_config_and_extras(sys.argv[1:], __doc__, HUB_FLAGS)
+    if (hub["push_to_hub"] or hub["hub_dry_run"]) and not hub["hub_model_id"]:
+        from meta_nlp.errors import MetaNLPError
+        raise MetaNLPError("--push-to-hub needs --hub-model-id USER/NAME")
     from accelerate.state import PartialState
-    if PartialState().is_main_process:
+    from meta_nlp.pipeline import run_experiment
+    run_experiment(cfg)
+    if PartialState().is_main_process:  # only the main process writes the report and talks to the Hub
         print(Path(cfg.output_dir, "report.md").read_text())
+        if hub["push_to_hub"] or hub["hub_dry_run"]:
+            from meta_nlp.hub import push_run
+            where = push_run(Path(cfg.output_dir), hub["hub_model_id"], token=hub["hub_token"], private=hub["private"],
+                             revision=hub["hub_revision"], dry_run=hub["hub_dry_run"], command=shlex.join(sys.argv))
+            print(f"{'dry run: upload folder written to' if hub['hub_dry_run'] else 'pushed to'} {where}")
     return 0
 
 

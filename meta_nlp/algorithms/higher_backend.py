@@ -16,7 +16,7 @@ from torch import nn
 
 from meta_nlp.algorithms.base import Algorithm
 from meta_nlp.algorithms.inner import EpisodeBatch
-from meta_nlp.models.encoder import MetaModel, head_logits, init_head
+from meta_nlp.models.encoder import MetaModel, double_backward_attention, head_logits, init_head
 
 
 class _EncoderWithHead(nn.Module):
@@ -25,7 +25,8 @@ class _EncoderWithHead(nn.Module):
     def __init__(self, model: MetaModel, head: dict):
         super().__init__()
         self.model = model
-        self.head = nn.Linear(head["head.weight"].shape[1], head["head.weight"].shape[0])
+        w = head["head.weight"]
+        self.head = nn.Linear(w.shape[1], w.shape[0], dtype=w.dtype, device=w.device)
         with torch.no_grad():
             self.head.weight.copy_(head["head.weight"])
             self.head.bias.copy_(head["head.bias"])
@@ -33,7 +34,7 @@ class _EncoderWithHead(nn.Module):
     def forward(self, batch: dict) -> torch.Tensor:
         out = self.model.encoder(**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).to(out.dtype)
-        z = F.normalize(((out * mask).sum(1) / mask.sum(1).clamp(min=1.0)).float(), dim=-1)
+        z = F.normalize((out * mask).sum(1) / mask.sum(1).clamp(min=1.0), dim=-1)
         return head_logits(z, {"head.weight": self.head.weight, "head.bias": self.head.bias}, self.model.log_scale.exp())
 
 
@@ -53,7 +54,8 @@ class HigherMAML(Algorithm):
         inner = [p for n, p in model.encoder.named_parameters() if n in names] + list(net.head.parameters())
         opt = torch.optim.SGD(inner, lr=cfg.inner_lr)
         second = self.is_second_order(step)
-        with higher.innerloop_ctx(net, opt, copy_initial_weights=False, track_higher_grads=second) as (fnet, diffopt):
+        with double_backward_attention(second), \
+                higher.innerloop_ctx(net, opt, copy_initial_weights=False, track_higher_grads=second) as (fnet, diffopt):
             for _ in range(cfg.inner_steps):
                 diffopt.step(F.cross_entropy(fnet(batch.support), batch.support_labels))
             logits = fnet(batch.query)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from meta_nlp.data.episodes import Episode
-from meta_nlp.models.encoder import MetaModel, Params, head_logits, init_head, tokenize
+from meta_nlp.models.encoder import MetaModel, Params, SetEncoder, head_logits, init_head, tokenize
 
 LrFn = Callable[[str, int], "torch.Tensor | float"]  # (parameter name, step) -> learning rate
 
@@ -49,6 +49,7 @@ class AdaptState:
     fast: Params  # adapted encoder weights (only the adapted names)
     head: Params
     support_loss: torch.Tensor
+    embed_query: SetEncoder  # embeds the query set under given fast weights (lower layers cached)
 
 
 def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: int, lr: LrFn,
@@ -63,21 +64,24 @@ def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: i
     fast = {n: params[n] for n in names}
     if not track_meta_grad:
         fast = {n: p.detach().requires_grad_() for n, p in fast.items()}
-    z = model.embed(batch.support, fast)
+    embed_support = SetEncoder(model, batch.support, names)
+    embed_query = SetEncoder(model, batch.query, names)
+    z = embed_support(fast)
     head = init_head(z if track_meta_grad else z.detach(), batch.support_labels, batch.n_way, head_init)
-    if not track_meta_grad:
+    if not track_meta_grad or head_init == "zero":  # a zero head is a leaf: the inner loop differentiates it
         head = {n: h.detach().requires_grad_() for n, h in head.items()}
     scale = model.log_scale.exp() if track_meta_grad else model.log_scale.exp().detach()
     for t in range(steps + 1):
         if t > 0 and fast:  # the encoder changed: re-embed the support set (ANIL never does)
-            z = model.embed(batch.support, fast)
+            z = embed_support(fast)
         loss = F.cross_entropy(head_logits(z, head, scale), batch.support_labels)
-        yield AdaptState(t, fast, head, loss)
+        yield AdaptState(t, fast, head, loss, embed_query)
         if t == steps:
             return
         keys = list(fast) + list(head)
-        # The proto head depends on φ through step 0's support embeddings: keep that graph for the meta-gradient.
-        retain = create_graph or (track_meta_grad and t == 0)
+        # Graphs that the meta-gradient still needs must survive this inner gradient: the proto
+        # head depends on φ through step 0's support pass, and cached lower layers are shared.
+        retain = create_graph or (track_meta_grad and (t == 0 or embed_support.start is not None))
         grads = torch.autograd.grad(loss, [fast[k] if k in fast else head[k] for k in keys],
                                     create_graph=create_graph, retain_graph=retain)
         new = {k: (fast[k] if k in fast else head[k]) - lr(k, t) * (g if create_graph else g.detach())
@@ -87,7 +91,7 @@ def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: i
 
 
 def query_logits(model: MetaModel, batch: EpisodeBatch, state: AdaptState, scale: torch.Tensor | None = None) -> torch.Tensor:
-    z = model.embed(batch.query, state.fast)
+    z = state.embed_query(state.fast)
     return head_logits(z, state.head, model.log_scale.exp() if scale is None else scale)
 
 
@@ -100,7 +104,7 @@ def adapt_and_predict(model: MetaModel, batch: EpisodeBatch, names: list[str], s
                             track_meta_grad=False):
         with torch.no_grad():
             if z_query is None or state.fast:  # head-only adaptation: embed the query set once
-                z_query = model.embed(batch.query, state.fast)
+                z_query = state.embed_query(state.fast)
             preds.append(head_logits(z_query, state.head, model.log_scale.exp()).argmax(-1).tolist())
     return preds
 

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from meta_nlp.algorithms.base import Algorithm, TestTimeRule
 from meta_nlp.algorithms.inner import EpisodeBatch, LrFn, constant_lr, inner_loop, query_logits
-from meta_nlp.models.encoder import MetaModel, layer_of
+from meta_nlp.models.encoder import MetaModel, double_backward_attention, layer_of
 
 
 def multi_step_weights(n_steps: int, meta_step: int, anneal_steps: int, device) -> torch.Tensor:
@@ -26,6 +26,10 @@ class MAML(Algorithm):
     second_order = True
 
     def accumulate_meta_gradient(self, model: MetaModel, batch: EpisodeBatch, step: int, weight: float) -> dict:
+        with double_backward_attention(self.needs_double_backward_attention(step)):
+            return self._accumulate(model, batch, step, weight)
+
+    def _accumulate(self, model: MetaModel, batch: EpisodeBatch, step: int, weight: float) -> dict:
         cfg = self.cfg
         weights = multi_step_weights(cfg.inner_steps, step, cfg.multi_step_loss_steps, batch.query_labels.device)
         loss = torch.zeros((), device=batch.query_labels.device)

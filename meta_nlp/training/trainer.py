@@ -29,7 +29,7 @@ from meta_nlp.algorithms.inner import adapt_and_score, to_batch
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import EpisodeSampler
 from meta_nlp.data.languages import LanguageSplit, prepare_languages
-from meta_nlp.models.encoder import MetaModel, double_backward_attention, load_encoder
+from meta_nlp.models.encoder import MetaModel, load_encoder
 from meta_nlp.learner import save_learner
 
 logger = get_logger(__name__)
@@ -130,14 +130,13 @@ class MetaTrainer:
         total_tasks = per_process * acc.num_processes
         first = step * total_tasks + acc.process_index * per_process
         sums: dict[str, float] = {}
-        with double_backward_attention(self.algorithm.needs_double_backward_attention(step)):
-            for task in range(first, first + per_process):
-                torch.manual_seed(task_seed(cfg.seed, step, task))
-                batch = to_batch(self.train_sampler.episode(task), self.tokenizer, cfg.max_length, acc.device)
-                with acc.autocast():
-                    m = self.algorithm.accumulate_meta_gradient(self.model, batch, step, weight=1.0 / total_tasks)
-                for k, v in m.items():
-                    sums[k] = sums.get(k, 0.0) + v / per_process
+        for task in range(first, first + per_process):
+            torch.manual_seed(task_seed(cfg.seed, step, task))
+            batch = to_batch(self.train_sampler.episode(task), self.tokenizer, cfg.max_length, acc.device)
+            with acc.autocast():
+                m = self.algorithm.accumulate_meta_gradient(self.model, batch, step, weight=1.0 / total_tasks)
+            for k, v in m.items():
+                sums[k] = sums.get(k, 0.0) + v / per_process
         all_reduce_meta_gradient(self.model, acc)
         grad_norm = acc.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
         self.optimizer.step()

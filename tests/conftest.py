@@ -1,0 +1,56 @@
+"""Shared fixtures: tiny random BERTs built from a BertConfig, and tiny episodes."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT))
+
+from meta_nlp.config import MetaConfig  # noqa: E402
+from meta_nlp.models.encoder import MetaModel  # noqa: E402
+
+
+def tiny_bert(vocab_size: int = 30522, seed: int = 0):
+    from transformers import BertConfig, BertModel
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64, hidden_dropout_prob=0.0,
+                        attention_probs_dropout_prob=0.0)
+    return BertModel(config)
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    """The packaged MiniLM's tokenizer: real word pieces for the chatterbot texts, no network."""
+    from transformers import AutoTokenizer
+    from meta_nlp.models.encoder import resolve_model_path
+    return AutoTokenizer.from_pretrained(resolve_model_path(MetaConfig().model))
+
+
+@pytest.fixture()
+def tiny_model() -> MetaModel:
+    return MetaModel(tiny_bert(), logit_scale=10.0).double()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tokenizer) -> str:
+    """A tiny random BERT saved as a local model folder (for the CLI and the trainer)."""
+    path = tmp_path_factory.mktemp("tiny_bert")
+    tiny_bert().save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+def tiny_cfg(tmp_path, model_dir: str, **overrides) -> MetaConfig:
+    """A config that runs in seconds on the tiny model and the real chatterbot data."""
+    values = dict(model=model_dir, output_dir=str(tmp_path / "run"), max_steps=4, meta_batch_size=2, inner_steps=2,
+                  eval_every=100, save_every=2, val_episodes=2, eval_episodes=3, eval_inner_steps=2,
+                  eval_lr_grid=[1.0], multitask_steps=2, train_languages=["en", "it"], inner_layers=-1,
+                  warmup_steps=1, meta_lr=1e-3)
+    values.update(overrides)
+    return MetaConfig(**values).validate()

@@ -1,0 +1,182 @@
+"""Meta-gradients on a tiny random BERT (float64, no dropout): each test can fail."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from meta_nlp.algorithms import build_algorithm
+from meta_nlp.algorithms.inner import constant_lr, inner_loop, query_logits, to_batch
+from meta_nlp.config import MetaConfig
+from meta_nlp.data.episodes import Episode
+
+WORDS = ["apple pie", "football match", "stock market", "rain today", "old castle", "jazz song"]
+
+
+def tiny_episode(n_way=3, k_shot=2, n_query=2) -> Episode:
+    support, query, s_lab, q_lab = [], [], [], []
+    for label in range(n_way):
+        for i in range(k_shot):
+            support.append(f"{WORDS[label]} number {i}")
+            s_lab.append(label)
+        for i in range(n_query):
+            query.append(f"the {WORDS[label]} again {i}")
+            q_lab.append(label)
+    return Episode(support, s_lab, query, q_lab, [f"c{i}" for i in range(n_way)], "xx")
+
+
+def cfg_for(algorithm: str, **kw) -> MetaConfig:
+    return MetaConfig(algorithm=algorithm, inner_steps=2, inner_lr=0.3, inner_layers=-1, **kw)
+
+
+@pytest.fixture()
+def batch(tokenizer):
+    b = to_batch(tiny_episode(), tokenizer, 16, torch.device("cpu"))
+    return b
+
+
+def meta_grad(model, algorithm, batch) -> dict[str, torch.Tensor]:
+    model.zero_grad(set_to_none=True)
+    algorithm.setup(model)
+    algorithm.accumulate_meta_gradient(model, batch, step=10, weight=1.0)
+    return {n: (p.grad.clone() if p.grad is not None else torch.zeros_like(p)) for n, p in model.named_parameters()}
+
+
+def query_loss_after_adaptation(model, cfg, batch) -> torch.Tensor:
+    names = model.adaptable_names(cfg.inner_layers)
+    for state in inner_loop(model, batch, names, cfg.inner_steps, constant_lr(cfg.inner_lr), create_graph=False,
+                            head_init=cfg.head_init):
+        pass
+    return F.cross_entropy(query_logits(model, batch, state), batch.query_labels)
+
+
+@pytest.mark.parametrize("inner_layers", [-1, 1])  # 1: the lower layer runs once, cached across steps
+def test_maml_meta_gradient_matches_finite_differences(tiny_model, batch, inner_layers):
+    cfg = replace(cfg_for("maml"), inner_layers=inner_layers)
+    grads = meta_grad(tiny_model, build_algorithm(cfg), batch)
+    names = ["encoder.encoder.layer.1.output.dense.weight", "encoder.encoder.layer.0.attention.self.query.weight",
+             "encoder.embeddings.word_embeddings.weight"]
+    params = dict(tiny_model.named_parameters())
+    gen = torch.Generator().manual_seed(0)
+    direction = {n: torch.randn(params[n].shape, generator=gen, dtype=params[n].dtype) for n in names}
+    analytic = sum((grads[n] * direction[n]).sum() for n in names)
+    eps = 1e-5
+    losses = []
+    with torch.no_grad():
+        for sign in (1, -1):
+            for n in names:
+                params[n].add_(sign * eps * direction[n])
+            with torch.enable_grad():
+                losses.append(query_loss_after_adaptation(tiny_model, cfg, batch).item())
+            for n in names:
+                params[n].sub_(sign * eps * direction[n])
+    numeric = (losses[0] - losses[1]) / (2 * eps)
+    assert abs(analytic.item()) > 1e-6
+    assert analytic.item() == pytest.approx(numeric, rel=1e-4, abs=1e-8)
+
+
+def test_fomaml_is_maml_without_the_second_order_term(tiny_model, batch):
+    maml = meta_grad(tiny_model, build_algorithm(cfg_for("maml")), batch)
+    fomaml = meta_grad(tiny_model, build_algorithm(cfg_for("fomaml")), batch)
+    name = "encoder.encoder.layer.1.output.dense.weight"
+    fast_name = name.removeprefix("encoder.")  # fast weights are named as inside the encoder
+    assert not torch.allclose(maml[name], fomaml[name], rtol=1e-3, atol=1e-9)
+    # FOMAML = dL_query/d(adapted weights), applied to φ: check against a direct computation.
+    cfg = cfg_for("fomaml")
+    names = tiny_model.adaptable_names(-1)
+    for state in inner_loop(tiny_model, batch, names, cfg.inner_steps, constant_lr(cfg.inner_lr), create_graph=False,
+                            head_init=cfg.head_init, track_meta_grad=False):
+        pass
+    loss = F.cross_entropy(query_logits(tiny_model, batch, state), batch.query_labels)
+    direct = torch.autograd.grad(loss, [state.fast[fast_name]])[0]
+    # φ also gets gradient through the proto-initialised head; compare with a zero-initialised head instead.
+    zero = meta_grad(tiny_model, build_algorithm(cfg_for("fomaml", head_init="zero")), batch)
+    for st in inner_loop(tiny_model, batch, names, cfg.inner_steps, constant_lr(cfg.inner_lr), create_graph=False,
+                         head_init="zero", track_meta_grad=False):
+        pass
+    direct_zero = torch.autograd.grad(F.cross_entropy(query_logits(tiny_model, batch, st), batch.query_labels),
+                                      [st.fast[fast_name]])[0]
+    assert torch.allclose(zero[name], direct_zero, rtol=1e-6, atol=1e-10)
+    assert direct.abs().sum() > 0
+
+
+def test_reptile_moves_phi_towards_the_adapted_weights(tiny_model, batch):
+    cfg = cfg_for("reptile")
+    names = tiny_model.adaptable_names(-1)
+    from meta_nlp.algorithms.reptile import whole_task
+    for state in inner_loop(tiny_model, whole_task(batch), names, cfg.inner_steps, constant_lr(cfg.inner_lr),
+                            create_graph=False, head_init=cfg.head_init, track_meta_grad=False):
+        pass
+    target = {n: state.fast[n].detach() for n in names}
+    grads = {n.removeprefix("encoder."): g for n, g in meta_grad(tiny_model, build_algorithm(cfg), batch).items()}
+    params = tiny_model.encoder_params()
+    for n in names:  # the Reptile meta-gradient is exactly φ - φ̃
+        assert torch.allclose(grads[n], params[n].detach() - target[n], atol=1e-10)
+    before = sum(((params[n] - target[n]) ** 2).sum() for n in names)
+    with torch.no_grad():
+        for n in names:
+            params[n] -= 0.5 * grads[n]
+    after = sum(((params[n] - target[n]) ** 2).sum() for n in names)
+    assert after < before
+
+
+def test_anil_inner_loop_leaves_the_encoder_untouched(tiny_model, batch):
+    algo = build_algorithm(cfg_for("anil"))
+    assert algo.adapted_names(tiny_model) == []
+    snapshot = {n: p.detach().clone() for n, p in tiny_model.encoder.named_parameters()}
+    states = list(inner_loop(tiny_model, batch, [], 3, constant_lr(0.5), create_graph=True, head_init="proto"))
+    assert all(s.fast == {} for s in states)
+    assert not torch.equal(states[0].head["head.weight"], states[-1].head["head.weight"])
+    assert all(torch.equal(snapshot[n], p) for n, p in tiny_model.encoder.named_parameters())
+    grads = meta_grad(tiny_model, algo, batch)  # the outer loop still trains the encoder
+    assert grads["encoder.encoder.layer.1.output.dense.weight"].abs().sum() > 0
+
+
+@pytest.mark.parametrize("algorithm", ["maml", "fomaml"])
+def test_func_and_higher_backends_agree(tiny_model, batch, algorithm):
+    cfg = cfg_for(algorithm, head_init="zero")
+    func = meta_grad(tiny_model, build_algorithm(cfg), batch)
+    ref = meta_grad(tiny_model, build_algorithm(replace(cfg, backend="higher")), batch)
+    for name, g in func.items():
+        if name.startswith("encoder."):
+            assert torch.allclose(g, ref[name], rtol=1e-6, atol=1e-10), name
+    assert func["encoder.encoder.layer.0.attention.self.key.weight"].abs().sum() > 0
+
+
+def test_metasgd_learns_its_inner_rates(tiny_model, batch):
+    for granularity in ("layer_step", "parameter"):
+        model = tiny_model
+        model.inner_lrs.clear()
+        algo = build_algorithm(cfg_for("metasgd", lr_granularity=granularity))
+        grads = meta_grad(model, algo, batch)
+        lr_grads = [v for k, v in grads.items() if k.startswith("inner_lrs.")]
+        assert lr_grads and all(g.abs().sum() > 0 for g in lr_grads)
+        if granularity == "layer_step":
+            assert model.inner_lrs["layer__1"].shape == (2,)
+
+
+def test_multi_step_loss_and_order_annealing(tiny_model, batch):
+    from meta_nlp.algorithms.maml import multi_step_weights
+    w0 = multi_step_weights(4, 0, 10, "cpu")
+    assert torch.allclose(w0, torch.full((4,), 0.25)) and multi_step_weights(4, 20, 10, "cpu")[-1] == 1
+    algo = build_algorithm(cfg_for("maml", first_order_steps=5))
+    assert not algo.is_second_order(4) and algo.is_second_order(5)
+
+
+def test_protonet_gradient_and_learned_temperature(tiny_model, batch):
+    grads = meta_grad(tiny_model, build_algorithm(cfg_for("protonet")), batch)
+    assert grads["log_scale"].abs() > 0
+    assert grads["encoder.encoder.layer.1.output.dense.weight"].abs().sum() > 0
+
+
+def test_cached_lower_layers_give_the_same_embeddings(tiny_model, batch):
+    from meta_nlp.models.encoder import SetEncoder
+    names = tiny_model.adaptable_names(1)
+    assert tiny_model.first_adapted_layer(names) == 1
+    fast = {n: p.detach() + 0.01 * torch.randn_like(p) for n, p in tiny_model.encoder_params().items() if n in names}
+    cached = SetEncoder(tiny_model, batch.query, names)
+    assert torch.allclose(cached(fast), tiny_model.embed(batch.query, fast), atol=1e-12)
+    assert cached.lower is not None and torch.allclose(cached(fast), tiny_model.embed(batch.query, fast), atol=1e-12)
+    assert tiny_model.first_adapted_layer(tiny_model.adaptable_names(-1)) is None  # nothing to cache

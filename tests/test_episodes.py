@@ -1,0 +1,79 @@
+"""Episode sampler properties and the held-out-language guard."""
+from __future__ import annotations
+
+import pytest
+
+from meta_nlp.config import MetaConfig
+from meta_nlp.data import chatterbot
+from meta_nlp.data.episodes import EpisodeSampler, split_for_validation
+from meta_nlp.data.languages import prepare_languages
+from meta_nlp.errors import MetaNLPError
+
+
+def small_corpus(n_labels=6, per_label=12):
+    return {"xx": {f"topic{j}": [f"text {j} {i}" for i in range(per_label)] for j in range(n_labels)},
+            "yy": {f"topic{j}": [f"other {j} {i}" for i in range(per_label)] for j in range(n_labels)}}
+
+
+def test_episode_shape_disjoint_and_single_language():
+    sampler = EpisodeSampler(small_corpus(), n_way=4, k_shot=3, n_query=2, seed=1)
+    for i in range(20):
+        ep = sampler.episode(i)
+        assert len(ep.label_names) == 4 and len(set(ep.label_names)) == 4
+        assert len(ep.support_texts) == 12 and len(ep.query_texts) == 8
+        assert sorted(ep.support_labels) == sorted([k for k in range(4) for _ in range(3)])
+        assert sorted(ep.query_labels) == sorted([k for k in range(4) for _ in range(2)])
+        assert not set(ep.support_texts) & set(ep.query_texts)
+        prefix = "text" if ep.language == "xx" else "other"
+        assert all(t.startswith(prefix) for t in ep.support_texts + ep.query_texts)
+        for text, label in zip(ep.support_texts + ep.query_texts, ep.support_labels + ep.query_labels):
+            assert text.split()[1] == ep.label_names[label].removeprefix("topic")  # labels match texts
+
+
+def test_episodes_are_deterministic_and_labels_permuted():
+    a = EpisodeSampler(small_corpus(), 4, 3, 2, seed=7)
+    b = EpisodeSampler(small_corpus(), 4, 3, 2, seed=7)
+    assert [a.episode(i) for i in range(5)] == [b.episode(i) for i in range(5)]
+    assert EpisodeSampler(small_corpus(), 4, 3, 2, seed=8).episode(0) != a.episode(0)
+    # the same topic gets different ids across episodes (label permutation)
+    ids = {ep.label_names.index("topic0") for ep in (a.episode(i) for i in range(40)) if "topic0" in ep.label_names}
+    assert len(ids) > 1
+
+
+def test_too_few_classes_or_examples_are_clear_errors():
+    with pytest.raises(MetaNLPError, match="fewer than --n-way"):
+        EpisodeSampler(small_corpus(n_labels=3), 4, 3, 2, seed=0)
+    with pytest.raises(MetaNLPError, match="k_shot\\+n_query"):
+        EpisodeSampler(small_corpus(per_label=4), 4, 3, 2, seed=0)
+
+
+def test_texts_with_two_labels_are_dropped():
+    corpus = small_corpus()
+    corpus["xx"]["topic0"].append("shared")
+    corpus["xx"]["topic1"].append("shared")
+    sampler = EpisodeSampler(corpus, 4, 3, 2, seed=0)
+    assert all("shared" not in texts for texts in sampler.corpus["xx"].values())
+
+
+def test_validation_split_is_disjoint_and_complete():
+    train, val = split_for_validation(small_corpus(per_label=20), 0.25, seed=0)
+    for lang in train:
+        for label in train[lang]:
+            assert not set(train[lang][label]) & set(val[lang][label])
+            assert len(train[lang][label]) + len(val[lang][label]) == 20 and len(val[lang][label]) == 5
+
+
+def test_held_out_language_is_never_read_before_evaluation(monkeypatch):
+    read = []
+    real = chatterbot.read_language
+    monkeypatch.setattr(chatterbot, "read_language", lambda code: read.append(code) or real(code))
+    split = prepare_languages(MetaConfig(held_out_language=["ja"]))
+    split.val_sampler(MetaConfig())
+    assert read and "ja" not in read
+    assert "ja" not in split.train and "ja" not in split.val
+
+
+def test_chatterbot_source_reads_topics_as_labels():
+    topics = chatterbot.read_language("ja")
+    assert "food" in topics and len(topics) >= 10
+    assert all(len(set(texts)) == len(texts) for texts in topics.values())  # de-duplicated

@@ -1,0 +1,92 @@
+"""The real CLI end to end: packaged MiniLM + chatterbot data, and a 2-process run (slow)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+QUICK = ["--max-steps", "2", "--meta-batch-size", "1", "--inner-steps", "1", "--val-episodes", "2",
+         "--eval-episodes", "4", "--eval-inner-steps", "2", "--eval-lr-grid", "1", "--multitask-steps", "2",
+         "--train-languages", "en", "--train-languages", "it", "--eval-every", "1", "--save-every", "1"]
+
+
+def run(args: list[str], env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    run([sys.executable, "scripts/meta_train.py", *QUICK, "--output-dir", str(out)])
+    return out
+
+
+def test_meta_train_writes_results_report_and_plot(default_run):
+    data = json.loads((default_run / "results.json").read_text())
+    assert {"config", "versions", "results"} <= data.keys()
+    assert data["config"]["algorithm"] == "fomaml" and data["config"]["held_out_language"] == ["ja"]
+    methods = {r["method"] for r in data["results"]}
+    assert methods == {"fomaml", "finetune", "multitask"}
+    for r in data["results"]:
+        assert r["language"] == "ja" and r["n_episodes"] == 4 and (r["n_way"], r["k_shot"]) == (5, 5)
+        assert 0.0 <= r["accuracy"] <= 1.0 and r["ci95"] >= 0 and len(r["accuracy_by_step"]) == 3
+        assert len(r["episode_accuracy"]) == 4
+    assert "| ja | fomaml |" in (default_run / "report.md").read_text()
+    assert (default_run / "accuracy_by_step.png").stat().st_size > 1000
+    assert (default_run / "checkpoints" / "step_2").is_dir()
+
+
+def test_saved_run_adapts_from_python_and_reproduces_its_numbers(default_run):
+    from accelerate import Accelerator
+    from meta_nlp import MetaLearner
+    from meta_nlp.config import config_from_dict
+    from meta_nlp.data.languages import prepare_languages
+    from meta_nlp.pipeline import evaluate_run
+
+    learner = MetaLearner.from_pretrained(str(default_run))
+    clf = learner.adapt(["I love pizza", "pasta is great", "the match was won", "he scored a goal"],
+                        ["food", "food", "sports", "sports"])
+    predictions = clf.predict(["pizza and pasta", "a goal in the match"])
+    assert set(predictions) <= {"food", "sports"} and len(predictions) == 2
+    saved = json.loads((default_run / "results.json").read_text())
+    cfg = config_from_dict(saved["config"])
+    again = evaluate_run(cfg, prepare_languages(cfg), default_run / "best", Accelerator(cpu=True),
+                         methods=[cfg.algorithm], record_choice=False)
+    first = next(r for r in saved["results"] if r["method"] == cfg.algorithm)
+    assert again[0]["episode_accuracy"] == first["episode_accuracy"]
+
+
+def test_evaluate_script_on_another_language(default_run):
+    proc = run([sys.executable, "scripts/evaluate.py", "--checkpoint", str(default_run), "--held-out-language", "ko",
+                "--baselines", "none", "--eval-episodes", "3"])
+    data = json.loads((default_run / "eval_ko" / "results.json").read_text())
+    assert [(r["method"], r["language"], r["n_episodes"]) for r in data["results"]] == [("fomaml", "ko", 3)]
+    assert "| ko | fomaml |" in proc.stdout
+
+
+def test_resume_latest_of_a_finished_run_only_evaluates(default_run):
+    proc = run([sys.executable, "scripts/meta_train.py", *QUICK, "--output-dir", str(default_run),
+                "--resume-from-checkpoint", "latest", "--baselines", "none"])
+    assert "resumed from" in proc.stdout + proc.stderr
+
+
+def test_two_process_cli_run(tmp_path, tiny_model_dir):
+    out = tmp_path / "ddp"
+    # On a machine without GPUs: ACCELERATE_USE_CPU=1 with --multi_gpu (gloo). `--cpu --num_processes 2`
+    # would silently run one process.
+    run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29531",
+         "scripts/meta_train.py", *QUICK, "--model", tiny_model_dir, "--output-dir", str(out), "--meta-batch-size", "2"],
+        env={"OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "1"})
+    data = json.loads((out / "results.json").read_text())
+    assert data["num_processes"] == 2 and {r["n_episodes"] for r in data["results"]} == {4}
