@@ -33,6 +33,8 @@ class MetaConfig:
     algorithm: str = _f("fomaml", f"meta-learning algorithm: one of {', '.join(ALGORITHMS)}")
     task: str = _f("chatterbot_topics", "task name from tasks/*.yaml or --task-dir (see --list-tasks)")
     task_dir: list = _f([], "extra folder of task YAML files (repeatable)", repeat=True)
+    data_dir: str | None = _f(None, "local folder that replaces the task's Hub source (read with the task's "
+                                    "local_layout) or its local data_dir; its languages are the ones found there")
     model: str = _f(DEFAULT_MODEL, "Hugging Face encoder id or local folder (default: packaged all-MiniLM-L6-v2)")
     held_out_language: list = _f(["ja"], "language never seen until final evaluation (repeatable)", repeat=True)
     train_languages: list = _f([], "meta-training languages (repeatable; default: every other language of the task)", repeat=True)
@@ -96,6 +98,8 @@ class MetaConfig:
         overlap = sorted(set(self.held_out_language) & set(self.train_languages))
         if overlap:
             raise MetaNLPError(f"language {overlap[0]!r} is both held out and a training language")
+        if self.data_dir is not None and not Path(self.data_dir).expanduser().is_dir():
+            raise MetaNLPError(f"--data-dir {self.data_dir} is not a folder")
         if not self.held_out_language:
             raise MetaNLPError("at least one --held-out-language is required")
         for name in ("n_way", "k_shot", "n_query", "meta_batch_size", "eval_episodes", "val_episodes"):

@@ -10,7 +10,7 @@ from accelerate import Accelerator
 
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.languages import LanguageSplit, load_held_out, prepare_languages
-from meta_nlp.evaluation.evaluator import evaluate_method
+from meta_nlp.evaluation.evaluator import evaluate_method, paired_difference
 from meta_nlp.evaluation.methods import test_time_rule_for
 from meta_nlp.evaluation.report import plot_accuracy_by_step, write_report, write_results
 from meta_nlp.learner import META_FILE, MetaLearner, resolve_learner_dir
@@ -51,6 +51,20 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, best_dir: Path, acc:
                                                                         for x in scores.by_episode_step[:, scores.steps]]})
             if record_choice and method == cfg.algorithm and acc.is_main_process:
                 record_test_time_choice(best_dir, scores.lr_factor, scores.steps)
+    return add_paired_differences(results, cfg)
+
+
+def add_paired_differences(results: list[dict], cfg: MetaConfig) -> list[dict]:
+    """Each non-baseline method vs the best baseline on the same episodes: mean difference ± 95% CI."""
+    for lang in {r["language"] for r in results}:
+        baselines = [r for r in results if r["language"] == lang and r["method"] in cfg.baselines]
+        if not baselines:
+            continue
+        best = max(baselines, key=lambda r: r["accuracy"])
+        for r in results:
+            if r["language"] == lang and r["method"] not in cfg.baselines:
+                diff, ci = paired_difference(r["episode_accuracy"], best["episode_accuracy"])
+                r["vs_best_baseline"] = {"baseline": best["method"], "difference": diff, "ci95": ci}
     return results
 
 

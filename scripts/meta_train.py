@@ -22,10 +22,11 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from meta_nlp.cli import main_guard  # noqa: E402
-from meta_nlp.config import parse_config_and_extras  # noqa: E402
+from meta_nlp.config import MetaConfig, parse_config_and_extras  # noqa: E402
 
 HUB_FLAGS = [
-    (("--list-tasks",), {"action": "store_true", "help": "list the tasks and their languages, then exit"}),
+    (("--list-tasks",), {"action": "store_true", "help": "list the tasks and their languages, then exit "
+                                                         "(with --data-dir: --task's languages found there)"}),
     (("--push-to-hub",), {"action": "store_true", "help": "push best/ with a model card when the run ends"}),
     (("--hub-model-id",), {"help": "USER/NAME of the Hub repository (with --push-to-hub)"}),
     (("--hub-token",), {"help": "Hub token (default: HF_TOKEN, then the saved login)"}),
@@ -36,9 +37,9 @@ HUB_FLAGS = [
 
 
 def main() -> int:
-    if "--list-tasks" in sys.argv:
-        return list_tasks(sys.argv)
     cfg, hub = parse_config_and_extras(sys.argv[1:], __doc__, HUB_FLAGS)
+    if hub["list_tasks"]:
+        return list_tasks(cfg)
     if (hub["push_to_hub"] or hub["hub_dry_run"]) and not hub["hub_model_id"]:
         from meta_nlp.errors import MetaNLPError
         raise MetaNLPError("--push-to-hub needs --hub-model-id USER/NAME")
@@ -55,11 +56,13 @@ def main() -> int:
     return 0
 
 
-def list_tasks(argv: list[str]) -> int:
-    from meta_nlp.data.registry import list_tasks as all_tasks
-    dirs = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("--task-dir", "--task_dir")]
-    for task in all_tasks(dirs):
-        print(f"{task.name:24s} {task.type:16s} {' '.join(task.languages())}")
+def list_tasks(cfg: MetaConfig) -> int:
+    """Every task with its languages; offline and fast (a Hub task's languages are not asked for)."""
+    from meta_nlp.data.registry import find_task, list_tasks as all_tasks, listed_languages
+    # --data-dir belongs to one task's layout, so with it only --task is listed, read from that folder.
+    tasks = [find_task(cfg.task, cfg.task_dir, cfg.data_dir)] if cfg.data_dir else all_tasks(cfg.task_dir)
+    for task in tasks:
+        print(f"{task.name:24s} {task.type:20s} {listed_languages(task)}")
     return 0
 
 

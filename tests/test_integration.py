@@ -27,7 +27,8 @@ def run(args: list[str], env: dict | None = None, timeout: int = 900) -> subproc
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    run([sys.executable, "scripts/meta_train.py", *QUICK, "--output-dir", str(out)])
+    run([sys.executable, "scripts/meta_train.py", *QUICK, "--output-dir", str(out),
+         "--hub-dry-run", "--hub-model-id", "me/tiny-fomaml"])
     return out
 
 
@@ -44,6 +45,9 @@ def test_meta_train_writes_results_report_and_plot(default_run):
     assert "| ja | fomaml |" in (default_run / "report.md").read_text()
     assert (default_run / "accuracy_by_step.png").stat().st_size > 1000
     assert (default_run / "checkpoints" / "step_2").is_dir()
+    upload = default_run / "hub_upload"  # --hub-dry-run: exactly what would be pushed
+    assert (upload / "README.md").is_file() and (upload / "meta_nlp.json").is_file()
+    assert not (upload / "checkpoints").exists() and "me/tiny-fomaml" in (upload / "README.md").read_text()
 
 
 def test_saved_run_adapts_from_python_and_reproduces_its_numbers(default_run):

@@ -35,6 +35,14 @@ class LanguageSplit:
                               cfg.seed + VAL_SEED_OFFSET, what="meta-validation")
 
 
+def task_of(cfg: MetaConfig) -> TaskSpec:
+    """The run's task (with --data-dir applied), checked to be one meta-training can learn."""
+    task = find_task(cfg.task, cfg.task_dir, cfg.data_dir)
+    if task.type != "classification":
+        raise MetaNLPError(f"task {task.name}: {task.type} tasks are not supported by meta_train yet")
+    return task
+
+
 def training_language_names(cfg: MetaConfig, task: TaskSpec) -> tuple[list[str], bool]:
     """(languages, chosen_by_user). Held-out languages are excluded and checked to exist."""
     known = task.languages()
@@ -47,7 +55,7 @@ def training_language_names(cfg: MetaConfig, task: TaskSpec) -> tuple[list[str],
 
 
 def prepare_languages(cfg: MetaConfig) -> LanguageSplit:
-    task = find_task(cfg.task, cfg.task_dir)
+    task = task_of(cfg)
     names, by_user = training_language_names(cfg, task)
     assert not set(names) & set(cfg.held_out_language), "held-out language leaked into training"
     corpus = load_corpus(task, names)
@@ -66,6 +74,6 @@ def prepare_languages(cfg: MetaConfig) -> LanguageSplit:
 
 def load_held_out(cfg: MetaConfig, language: str) -> EpisodeSampler:
     """The held-out language's episodes: read only by the final evaluation."""
-    task = find_task(cfg.task, cfg.task_dir)
+    task = task_of(cfg)
     corpus = load_corpus(task, [language])
     return EpisodeSampler(corpus, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed + TEST_SEED_OFFSET, what="held-out")

@@ -1,17 +1,23 @@
-"""Task registry: a task is a YAML file (tasks/*.yaml, or a user's --task-dir), not code."""
+"""Task registry: a task is a YAML file (tasks/*.yaml, or a user's --task-dir), not code.
+
+See tasks/_template.yaml for every field. Where the rows come from is the `source:` block, read by
+meta_nlp/data/sources.py; `--data-dir` swaps a task's source for a local folder.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
+from meta_nlp.data.sources import Fields, Source, source_for
 from meta_nlp.errors import MetaNLPError
 
 # Where the project's own task YAMLs live (repository root / tasks).
 BUILTIN_TASK_DIR = Path(__file__).resolve().parents[2] / "tasks"
-TASK_TYPES = ("classification",)
-SOURCE_KINDS = ("chatterbot_corpus",)
+# What each task type needs its source to give: labelled rows, or (sentence, English sentence) pairs.
+TASK_TYPES = {"classification": "labelled", "translation_ranking": "pairs"}
+TOP_FIELDS = ("name", "type", "source", "labels")
 
 Corpus = dict[str, dict[str, list[str]]]  # language -> label -> texts
 
@@ -20,14 +26,41 @@ Corpus = dict[str, dict[str, list[str]]]  # language -> label -> texts
 class TaskSpec:
     name: str
     type: str
-    source: dict
+    source: dict  # the YAML's source block, as written
     path: Path
     extra: dict = field(default_factory=dict)
+    labels: list[str] | None = None  # sorted; None: whatever labels the data holds
+    data_dir: Path | None = None  # --data-dir: replaces the source's data folder
+    reader: Source | None = field(default=None, repr=False, compare=False)  # built from `source` when None
+
+    def __post_init__(self) -> None:
+        if self.reader is None:  # built here so that a broken source block fails when the task is read
+            self.reader = checked_reader(self.path, self.type, self.source, self.data_dir)
 
     def languages(self) -> list[str]:
-        """Every language this task can produce (reads no example text)."""
-        from meta_nlp.data import chatterbot
-        return chatterbot.available_languages()
+        """Every language this task can produce (reads no example text; a Hub task may ask the Hub)."""
+        return self.reader.languages()
+
+    def with_data_dir(self, data_dir: str | Path) -> "TaskSpec":
+        """This task read from a local folder; its languages become the ones found there."""
+        return replace(self, data_dir=Path(data_dir).expanduser(), reader=None)
+
+
+def checked_reader(path: Path, task_type: str, source: dict, data_dir: Path | None = None) -> Source:
+    """The task's source reader, checked to give what the task type needs."""
+    reader = source_for(Fields(source, path), data_dir)
+    if reader.yields != TASK_TYPES[task_type]:
+        raise MetaNLPError(f"{path}: field 'type' is {task_type}, which needs {TASK_TYPES[task_type]} rows, but this "
+                           f"source gives {reader.yields} (field 'source.layout')")
+    return reader
+
+
+def sorted_labels(path: Path, labels: object) -> list[str] | None:
+    if labels is None:
+        return None
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, (str, int)) for x in labels):
+        raise MetaNLPError(f"{path}: field 'labels' must be a non-empty list of label names")
+    return sorted({str(x) for x in labels})
 
 
 def _task_files(task_dirs: list[str]) -> list[Path]:
@@ -39,7 +72,7 @@ def _task_files(task_dirs: list[str]) -> list[Path]:
 
 
 def read_task_file(path: Path) -> TaskSpec:
-    """Parse and check one task YAML; errors name the file and the field."""
+    """Parse and check one task YAML; errors name the file and the field. Reads no data."""
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
@@ -51,29 +84,51 @@ def read_task_file(path: Path) -> TaskSpec:
             raise MetaNLPError(f"{path}: missing field '{key}'")
     if doc["type"] not in TASK_TYPES:
         raise MetaNLPError(f"{path}: field 'type' is {doc['type']!r}; supported: {', '.join(TASK_TYPES)}")
-    source = doc["source"]
-    if not isinstance(source, dict) or source.get("kind") not in SOURCE_KINDS:
-        raise MetaNLPError(f"{path}: field 'source.kind' must be one of {', '.join(SOURCE_KINDS)}")
-    extra = {k: v for k, v in doc.items() if k not in ("name", "type", "source")}
-    return TaskSpec(name=str(doc["name"]), type=doc["type"], source=source, path=path, extra=extra)
+    if not isinstance(doc["source"], dict):
+        raise MetaNLPError(f"{path}: field 'source' must be a mapping with a 'kind'")
+    extra = {k: v for k, v in doc.items() if k not in TOP_FIELDS}
+    return TaskSpec(name=str(doc["name"]), type=doc["type"], source=doc["source"], path=path, extra=extra,
+                    labels=sorted_labels(path, doc.get("labels")))
 
 
 def list_tasks(task_dirs: list[str] | None = None) -> list[TaskSpec]:
     return [read_task_file(p) for p in _task_files(task_dirs or [])]
 
 
-def find_task(name: str, task_dirs: list[str] | None = None) -> TaskSpec:
+def find_task(name: str, task_dirs: list[str] | None = None, data_dir: str | Path | None = None) -> TaskSpec:
+    """The task called `name`; with `data_dir`, read from that local folder instead of its own source."""
     tasks = {t.name: t for t in list_tasks(task_dirs)}  # a user's folder overrides a built-in name
     if name not in tasks:
         raise MetaNLPError(f"unknown task {name!r}; available: {', '.join(sorted(tasks))}")
-    return tasks[name]
+    return tasks[name].with_data_dir(data_dir) if data_dir else tasks[name]
+
+
+def listed_languages(task: TaskSpec) -> str:
+    """What --list-tasks shows: the languages, or why they cannot be named offline (never asks the Hub)."""
+    if not task.reader.lists_offline:
+        return "(Hub; pass --data-dir to list)"
+    try:
+        return " ".join(task.languages())
+    except MetaNLPError as e:
+        return f"(unavailable: {e})"
+
+
+def checked_labels(task: TaskSpec, lang: str, by_label: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The language's {label: texts} in sorted label order, its labels checked against the YAML's `labels`."""
+    if task.labels is not None:
+        unknown = sorted(set(by_label) - set(task.labels))
+        if unknown:
+            raise MetaNLPError(f"{task.path}: language {lang!r} has label {unknown[0]!r}, which field 'labels' does "
+                               f"not list ({', '.join(task.labels)})")
+    return {label: by_label[label] for label in sorted(by_label)}
 
 
 def load_corpus(task: TaskSpec, languages: list[str]) -> Corpus:
     """Read only the given languages. Unknown languages are a one-line error listing the valid ones."""
+    if TASK_TYPES[task.type] != "labelled":
+        raise MetaNLPError(f"task {task.name}: {task.type} tasks give sentence pairs, not a labelled corpus")
     known = task.languages()
     missing = [lang for lang in languages if lang not in known]
     if missing:
         raise MetaNLPError(f"task {task.name} has no language {missing[0]!r}; available: {', '.join(known)}")
-    from meta_nlp.data import chatterbot
-    return {lang: chatterbot.read_language(lang) for lang in languages}
+    return {lang: checked_labels(task, lang, task.reader.read_language(lang)) for lang in languages}

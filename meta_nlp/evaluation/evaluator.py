@@ -38,6 +38,11 @@ def mean_ci95(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean()), float(1.96 * values.std(ddof=1) / math.sqrt(len(values)))
 
 
+def paired_difference(a: list[float], b: list[float]) -> tuple[float, float]:
+    """Mean and 95% CI half-width of a - b over the same episodes (pairing removes episode difficulty)."""
+    return mean_ci95(np.asarray(a, dtype=float) - np.asarray(b, dtype=float))
+
+
 @dataclass
 class MethodScores:
     """Accuracy of one method: rows = episodes, columns = adaptation steps 0..T."""

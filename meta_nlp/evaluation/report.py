@@ -33,6 +33,11 @@ def write_report(output_dir: Path, config: dict, results: list[dict], extra: dic
         curve = " ".join(f"{x:.3f}" for x in r["accuracy_by_step"])
         lines.append(f"| {r['language']} | {r['method']} | {r['accuracy']:.4f} | {r['ci95']:.4f} | {r['n_episodes']} "
                      f"| {r['adapt_steps']} | {r['lr_factor']:g} | {curve} |")
+    for r in results:
+        if "vs_best_baseline" in r:
+            v = r["vs_best_baseline"]
+            lines += ["", f"- {r['method']} − {v['baseline']} on {r['language']} (paired over the same episodes): "
+                          f"{v['difference']:+.4f} ± {v['ci95']:.4f}"]
     for key, value in (extra or {}).items():
         lines += ["", f"- {key}: {value}"]
     lines += ["", "![accuracy vs adaptation steps](accuracy_by_step.png)", ""]
@@ -45,6 +50,7 @@ def plot_accuracy_by_step(output_dir: Path, results: list[dict], n_way: int) -> 
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
     languages = sorted({r["language"] for r in results})
     fig, axes = plt.subplots(1, len(languages), figsize=(5.5 * len(languages), 4), squeeze=False)
     for ax, lang in zip(axes[0], languages):
@@ -54,6 +60,7 @@ def plot_accuracy_by_step(output_dir: Path, results: list[dict], n_way: int) -> 
         ax.axhline(1.0 / n_way, color="grey", linestyle=":", label="chance")
         ax.set(title=f"held-out language: {lang}", xlabel="adaptation steps on the support set",
                ylabel="query accuracy")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -109,17 +109,22 @@ class MetaTrainer:
             self.validate_and_keep_best()  # φ⁰ is a candidate too: meta-training must earn its place
         bar = tqdm(total=cfg.max_steps, initial=self.state.step, desc=f"meta-train {cfg.algorithm}",
                    disable=not acc.is_local_main_process, dynamic_ncols=True)
-        while self.state.step < cfg.max_steps:
-            metrics = self.meta_step(self.state.step)
-            self.state.step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{metrics['loss']:.3f}", lr=f"{self.scheduler.get_last_lr()[0]:.1e}")
-            acc.log(metrics, step=self.state.step)
-            if self.state.step % cfg.eval_every == 0 or self.state.step == cfg.max_steps:
-                self.validate_and_keep_best()
-            if self.state.step % cfg.save_every == 0 or self.state.step == cfg.max_steps:
-                self.save_checkpoint()
-        bar.close()
+        try:
+            while self.state.step < cfg.max_steps:
+                metrics = self.meta_step(self.state.step)
+                self.state.step += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{metrics['loss']:.3f}", lr=f"{self.scheduler.get_last_lr()[0]:.1e}")
+                acc.log(metrics, step=self.state.step)
+                if self.state.step % cfg.eval_every == 0 or self.state.step == cfg.max_steps:
+                    self.validate_and_keep_best()
+                if self.state.step % cfg.save_every == 0 or self.state.step == cfg.max_steps:
+                    self.save_checkpoint()
+        except KeyboardInterrupt:  # nothing lost: the last finished step is saved, resume with 'latest'
+            acc.print(f"interrupted: saved {self.save_checkpoint()}")
+            raise
+        finally:
+            bar.close()
         acc.wait_for_everyone()
         return {"best_val_accuracy": self.state.best_val, "best_step": self.state.best_step, "steps": self.state.step}
 
