@@ -16,7 +16,7 @@ import yaml
 from meta_nlp.errors import MetaNLPError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-ALGORITHMS = ("maml", "fomaml", "reptile", "anil", "metasgd", "protonet")
+ALGORITHMS = ("maml", "fomaml", "reptile", "anil", "metasgd", "protonet", "mldg")
 BASELINES = ("finetune", "multitask")
 
 
@@ -44,6 +44,16 @@ class MetaConfig:
     n_way: int = _f(5, "classes per episode")
     k_shot: int = _f(5, "support examples per class")
     n_query: int = _f(5, "query examples per class")
+    cross_lingual_episodes: bool = _f(False, "meta-training episodes take the support set from one training language and "
+                                             "the query set from another sharing >= n_way labels (X-MAML)")
+    pseudo_target_queries: bool = _f(False, "MLDG's rotation for the other learners: the query set of every task of "
+                                            "meta-step s comes from training language s mod L, the support set from another")
+    # --- task augmentation (meta-training episodes only; label permutation is always on) ---
+    smlmt_ratio: float = _f(0.0, "share of meta-training episodes that are self-supervised SMLMT tasks: N words of the "
+                                 "training languages' unlabelled text, masked in K+Q sentences each, label = the word (0: off)")
+    cross_lingual_support_ratio: float = _f(0.0, "share of each meta-training episode's support examples replaced by "
+                                                 "their translation into another training language (from the task's "
+                                                 "parallel_task), where one exists; labels kept (0: off)")
     # --- inner loop ----------------------------------------------------------------
     inner_steps: int = _f(3, "adaptation steps per task during meta-training")
     inner_lr: float = _f(0.05, "inner-loop SGD learning rate (initial value for Meta-SGD)")
@@ -56,6 +66,9 @@ class MetaConfig:
     multi_step_loss_steps: int = _f(0, "MAML++ multi-step loss: anneal from all-step to last-step loss over N meta-steps (0: off)")
     first_order_steps: int = _f(0, "MAML++ derivative-order annealing: first N meta-steps are first order")
     protonet_distance: str = _f("euclidean", "protonet distance: 'euclidean' (squared) or 'cosine'")
+    # --- MLDG ------------------------------------------------------------------------
+    mldg_beta: float = _f(1.0, "mldg: weight β of the pseudo-held-out language's loss, L_train(θ) + β·L_pseudo(θ − α∇L_train)")
+    mldg_first_order: bool = _f(False, "mldg: treat the inner step as a constant (first order; no double backward)")
     # --- outer loop ----------------------------------------------------------------
     meta_lr: float = _f(3e-5, "meta-optimizer (AdamW) learning rate for the encoder")
     meta_param_lr: float = _f(1e-3, "AdamW learning rate for learned inner rates and temperature")
@@ -70,6 +83,10 @@ class MetaConfig:
     eval_episodes: int = _f(200, "held-out episodes per method (the same seeded episodes for all)")
     eval_inner_steps: int = _f(3, "test-time adaptation steps; accuracy is reported after each")
     eval_lr_grid: list = _f([0.3, 1.0, 3.0], "test-time lr candidates, as multiples of each method's lr (picked on meta-validation)")
+    eval_mode: str = _f("in_language", "'in_language' (support and query in the held-out language) or 'zero_shot' "
+                                       "(support in --zero-shot-source, query in the held-out language)")
+    zero_shot_source: str = _f("en", "support language of zero-shot evaluation (never a held-out language)")
+    eval_shots: list = _f([], "also evaluate at these test-time K (e.g. 1 2 5 10; meta-training keeps --k-shot)", nargs=int)
     finetune_lr: float = _f(0.05, "test-time SGD lr of the baselines (scaled by the grid, like the meta-learners')")
     baselines: list = _f(["finetune", "multitask"], "comma-separated baselines: finetune, multitask (or 'none')", comma=True)
     multitask_steps: int = _f(40, "supervised steps of the multitask baseline on pooled training languages")
@@ -79,6 +96,9 @@ class MetaConfig:
     seed: int = _f(0, "seed of episodes, initial heads and dropout")
     output_dir: str = _f("runs/default", "where checkpoints, results.json, report.md and plots go")
     resume_from_checkpoint: str | None = _f(None, "checkpoint folder to resume from, or 'latest'")
+    leave_one_out: list = _f([], "comma-separated held-out languages of a sweep ('all': every language of the task): the "
+                                 "whole run once per language into OUTPUT_DIR/<lang>/ (replaces --held-out-language), "
+                                 "aggregated in OUTPUT_DIR; finished languages are skipped on re-run", comma=True)
     mixed_precision: str = _f("no", "'no', 'bf16' or 'fp16' (through the Accelerator)")
     report_to: str = _f("none", "trackers: 'none', 'tensorboard', 'wandb', ... (Accelerate)")
 
@@ -86,7 +106,7 @@ class MetaConfig:
     @property
     def second_order(self) -> bool:
         """Whether the inner loop is differentiated through (needs double-backward attention)."""
-        return self.algorithm in ("maml", "metasgd")
+        return self.algorithm in ("maml", "metasgd") or (self.algorithm == "mldg" and not self.mldg_first_order)
 
     def validate(self) -> "MetaConfig":
         """Raise a one-line MetaNLPError for values that cannot work."""
@@ -102,14 +122,30 @@ class MetaConfig:
             raise MetaNLPError(f"--data-dir {self.data_dir} is not a folder")
         if not self.held_out_language:
             raise MetaNLPError("at least one --held-out-language is required")
+        if self.algorithm == "mldg" and (self.cross_lingual_episodes or self.pseudo_target_queries):
+            raise MetaNLPError("--algorithm mldg draws its own languages (meta-train vs pseudo-target): drop "
+                               "--cross-lingual-episodes / --pseudo-target-queries")
+        if (self.algorithm == "mldg" or self.pseudo_target_queries) and len(self.train_languages) == 1:
+            raise MetaNLPError("a pseudo-held-out language needs at least 2 --train-languages")
+        if self.algorithm == "mldg" and self.head_init != "proto":
+            raise MetaNLPError("--algorithm mldg needs --head-init proto (a zero head gives the pseudo-target no gradient)")
+        if self.eval_mode == "zero_shot" and not self.leave_one_out and self.zero_shot_source in self.held_out_language:
+            raise MetaNLPError(f"--zero-shot-source {self.zero_shot_source} is a held-out language")
+        if self.leave_one_out and self.resume_from_checkpoint not in (None, "latest"):
+            raise MetaNLPError("a --leave-one-out sweep resumes with --resume-from-checkpoint latest only")
+        if any(k < 1 for k in self.eval_shots):
+            raise MetaNLPError(f"--eval-shots must all be at least 1, got {self.eval_shots}")
         for name in ("n_way", "k_shot", "n_query", "meta_batch_size", "eval_episodes", "val_episodes"):
             if getattr(self, name) < 1:
                 raise MetaNLPError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.n_way < 2:
             raise MetaNLPError("--n-way must be at least 2")
+        for name in ("smlmt_ratio", "cross_lingual_support_ratio"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise MetaNLPError(f"--{name.replace('_', '-')} must be between 0 and 1, got {getattr(self, name)}")
         choices = {"head_init": ("proto", "zero"), "backend": ("func", "higher"),
                    "lr_granularity": ("layer_step", "parameter"), "protonet_distance": ("euclidean", "cosine"),
-                   "mixed_precision": ("no", "bf16", "fp16")}
+                   "mixed_precision": ("no", "bf16", "fp16"), "eval_mode": ("in_language", "zero_shot")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise MetaNLPError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
@@ -148,6 +184,8 @@ def build_arg_parser(description: str, extra: list | None = None) -> argparse.Ar
             kw.update(type=lambda s: [x for x in s.split(",") if x and x != "none"])
         elif f.name == "eval_lr_grid":
             kw.update(type=float, nargs="+")
+        elif meta.get("nargs"):
+            kw.update(type=meta["nargs"], nargs="+")
         elif isinstance(default, bool):
             kw.update(type=lambda s: s.lower() in ("1", "true", "yes"))
         elif isinstance(default, int):

@@ -1,4 +1,5 @@
-"""The whole job, top to bottom: meta-train, evaluate against baselines on held-out languages, report."""
+"""The whole job, top to bottom: meta-train, evaluate against baselines on held-out languages, report.
+`run_sweep` runs it once per held-out language (leave one language out) and aggregates."""
 from __future__ import annotations
 
 import json
@@ -7,16 +8,19 @@ from dataclasses import replace
 from pathlib import Path
 
 from accelerate import Accelerator
+from accelerate.state import PartialState
 
 from meta_nlp.config import MetaConfig
-from meta_nlp.data.languages import LanguageSplit, load_held_out, prepare_languages
+from meta_nlp.data.episodes import usable_languages
+from meta_nlp.data.languages import LanguageSplit, load_held_out, prepare_languages, task_of
+from meta_nlp.data.registry import load_corpus
 from meta_nlp.evaluation.evaluator import evaluate_method, paired_difference
 from meta_nlp.evaluation.methods import test_time_rule_for
 from meta_nlp.evaluation.report import plot_accuracy_by_step, write_report, write_results
 from meta_nlp.learner import META_FILE, MetaLearner, resolve_learner_dir
 from meta_nlp.models.encoder import MetaModel, load_encoder
 from meta_nlp.training.multitask import train_multitask
-from meta_nlp.training.trainer import MetaTrainer
+from meta_nlp.training.trainer import MetaTrainer, make_accelerator
 
 
 def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> dict:
@@ -33,36 +37,98 @@ def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> d
              "num_processes": acc.num_processes, "train_languages": list(trainer.languages.train)}
     if acc.is_main_process:
         write_outputs(Path(cfg.output_dir), cfg, results, extra)
-    acc.end_training()
+    if accelerator is None:
+        acc.end_training()
+    else:  # the caller owns the process group (a sweep runs many experiments on it); this run's trackers end here
+        for tracker in acc.trackers:
+            tracker.finish()
     return {"results": results, **extra}
+
+
+def run_sweep(cfg: MetaConfig) -> dict:
+    """Leave one language out: the whole run once per held-out language into OUTPUT_DIR/<lang>/, each
+    training on the others, then every result in OUTPUT_DIR. A language whose results.json exists is
+    not run again (resume); the one that was interrupted resumes with --resume-from-checkpoint latest."""
+    languages = sweep_languages(cfg)
+    results = []
+    for lang in languages:
+        fold = fold_config(cfg, lang)
+        finished = Path(fold.output_dir) / "results.json"
+        if finished.is_file():
+            PartialState().print(f"leave-one-out: {lang} finished earlier, reading {finished}")
+            results += json.loads(finished.read_text())["results"]
+            continue
+        # A fresh accelerator per language, so that its checkpoints hold only this run's objects.
+        results += run_experiment(fold, make_accelerator(fold))["results"]
+    extra = {"leave_one_out": languages, "mean_over_held_out_languages": mean_over_languages(results, cfg.k_shot)}
+    if PartialState().is_main_process:
+        write_outputs(Path(cfg.output_dir), replace(cfg, held_out_language=languages), results, extra)
+    PartialState().destroy_process_group()
+    return {"results": results, **extra}
+
+
+def sweep_languages(cfg: MetaConfig) -> list[str]:
+    """--leave-one-out's languages; 'all': every language of the task (or of --train-languages) with
+    enough examples for an N-way K-shot episode. Counting them is all the sweep reads up front: each
+    run still reads its held-out language only in its final evaluation."""
+    if cfg.leave_one_out == ["all"]:
+        task = task_of(cfg)
+        pool = cfg.train_languages or task.languages()
+        languages = usable_languages(load_corpus(task, pool), cfg.n_way, cfg.k_shot, cfg.n_query)
+    else:
+        languages = list(cfg.leave_one_out)
+    if cfg.eval_mode == "zero_shot" and cfg.zero_shot_source in languages:
+        PartialState().print(f"leave-one-out: {cfg.zero_shot_source} is the zero-shot source, so it is not held out")
+        languages.remove(cfg.zero_shot_source)
+    return languages
+
+
+def fold_config(cfg: MetaConfig, held_out: str) -> MetaConfig:
+    """The run that holds `held_out` out: the other languages train, results go to OUTPUT_DIR/<held_out>."""
+    return replace(cfg, held_out_language=[held_out], train_languages=[x for x in cfg.train_languages if x != held_out],
+                   leave_one_out=[], output_dir=str(Path(cfg.output_dir) / held_out)).validate()
+
+
+def mean_over_languages(results: list[dict], k_shot: int) -> dict[str, float]:
+    """Each method's accuracy averaged over held-out languages (each language counts once)."""
+    by_method: dict[str, list[float]] = {}
+    for r in results:
+        if r["k_shot"] == k_shot:
+            by_method.setdefault(r["method"], []).append(r["accuracy"])
+    return {m: round(float(sum(a) / len(a)), 4) for m, a in by_method.items()}
 
 
 def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, best_dir: Path, acc: Accelerator,
                  methods: list[str], record_choice: bool = True) -> list[dict]:
-    """Every method on the same seeded held-out episodes. The held-out languages are read here, first."""
-    val_sampler = languages.val_sampler(cfg)
-    test_samplers = {lang: load_held_out(cfg, lang) for lang in cfg.held_out_language}
+    """Every method on the same seeded held-out episodes, at --k-shot and at every --eval-shots K (test-time
+    settings tuned per K on meta-validation). The held-out languages are read here, first."""
+    by_shots = {k: replace(cfg, k_shot=k) for k in sorted({cfg.k_shot, *cfg.eval_shots})}
+    val_samplers = {k: languages.val_sampler(c) for k, c in by_shots.items()}
+    test_samplers = {k: {lang: load_held_out(c, lang) for lang in cfg.held_out_language} for k, c in by_shots.items()}
     results = []
     for method in methods:
         model, tokenizer = model_for(method, cfg, languages, best_dir, acc)
         rule = test_time_rule_for(method, model, cfg)
-        for scores in evaluate_method(method, model, tokenizer, rule, val_sampler, test_samplers, cfg, acc):
-            results.append(scores.summary(cfg) | {"episode_accuracy": [round(float(x), 4)
-                                                                        for x in scores.by_episode_step[:, scores.steps]]})
-            if record_choice and method == cfg.algorithm and acc.is_main_process:
-                record_test_time_choice(best_dir, scores.lr_factor, scores.steps)
+        for k, cfg_k in by_shots.items():
+            for scores in evaluate_method(method, model, tokenizer, rule, val_samplers[k], test_samplers[k], cfg_k, acc):
+                results.append(scores.summary(cfg_k) | {"episode_accuracy": [
+                    round(float(x), 4) for x in scores.by_episode_step[:, scores.steps]]})
+                if record_choice and method == cfg.algorithm and k == cfg.k_shot and acc.is_main_process:
+                    record_test_time_choice(best_dir, scores.lr_factor, scores.steps)
     return add_paired_differences(results, cfg)
 
 
 def add_paired_differences(results: list[dict], cfg: MetaConfig) -> list[dict]:
-    """Each non-baseline method vs the best baseline on the same episodes: mean difference ± 95% CI."""
-    for lang in {r["language"] for r in results}:
-        baselines = [r for r in results if r["language"] == lang and r["method"] in cfg.baselines]
+    """Each non-baseline method vs the best baseline on the same episodes (same language and K):
+    mean difference ± 95% CI."""
+    for lang, k in {(r["language"], r["k_shot"]) for r in results}:
+        same = [r for r in results if (r["language"], r["k_shot"]) == (lang, k)]
+        baselines = [r for r in same if r["method"] in cfg.baselines]
         if not baselines:
             continue
         best = max(baselines, key=lambda r: r["accuracy"])
-        for r in results:
-            if r["language"] == lang and r["method"] not in cfg.baselines:
+        for r in same:
+            if r["method"] not in cfg.baselines:
                 diff, ci = paired_difference(r["episode_accuracy"], best["episode_accuracy"])
                 r["vs_best_baseline"] = {"baseline": best["method"], "difference": diff, "ci95": ci}
     return results
@@ -92,7 +158,7 @@ def write_outputs(output_dir: Path, cfg: MetaConfig, results: list[dict], extra:
     output_dir.mkdir(parents=True, exist_ok=True)
     write_results(output_dir, cfg.to_dict(), results, extra)
     write_report(output_dir, cfg.to_dict(), results, {k: v for k, v in extra.items() if k != "training"})
-    plot_accuracy_by_step(output_dir, results, cfg.n_way)
+    plot_accuracy_by_step(output_dir, [r for r in results if r["k_shot"] == cfg.k_shot], cfg.n_way)
 
 
 def evaluate_checkpoint(run_dir: str, held_out: list[str], overrides: dict, accelerator: Accelerator | None = None) -> dict:

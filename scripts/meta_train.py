@@ -4,6 +4,8 @@
 examples:
   accelerate launch scripts/meta_train.py                       # default: FOMAML on chatterbot topics, held-out ja
   accelerate launch scripts/meta_train.py --algorithm protonet --held-out-language it
+  accelerate launch scripts/meta_train.py --algorithm mldg --leave-one-out ja,it,ko   # one run per held-out language
+  accelerate launch scripts/meta_train.py --eval-mode zero_shot                 # support in en, query in ja
   accelerate launch scripts/meta_train.py --config configs/default.yaml --max-steps 200
   ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 scripts/meta_train.py   # 2 CPU processes (gloo)
   accelerate launch scripts/meta_train.py --resume-from-checkpoint latest --output-dir runs/default
@@ -12,7 +14,9 @@ examples:
 
 Outputs in --output-dir: results.json, report.md, accuracy_by_step.png, best/ (the checkpoint
 chosen on meta-validation; load it with meta_nlp.MetaLearner.from_pretrained), checkpoints/step_N
-(resumable). Flags override --config; underscore spellings (--k_shot) are accepted too.
+(resumable). With --leave-one-out: one such folder per held-out language, OUTPUT_DIR/<lang>/, and
+the aggregated results.json and report.md in OUTPUT_DIR; re-running skips finished languages.
+Flags override --config; underscore spellings (--k_shot) are accepted too.
 """
 import shlex
 import sys
@@ -44,8 +48,14 @@ def main() -> int:
         from meta_nlp.errors import MetaNLPError
         raise MetaNLPError("--push-to-hub needs --hub-model-id USER/NAME")
     from accelerate.state import PartialState
-    from meta_nlp.pipeline import run_experiment
-    run_experiment(cfg)
+    from meta_nlp.pipeline import run_experiment, run_sweep
+    if cfg.leave_one_out and (hub["push_to_hub"] or hub["hub_dry_run"]):
+        from meta_nlp.errors import MetaNLPError
+        raise MetaNLPError("--push-to-hub pushes one run: push OUTPUT_DIR/<lang> of a --leave-one-out sweep")
+    if cfg.leave_one_out:
+        run_sweep(cfg)
+    else:
+        run_experiment(cfg)
     if PartialState().is_main_process:  # only the main process writes the report and talks to the Hub
         print(Path(cfg.output_dir, "report.md").read_text())
         if hub["push_to_hub"] or hub["hub_dry_run"]:

@@ -12,6 +12,10 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT))
 
 from meta_nlp.config import MetaConfig  # noqa: E402
+
+# Tiny models gain nothing from intra-op threads, and on a loaded 2-core machine two threads
+# make them ~90x slower; subprocess tests (the real CLI) keep torch's default.
+torch.set_num_threads(1)
 from meta_nlp.models.encoder import MetaModel  # noqa: E402
 
 

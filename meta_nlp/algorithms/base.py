@@ -2,7 +2,9 @@
 
 An algorithm turns an episode into a meta-gradient (accumulated into `.grad` of the model's
 parameters, weighted) and says how it adapts at test time. It owns nothing else: devices,
-processes, precision, optimiser and checkpoints belong to the trainer.
+processes, precision, optimiser and checkpoints belong to the trainer. It may say how a task's
+episodes are drawn (`draw_episodes`; MLDG draws two), as long as task j of meta-step s stays a
+pure function of (seed, s, j).
 """
 from __future__ import annotations
 
@@ -10,9 +12,18 @@ from dataclasses import dataclass
 
 import torch
 
-from meta_nlp.algorithms.inner import EpisodeBatch, LrFn, constant_lr
+from meta_nlp.algorithms.inner import LrFn, TaskBatch, constant_lr
 from meta_nlp.config import MetaConfig
+from meta_nlp.data.episodes import Episode, EpisodeSampler
+from meta_nlp.errors import MetaNLPError
 from meta_nlp.models.encoder import MetaModel
+
+
+def pseudo_target_language(languages: list[str], step: int) -> str:
+    """The pseudo-held-out language of meta-step `step`: every training language takes its turn."""
+    if len(languages) < 2:
+        raise MetaNLPError(f"a pseudo-held-out language needs at least 2 training languages, have {languages}")
+    return languages[step % len(languages)]
 
 
 @dataclass
@@ -47,8 +58,16 @@ class Algorithm:
         """Only when the inner loop is differentiated through the encoder (not ANIL, whose inner loop is the head)."""
         return self.second_order and self.is_second_order(step)
 
-    def accumulate_meta_gradient(self, model: MetaModel, batch: EpisodeBatch, step: int, weight: float) -> dict:
-        """Add weight * (meta-gradient of this task) to the `.grad` of model parameters; return metrics."""
+    def draw_episodes(self, sampler: EpisodeSampler, index: int, step: int) -> list[Episode]:
+        """The episodes of task `index` at meta-step `step`: one, or with --pseudo-target-queries one whose
+        query set is in the step's pseudo-held-out language and whose support set is in another."""
+        if self.cfg.pseudo_target_queries:
+            return [sampler.cross_lingual_episode(index, pseudo_target_language(sampler.languages, step))]
+        return [sampler.episode(index)]
+
+    def accumulate_meta_gradient(self, model: MetaModel, batch: TaskBatch, step: int, weight: float) -> dict:
+        """Add weight * (meta-gradient of this task) to the `.grad` of model parameters; return metrics.
+        `batch` is the task's EpisodeBatch, or the list of them when `draw_episodes` drew several."""
         raise NotImplementedError
 
     def test_time_rule(self, model: MetaModel) -> TestTimeRule:

@@ -39,6 +39,15 @@ def to_batch(ep: Episode, tokenizer, max_length: int, device: torch.device) -> E
     )
 
 
+TaskBatch = EpisodeBatch | list[EpisodeBatch]  # several episodes: MLDG's meta-train and pseudo-target ones
+
+
+def to_task_batch(episodes: list[Episode], tokenizer, max_length: int, device: torch.device) -> TaskBatch:
+    """What `accumulate_meta_gradient` takes: the EpisodeBatch of a one-episode task, else a list of them."""
+    batches = [to_batch(ep, tokenizer, max_length, device) for ep in episodes]
+    return batches[0] if len(batches) == 1 else batches
+
+
 def constant_lr(lr: float) -> LrFn:
     return lambda name, step: lr
 
@@ -53,15 +62,17 @@ class AdaptState:
 
 
 def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: int, lr: LrFn,
-               create_graph: bool, head_init: str, track_meta_grad: bool = True) -> Iterator[AdaptState]:
+               create_graph: bool, head_init: str, track_meta_grad: bool = True,
+               start: Params | None = None) -> Iterator[AdaptState]:
     """Yield the state after 0, 1, ..., `steps` SGD updates on the support set.
 
     create_graph=True differentiates through the updates (MAML, second order). With False the
     inner gradients are constants, so d(query loss)/dφ = d(query loss)/d(fast): first-order MAML.
-    track_meta_grad=False (evaluation) cuts every link to φ.
+    track_meta_grad=False (evaluation) cuts every link to φ. `start` replaces φ's adapted weights as
+    the starting point (MLDG evaluates the pseudo-target from weights already moved by the meta-train step).
     """
     params = model.encoder_params()
-    fast = {n: params[n] for n in names}
+    fast = {n: params[n] for n in names} if start is None else {n: start[n] for n in names}
     if not track_meta_grad:
         fast = {n: p.detach().requires_grad_() for n, p in fast.items()}
     embed_support = SetEncoder(model, batch.support, names)

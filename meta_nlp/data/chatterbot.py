@@ -1,8 +1,12 @@
-"""Source: the PyPI package chatterbot-corpus, as topic classification.
+"""Source: the PyPI package chatterbot-corpus, as topic classification and as parallel text.
 
 label = file name (topic), domain = language folder mapped to ISO 639-1, text = every
 utterance of the file, de-duplicated. Only the folders of the requested languages are read,
 so a held-out language is never opened during meta-training.
+
+Parallel text: most language folders translate the English topic files conversation by
+conversation, so utterance i of japanese/food.yml translates utterance i of english/food.yml,
+but only where the translators kept every line (see `aligned_pairs`).
 """
 from __future__ import annotations
 
@@ -37,20 +41,49 @@ def available_languages() -> list[str]:
     return sorted(FOLDER_TO_CODE[d.name] for d in root.iterdir() if d.is_dir() and d.name in FOLDER_TO_CODE)
 
 
-def read_language(code: str) -> dict[str, list[str]]:
-    """{topic: [utterances]} for one language, utterances de-duplicated in first-seen order."""
+def language_folder(code: str) -> Path:
     folder = {v: k for k, v in FOLDER_TO_CODE.items()}.get(code)
     if folder is None or not (corpus_root() / folder).is_dir():
-        raise MetaNLPError(f"chatterbot_topics has no language {code!r}; available: {', '.join(available_languages())}")
+        raise MetaNLPError(f"chatterbot-corpus has no language {code!r}; available: {', '.join(available_languages())}")
+    return corpus_root() / folder
+
+
+def utterances(path: Path) -> list[str]:
+    """Every utterance of one topic file, stripped, in conversation order, duplicates kept (positions
+    matter for alignment); a non-text entry stays as "" so that it still takes its position."""
+    with open(path, encoding="utf-8") as fh:
+        doc = yaml.safe_load(fh) or {}
+    return [utterance.strip() if isinstance(utterance, str) else ""
+            for conversation in doc.get("conversations") or []
+            for utterance in (conversation if isinstance(conversation, list) else [conversation])]
+
+
+def read_language(code: str) -> dict[str, list[str]]:
+    """{topic: [utterances]} for one language, utterances de-duplicated in first-seen order."""
     topics: dict[str, list[str]] = {}
-    for path in sorted((corpus_root() / folder).glob("*.yml")):
-        with open(path, encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh) or {}
-        seen: dict[str, None] = {}
-        for conversation in doc.get("conversations") or []:
-            for utterance in conversation if isinstance(conversation, list) else [conversation]:
-                if isinstance(utterance, str) and utterance.strip():
-                    seen.setdefault(utterance.strip(), None)
+    for path in sorted(language_folder(code).glob("*.yml")):
+        seen = dict.fromkeys(u for u in utterances(path) if u)
         if seen:
             topics[path.stem] = list(seen)
     return topics
+
+
+def aligned_pairs(code: str, pivot: str = "en") -> list[tuple[str, str]]:
+    """(utterance in `code`, utterance in `pivot`) aligned by topic file and position, only for the files whose
+    two versions have the same number of utterances: a different count means lines were added or dropped, and
+    every position after the first difference would pair the wrong sentences. Identical pairs are kept once."""
+    mine, theirs = language_folder(code), language_folder(pivot)
+    pairs: dict[tuple[str, str], None] = {}
+    for path in sorted(mine.glob("*.yml")):
+        other = theirs / path.name
+        if not other.is_file():
+            continue
+        a, b = utterances(path), utterances(other)
+        if len(a) == len(b):
+            pairs.update(dict.fromkeys((x, y) for x, y in zip(a, b) if x and y))
+    return list(pairs)
+
+
+def surviving_pair_counts(codes: list[str], pivot: str = "en") -> dict[str, int]:
+    """How many pairs `aligned_pairs` keeps per language: the size of each language's parallel data."""
+    return {code: len(aligned_pairs(code, pivot)) for code in codes}

@@ -1,11 +1,15 @@
 """N-way K-shot episodes: one language per episode, label ids permuted, support/query disjoint.
 
-An episode is a pure function of (seed, index): the same seed gives the same episodes to
-every method and baseline, on any number of processes, before and after a resume.
+An episode is a pure function of (seed, index[, language]): the same seed gives the same episodes
+to every method and baseline, on any number of processes, before and after a resume.
+Cross-lingual episodes (X-MAML; zero-shot evaluation) take the support set from one language
+and the query set from another, over labels the two share.
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -21,7 +25,11 @@ class Episode:
     query_texts: list[str]
     query_labels: list[int]
     label_names: list[str]  # label id -> label string; the order is this episode's permutation
-    language: str
+    language: str  # of the query set (the language being evaluated)
+    support_language: str = ""  # differs from `language` in cross-lingual episodes
+
+    def __post_init__(self) -> None:
+        self.support_language = self.support_language or self.language
 
 
 def drop_ambiguous_texts(by_label: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -52,6 +60,26 @@ def eligible_labels(by_label: dict[str, list[str]], per_class: int) -> list[str]
     return sorted(label for label, texts in by_label.items() if len(texts) >= per_class)
 
 
+def language_key(language: str) -> int:
+    """A stable integer for a language name (Python's str hash changes between processes)."""
+    return zlib.crc32(language.encode("utf-8"))
+
+
+def cross_lingual_pairs(corpus: Corpus, n_way: int, k_shot: int, n_query: int,
+                        support_language: str | None = None) -> dict[tuple[str, str], list[str]]:
+    """(support language, query language) -> the labels both can serve (k_shot examples in the first,
+    n_query in the second), for every pair of different languages sharing at least n_way of them."""
+    pairs = {}
+    for a in sorted(corpus):
+        if support_language is not None and a != support_language:
+            continue
+        for b in sorted(corpus):
+            shared = sorted(set(eligible_labels(corpus[a], k_shot)) & set(eligible_labels(corpus[b], n_query)))
+            if a != b and len(shared) >= n_way:
+                pairs[(a, b)] = shared
+    return pairs
+
+
 def check_language(lang: str, by_label: dict[str, list[str]], n_way: int, k_shot: int, n_query: int, what: str) -> None:
     """One-line error when a language cannot give an N-way K-shot episode."""
     ok = eligible_labels(by_label, k_shot + n_query)
@@ -64,31 +92,78 @@ def check_language(lang: str, by_label: dict[str, list[str]], n_way: int, k_shot
 
 
 class EpisodeSampler:
-    """Deterministic episodes from a corpus: `sampler.episode(i)` is the same for a given seed."""
+    """Deterministic episodes from a corpus: `sampler.episode(i)` is the same for a given seed.
 
-    def __init__(self, corpus: Corpus, n_way: int, k_shot: int, n_query: int, seed: int, what: str = "training"):
+    cross_lingual=True: every episode has its support set in one language and its query set in
+    another (support_language fixes the first: zero-shot evaluation from a source language)."""
+
+    def __init__(self, corpus: Corpus, n_way: int, k_shot: int, n_query: int, seed: int, what: str = "training",
+                 cross_lingual: bool = False, support_language: str | None = None):
         self.n_way, self.k_shot, self.n_query, self.seed = n_way, k_shot, n_query, seed
+        self.what, self.cross_lingual, self.support_language = what, cross_lingual, support_language
         self.corpus = {lang: drop_ambiguous_texts(by_label) for lang, by_label in corpus.items()}
         self.languages = sorted(self.corpus)
         if not self.languages:
             raise MetaNLPError(f"no {what} language left")
+        if cross_lingual:
+            if not self.pairs:
+                raise MetaNLPError(
+                    f"no two {what} languages share {n_way} labels with {k_shot} support and {n_query} query examples"
+                    + (f" (support from {support_language!r})" if support_language else "")
+                    + "; lower --n-way, --k-shot or --n-query")
+            return
         for lang in self.languages:
             check_language(lang, self.corpus[lang], n_way, k_shot, n_query, what)
         self._labels = {lang: eligible_labels(self.corpus[lang], k_shot + n_query) for lang in self.languages}
 
-    def episode(self, index: int) -> Episode:
-        rng = np.random.default_rng([self.seed, index])
-        lang = self.languages[rng.integers(len(self.languages))]
-        chosen = [self._labels[lang][i] for i in rng.choice(len(self._labels[lang]), self.n_way, replace=False)]
+    @cached_property
+    def pairs(self) -> dict[tuple[str, str], list[str]]:
+        return cross_lingual_pairs(self.corpus, self.n_way, self.k_shot, self.n_query, self.support_language)
+
+    def episode(self, index: int, language: str | None = None) -> Episode:
+        """Episode `index`; `language` fixes its language (the query language when cross-lingual),
+        drawn from an rng of (seed, index, language) so two languages give independent episodes."""
+        if self.cross_lingual:
+            return self.cross_lingual_episode(index, language)
+        if language is None:
+            rng = np.random.default_rng([self.seed, index])
+            language = self.languages[rng.integers(len(self.languages))]
+        elif language in self.corpus:
+            rng = np.random.default_rng([self.seed, index, language_key(language)])
+        else:
+            raise MetaNLPError(f"no {self.what} language {language!r}; have: {', '.join(self.languages)}")
+        labels = self._labels[language]
+        chosen = [labels[i] for i in rng.choice(len(labels), self.n_way, replace=False)]
+        return self._fill(rng, chosen, language, language)
+
+    def cross_lingual_episode(self, index: int, query_language: str | None = None) -> Episode:
+        """Support in one language, query in another (`query_language` when given), same label names."""
+        key = [language_key(query_language)] if query_language else []
+        rng = np.random.default_rng([self.seed, index, *key])
+        pairs = [p for p in self.pairs if query_language in (None, p[1])]
+        if not pairs:
+            raise MetaNLPError(f"no {self.what} language shares {self.n_way} labels with {query_language!r} "
+                               f"for cross-lingual episodes")
+        support_lang, query_lang = pairs[rng.integers(len(pairs))]
+        labels = self.pairs[(support_lang, query_lang)]
+        chosen = [labels[i] for i in rng.choice(len(labels), self.n_way, replace=False)]
+        return self._fill(rng, chosen, support_lang, query_lang)
+
+    def _fill(self, rng: np.random.Generator, chosen: list[str], support_lang: str, query_lang: str) -> Episode:
         support, s_labels, query, q_labels = [], [], [], []
         for label_id, label in enumerate(chosen):  # chosen is in random order: ids are permuted per episode
-            texts = self.corpus[lang][label]
-            picks = rng.choice(len(texts), self.k_shot + self.n_query, replace=False)
-            support += [texts[j] for j in picks[: self.k_shot]]
-            query += [texts[j] for j in picks[self.k_shot:]]
+            if support_lang == query_lang:  # one draw, split: support and query never share a text
+                texts = self.corpus[query_lang][label]
+                picks = rng.choice(len(texts), self.k_shot + self.n_query, replace=False)
+                support += [texts[j] for j in picks[: self.k_shot]]
+                query += [texts[j] for j in picks[self.k_shot:]]
+            else:
+                s_texts, q_texts = self.corpus[support_lang][label], self.corpus[query_lang][label]
+                support += [s_texts[j] for j in rng.choice(len(s_texts), self.k_shot, replace=False)]
+                query += [q_texts[j] for j in rng.choice(len(q_texts), self.n_query, replace=False)]
             s_labels += [label_id] * self.k_shot
             q_labels += [label_id] * self.n_query
-        return Episode(support, s_labels, query, q_labels, chosen, lang)
+        return Episode(support, s_labels, query, q_labels, chosen, query_lang, support_lang)
 
     def episodes(self, start: int, count: int) -> list[Episode]:
         return [self.episode(i) for i in range(start, start + count)]

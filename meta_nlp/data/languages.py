@@ -1,7 +1,9 @@
 """Which languages are meta-train, meta-validation and held out.
 
 The held-out language is never read here: `prepare_languages` loads the training languages
-only, and `load_held_out` is called by the final evaluation alone.
+only, and `load_held_out` is called by the final evaluation alone. In zero-shot evaluation
+(--eval-mode zero_shot) the held-out episodes take their support set from the source language
+and meta-validation mirrors that: support in one training language, query in another.
 """
 from __future__ import annotations
 
@@ -25,20 +27,29 @@ class LanguageSplit:
     val: Corpus
     held_out: list[str]  # names only: no data
 
+    def train_sampler(self, cfg: MetaConfig) -> EpisodeSampler:
+        return EpisodeSampler(self.train, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed,
+                              cross_lingual=cfg.cross_lingual_episodes)
+
     def val_sampler(self, cfg: MetaConfig) -> EpisodeSampler:
         usable = usable_languages(self.val, cfg.n_way, cfg.k_shot, cfg.n_query)
         if not usable:
             raise MetaNLPError(
                 f"no training language keeps {cfg.n_way} classes with {cfg.k_shot + cfg.n_query} examples in its "
                 f"meta-validation share (--val-fraction {cfg.val_fraction}); raise --val-fraction or lower --n-query")
+        # Selection mirrors the final evaluation: zero-shot is validated across training languages
+        # (support from the source when it is one); a single training language can only validate in-language.
+        cross = cfg.eval_mode == "zero_shot" and len(usable) > 1
+        source = cfg.zero_shot_source if cross and cfg.zero_shot_source in usable else None
         return EpisodeSampler({lang: self.val[lang] for lang in usable}, cfg.n_way, cfg.k_shot, cfg.n_query,
-                              cfg.seed + VAL_SEED_OFFSET, what="meta-validation")
+                              cfg.seed + VAL_SEED_OFFSET, what="meta-validation", cross_lingual=cross,
+                              support_language=source)
 
 
 def task_of(cfg: MetaConfig) -> TaskSpec:
     """The run's task (with --data-dir applied), checked to be one meta-training can learn."""
     task = find_task(cfg.task, cfg.task_dir, cfg.data_dir)
-    if task.type != "classification":
+    if task.type not in ("classification", "pair_classification"):
         raise MetaNLPError(f"task {task.name}: {task.type} tasks are not supported by meta_train yet")
     return task
 
@@ -73,7 +84,12 @@ def prepare_languages(cfg: MetaConfig) -> LanguageSplit:
 
 
 def load_held_out(cfg: MetaConfig, language: str) -> EpisodeSampler:
-    """The held-out language's episodes: read only by the final evaluation."""
+    """The held-out language's episodes: read only by the final evaluation. Zero-shot: support
+    from --zero-shot-source, query from the held-out language, over the labels they share."""
     task = task_of(cfg)
+    if cfg.eval_mode == "zero_shot":
+        corpus = load_corpus(task, [cfg.zero_shot_source, language])
+        return EpisodeSampler(corpus, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed + TEST_SEED_OFFSET,
+                              what="zero-shot", cross_lingual=True, support_language=cfg.zero_shot_source)
     corpus = load_corpus(task, [language])
     return EpisodeSampler(corpus, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed + TEST_SEED_OFFSET, what="held-out")

@@ -10,16 +10,17 @@ from pathlib import Path
 
 import yaml
 
-from meta_nlp.data.sources import Fields, Source, source_for
+from meta_nlp.data.sources import LABELLED, LABELLED_PAIRS, PAIRS, Fields, Labelled, Pairs, Source, source_for
 from meta_nlp.errors import MetaNLPError
 
 # Where the project's own task YAMLs live (repository root / tasks).
 BUILTIN_TASK_DIR = Path(__file__).resolve().parents[2] / "tasks"
-# What each task type needs its source to give: labelled rows, or (sentence, English sentence) pairs.
-TASK_TYPES = {"classification": "labelled", "translation_ranking": "pairs"}
-TOP_FIELDS = ("name", "type", "source", "labels")
+# What each task type needs its source to give: labelled texts, labelled (premise, hypothesis) pairs, or
+# (sentence, pivot-language sentence) pairs.
+TASK_TYPES = {"classification": LABELLED, "pair_classification": LABELLED_PAIRS, "translation_ranking": PAIRS}
+TOP_FIELDS = ("name", "type", "source", "labels", "parallel_task")
 
-Corpus = dict[str, dict[str, list[str]]]  # language -> label -> texts
+Corpus = dict[str, Labelled]  # language -> label -> texts (or text pairs)
 
 
 @dataclass
@@ -31,6 +32,7 @@ class TaskSpec:
     extra: dict = field(default_factory=dict)
     labels: list[str] | None = None  # sorted; None: whatever labels the data holds
     data_dir: Path | None = None  # --data-dir: replaces the source's data folder
+    parallel_task: str | None = None  # a translation_ranking task with this task's languages (cross-lingual support)
     reader: Source | None = field(default=None, repr=False, compare=False)  # built from `source` when None
 
     def __post_init__(self) -> None:
@@ -48,10 +50,11 @@ class TaskSpec:
 
 def checked_reader(path: Path, task_type: str, source: dict, data_dir: Path | None = None) -> Source:
     """The task's source reader, checked to give what the task type needs."""
-    reader = source_for(Fields(source, path), data_dir)
+    reader = source_for(Fields(source, path), data_dir, TASK_TYPES[task_type])
     if reader.yields != TASK_TYPES[task_type]:
+        which = "source.layout" if "layout" in source else "source.kind"
         raise MetaNLPError(f"{path}: field 'type' is {task_type}, which needs {TASK_TYPES[task_type]} rows, but this "
-                           f"source gives {reader.yields} (field 'source.layout')")
+                           f"source gives {reader.yields} (field '{which}')")
     return reader
 
 
@@ -61,6 +64,13 @@ def sorted_labels(path: Path, labels: object) -> list[str] | None:
     if not isinstance(labels, list) or not labels or not all(isinstance(x, (str, int)) for x in labels):
         raise MetaNLPError(f"{path}: field 'labels' must be a non-empty list of label names")
     return sorted({str(x) for x in labels})
+
+
+def task_name(path: Path, key: str, value: object) -> str | None:
+    """An optional field naming another task; that the task exists is checked where it is used."""
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise MetaNLPError(f"{path}: field '{key}' must be a task name, got {value!r}")
+    return value
 
 
 def _task_files(task_dirs: list[str]) -> list[Path]:
@@ -88,7 +98,8 @@ def read_task_file(path: Path) -> TaskSpec:
         raise MetaNLPError(f"{path}: field 'source' must be a mapping with a 'kind'")
     extra = {k: v for k, v in doc.items() if k not in TOP_FIELDS}
     return TaskSpec(name=str(doc["name"]), type=doc["type"], source=doc["source"], path=path, extra=extra,
-                    labels=sorted_labels(path, doc.get("labels")))
+                    labels=sorted_labels(path, doc.get("labels")),
+                    parallel_task=task_name(path, "parallel_task", doc.get("parallel_task")))
 
 
 def list_tasks(task_dirs: list[str] | None = None) -> list[TaskSpec]:
@@ -123,12 +134,29 @@ def checked_labels(task: TaskSpec, lang: str, by_label: dict[str, list[str]]) ->
     return {label: by_label[label] for label in sorted(by_label)}
 
 
-def load_corpus(task: TaskSpec, languages: list[str]) -> Corpus:
-    """Read only the given languages. Unknown languages are a one-line error listing the valid ones."""
-    if TASK_TYPES[task.type] != "labelled":
-        raise MetaNLPError(f"task {task.name}: {task.type} tasks give sentence pairs, not a labelled corpus")
+def check_known(task: TaskSpec, languages: list[str], also: tuple[str, ...] = ()) -> None:
+    """One-line error for a language the task does not have, listing the valid ones."""
     known = task.languages()
-    missing = [lang for lang in languages if lang not in known]
+    missing = [lang for lang in languages if lang not in known and lang not in also]
     if missing:
         raise MetaNLPError(f"task {task.name} has no language {missing[0]!r}; available: {', '.join(known)}")
+
+
+def load_corpus(task: TaskSpec, languages: list[str]) -> Corpus:
+    """Read only the given languages. Unknown languages are a one-line error listing the valid ones."""
+    if TASK_TYPES[task.type] == PAIRS:
+        raise MetaNLPError(f"task {task.name}: {task.type} tasks give sentence pairs, not a labelled corpus")
+    check_known(task, languages)
     return {lang: checked_labels(task, lang, task.reader.read_language(lang)) for lang in languages}
+
+
+def load_pairs(task: TaskSpec, lang: str, pivot: str = "en") -> Pairs:
+    """(sentence in `lang`, its translation in `pivot`) of a translation_ranking task, reading those two languages
+    only. 'en' stands for the task's own pivot (field 'source.pivot': eng for tatoeba, eng_Latn for SIB-200)."""
+    if TASK_TYPES[task.type] != PAIRS:
+        raise MetaNLPError(f"task {task.name}: {task.type} tasks give labelled texts, not sentence pairs")
+    pivot = task.reader.pivot if pivot == "en" else pivot
+    check_known(task, [lang, pivot], also=(task.reader.pivot,))
+    if lang == pivot:
+        raise MetaNLPError(f"task {task.name}: {lang!r} is the pivot language itself")
+    return task.reader.read_pairs(lang, pivot)

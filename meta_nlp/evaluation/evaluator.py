@@ -43,6 +43,29 @@ def paired_difference(a: list[float], b: list[float]) -> tuple[float, float]:
     return mean_ci95(np.asarray(a, dtype=float) - np.asarray(b, dtype=float))
 
 
+def bootstrap_difference(a: list[float], b: list[float], paired: bool = True, n_resamples: int = 10_000,
+                         seed: int = 0, strata: list | None = None) -> tuple[float, float, float]:
+    """Mean of a − b and its 95% percentile-bootstrap interval (low, high).
+
+    paired=True resamples episodes with both methods' scores together, so what a pair shares (the
+    episode's difficulty) cancels; paired=False resamples a and b independently, the interval one
+    gets by ignoring the pairing. `strata` (e.g. each episode's seed) resamples within each stratum,
+    so every seed keeps its share of the episodes."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    strata = np.zeros(len(a)) if strata is None else np.asarray(strata)
+    rng = np.random.default_rng(seed)
+
+    def resampled_indices() -> np.ndarray:  # [n_resamples, n], drawn stratum by stratum
+        groups = [np.flatnonzero(strata == s) for s in np.unique(strata)]
+        return np.concatenate([g[rng.integers(len(g), size=(n_resamples, len(g)))] for g in groups], axis=1)
+
+    ia = resampled_indices()
+    ib = ia if paired else resampled_indices()
+    diffs = a[ia].mean(1) - b[ib].mean(1)
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    return float(a.mean() - b.mean()), float(low), float(high)
+
+
 @dataclass
 class MethodScores:
     """Accuracy of one method: rows = episodes, columns = adaptation steps 0..T."""

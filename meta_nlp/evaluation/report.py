@@ -27,17 +27,17 @@ def write_report(output_dir: Path, config: dict, results: list[dict], extra: dic
              f"(meta-batch {config['meta_batch_size']}, {config['inner_steps']} inner steps), seed {config['seed']}.",
              "Every method adapts on the same seeded held-out episodes; test-time lr and steps were chosen on "
              "meta-validation episodes of the training languages. ± is the 95% confidence interval over episodes.",
-             "", "| language | method | accuracy | ± 95% CI | episodes | steps | lr × | accuracy by step 0..T |",
-             "|---|---|---|---|---|---|---|---|"]
+             "", "| language | method | K | accuracy | ± 95% CI | episodes | steps | lr × | accuracy by step 0..T |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         curve = " ".join(f"{x:.3f}" for x in r["accuracy_by_step"])
-        lines.append(f"| {r['language']} | {r['method']} | {r['accuracy']:.4f} | {r['ci95']:.4f} | {r['n_episodes']} "
-                     f"| {r['adapt_steps']} | {r['lr_factor']:g} | {curve} |")
+        lines.append(f"| {r['language']} | {r['method']} | {r['k_shot']} | {r['accuracy']:.4f} | {r['ci95']:.4f} "
+                     f"| {r['n_episodes']} | {r['adapt_steps']} | {r['lr_factor']:g} | {curve} |")
     for r in results:
         if "vs_best_baseline" in r:
             v = r["vs_best_baseline"]
-            lines += ["", f"- {r['method']} − {v['baseline']} on {r['language']} (paired over the same episodes): "
-                          f"{v['difference']:+.4f} ± {v['ci95']:.4f}"]
+            lines += ["", f"- {r['method']} − {v['baseline']} on {r['language']}, K={r['k_shot']} (paired over the "
+                          f"same episodes): {v['difference']:+.4f} ± {v['ci95']:.4f}"]
     for key, value in (extra or {}).items():
         lines += ["", f"- {key}: {value}"]
     lines += ["", "![accuracy vs adaptation steps](accuracy_by_step.png)", ""]
@@ -46,10 +46,15 @@ def write_report(output_dir: Path, config: dict, results: list[dict], extra: dic
     return path
 
 
-def plot_accuracy_by_step(output_dir: Path, results: list[dict], n_way: int) -> Path:
+def pyplot():
     import matplotlib
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")  # files only: no display on servers and CI
     import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_accuracy_by_step(output_dir: Path, results: list[dict], n_way: int) -> Path:
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
     languages = sorted({r["language"] for r in results})
     fig, axes = plt.subplots(1, len(languages), figsize=(5.5 * len(languages), 4), squeeze=False)
@@ -65,6 +70,56 @@ def plot_accuracy_by_step(output_dir: Path, results: list[dict], n_way: int) -> 
         ax.grid(alpha=0.3)
     fig.tight_layout()
     path = Path(output_dir) / "accuracy_by_step.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_accuracy_by_language(output_dir: Path, results: list[dict], n_way: int) -> Path:
+    """Bars: accuracy ± 95% CI of every method on every held-out language (one K)."""
+    plt = pyplot()
+    import numpy as np
+    languages = sorted({r["language"] for r in results})
+    methods = list(dict.fromkeys(r["method"] for r in results))
+    width = 0.8 / len(methods)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(languages) * len(methods) ** 0.5 + 2), 4))
+    for i, method in enumerate(methods):
+        rows = {r["language"]: r for r in results if r["method"] == method}
+        x = np.arange(len(languages)) + (i - (len(methods) - 1) / 2) * width
+        ax.bar(x, [rows[lang]["accuracy"] if lang in rows else np.nan for lang in languages], width,
+               yerr=[rows[lang]["ci95"] if lang in rows else 0 for lang in languages], capsize=3, label=method)
+    ax.axhline(1.0 / n_way, color="grey", linestyle=":", label="chance")
+    ax.set_xticks(range(len(languages)), languages)
+    ax.set(xlabel="held-out language", ylabel="query accuracy", title="accuracy per held-out language (± 95% CI)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    path = Path(output_dir) / "accuracy_by_language.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_accuracy_by_shots(output_dir: Path, results: list[dict], n_way: int) -> Path:
+    """Accuracy ± 95% CI against the test-time shots K, one panel per held-out language."""
+    plt = pyplot()
+    languages = sorted({r["language"] for r in results})
+    fig, axes = plt.subplots(1, len(languages), figsize=(5.5 * len(languages), 4), squeeze=False)
+    for ax, lang in zip(axes[0], languages):
+        for method in dict.fromkeys(r["method"] for r in results):
+            rows = sorted((r for r in results if r["language"] == lang and r["method"] == method), key=lambda r: r["k_shot"])
+            ax.errorbar([r["k_shot"] for r in rows], [r["accuracy"] for r in rows], yerr=[r["ci95"] for r in rows],
+                        marker="o", capsize=3, label=method)
+        ax.axhline(1.0 / n_way, color="grey", linestyle=":", label="chance")
+        shots = sorted({r["k_shot"] for r in results})
+        ax.set_xscale("log")  # K = 1, 2, 5, 10 spread evenly
+        ax.minorticks_off()
+        ax.set_xticks(shots, [str(k) for k in shots])
+        ax.set(title=f"held-out language: {lang}", xlabel="shots K per class", ylabel="query accuracy")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = Path(output_dir) / "accuracy_by_shots.png"
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

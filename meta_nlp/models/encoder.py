@@ -194,6 +194,13 @@ def double_backward_attention(enabled: bool):
         yield
 
 
-def tokenize(tokenizer, texts: list[str], max_length: int, device: torch.device) -> dict:
-    batch = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+def tokenize(tokenizer, texts: list[str] | list[tuple[str, str]], max_length: int, device: torch.device) -> dict:
+    """A padded batch; (premise, hypothesis) tuples go in as text and text_pair, so the model sees
+    [CLS] a [SEP] b [SEP] with token_type_ids 0/1 and truncation shortens the longer side."""
+    if texts and isinstance(texts[0], (tuple, list)):
+        firsts, seconds = [t[0] for t in texts], [t[1] for t in texts]
+        batch = tokenizer(firsts, seconds, padding=True, truncation="longest_first", max_length=max_length,
+                          return_tensors="pt")
+    else:
+        batch = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
     return {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}

@@ -4,7 +4,8 @@ Read `train()` top to bottom. Three decisions worth knowing:
 - The model is *not* wrapped in DDP: DDP's gradient hooks and autograd.grad(create_graph=True)
   do not mix. Each process accumulates the meta-gradient of its own tasks and
   `all_reduce_meta_gradient` sums it explicitly before the optimiser step.
-- Task j of meta-step s is a pure function of (seed, s, j): process p takes tasks
+- Task j of meta-step s is a pure function of (seed, s, j) (`Algorithm.draw_episodes` keeps
+  it so; MLDG's pseudo-target is training language s mod L): process p takes tasks
   p*B .. p*B+B-1. So 2 processes x B tasks give the same update as 1 process x 2B tasks,
   and a resumed run draws exactly the tasks an uninterrupted one would.
 - Dropout is seeded per task for the same reason.
@@ -25,9 +26,9 @@ from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
 from meta_nlp.algorithms import Algorithm, build_algorithm
-from meta_nlp.algorithms.inner import adapt_and_score, to_batch
+from meta_nlp.algorithms.inner import adapt_and_score, to_batch, to_task_batch
 from meta_nlp.config import MetaConfig
-from meta_nlp.data.episodes import EpisodeSampler
+from meta_nlp.data.augmentation import training_sampler
 from meta_nlp.data.languages import LanguageSplit, prepare_languages
 from meta_nlp.models.encoder import MetaModel, load_encoder
 from meta_nlp.learner import save_learner
@@ -49,6 +50,11 @@ class TrainerState:
         self.__dict__.update(d)
 
 
+def make_accelerator(cfg: MetaConfig) -> Accelerator:
+    return Accelerator(mixed_precision=cfg.mixed_precision, log_with=None if cfg.report_to == "none" else cfg.report_to,
+                       project_dir=cfg.output_dir)
+
+
 def task_seed(seed: int, step: int, task: int) -> int:
     return (seed * 1_000_003 + step * 10_007 + task) % (2 ** 31)
 
@@ -64,11 +70,7 @@ def warmup_linear_decay(warmup: int, total: int):
 class MetaTrainer:
     def __init__(self, cfg: MetaConfig, accelerator: Accelerator | None = None):
         self.cfg = cfg
-        self.accelerator = accelerator or Accelerator(
-            mixed_precision=cfg.mixed_precision,
-            log_with=None if cfg.report_to == "none" else cfg.report_to,
-            project_dir=cfg.output_dir,
-        )
+        self.accelerator = accelerator or make_accelerator(cfg)
         self.output_dir = Path(cfg.output_dir)
 
     # ------------------------------------------------------------------ setup
@@ -76,9 +78,9 @@ class MetaTrainer:
         cfg, acc = self.cfg, self.accelerator
         set_seed(cfg.seed)
         self.languages = languages or prepare_languages(cfg)
-        self.train_sampler = EpisodeSampler(self.languages.train, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed)
         self.val_sampler = self.languages.val_sampler(cfg)
         encoder, self.tokenizer = load_encoder(cfg.model)
+        self.train_sampler = training_sampler(cfg, self.languages, self.tokenizer)  # + task augmentation, if asked
         self.model = MetaModel(encoder, cfg.logit_scale)
         self.algorithm: Algorithm = build_algorithm(cfg)
         self.algorithm.setup(self.model)
@@ -137,7 +139,8 @@ class MetaTrainer:
         sums: dict[str, float] = {}
         for task in range(first, first + per_process):
             torch.manual_seed(task_seed(cfg.seed, step, task))
-            batch = to_batch(self.train_sampler.episode(task), self.tokenizer, cfg.max_length, acc.device)
+            episodes = self.algorithm.draw_episodes(self.train_sampler, task, step)
+            batch = to_task_batch(episodes, self.tokenizer, cfg.max_length, acc.device)
             with acc.autocast():
                 m = self.algorithm.accumulate_meta_gradient(self.model, batch, step, weight=1.0 / total_tasks)
             for k, v in m.items():

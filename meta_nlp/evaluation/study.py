@@ -1,0 +1,203 @@
+"""The comparison study behind scripts/study.py: every requested meta-learner and both baselines on
+the same seeded episodes, over several seeds and held-out languages.
+
+    for each fold (a held-out language with --leave-one-out, else every --held-out-language at once):
+        for each seed s:
+            each method m: meta-train on the training languages, select on their validation share,
+                           evaluate on the held-out language(s) at every K in `shots`   -> FOLD/seed<s>/<m>/
+            the baselines (finetune, multitask) on the same episodes                    -> FOLD/seed<s>/baselines/
+    pooled over seeds -> OUTPUT_DIR/results.json, report.md and the plots
+
+A seed changes meta-training, the validation split and the episodes; within a seed every method
+sees the same episodes, so differences to the best baseline are paired over (seed, episode) and
+bootstrapped within seeds. Every run writes its own results.json: a re-run reads the finished runs
+and runs the rest (the interrupted one resumes its meta-training with --resume-from-checkpoint latest).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from accelerate.state import PartialState
+
+from meta_nlp.config import ALGORITHMS, MetaConfig
+from meta_nlp.data.languages import prepare_languages
+from meta_nlp.errors import MetaNLPError
+from meta_nlp.evaluation.evaluator import bootstrap_difference, mean_ci95
+from meta_nlp.evaluation.report import (plot_accuracy_by_language, plot_accuracy_by_shots, plot_accuracy_by_step,
+                                        write_results)
+from meta_nlp.pipeline import evaluate_run, fold_config, run_experiment, sweep_languages, write_outputs
+from meta_nlp.training.trainer import make_accelerator
+
+STUDY_OUTPUT_DIR = "runs/study"  # used when --output-dir is left at meta_train's default
+BASELINE_RUN = "baselines"  # the folder of each (fold, seed)'s baseline run
+
+
+@dataclass
+class StudySpec:
+    """What the study compares (the run settings themselves are MetaConfig's)."""
+    methods: list[str] = field(default_factory=lambda: ["fomaml", "mldg"])
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    shots: list[int] = field(default_factory=lambda: [1, 2, 5, 10])
+    bootstrap_resamples: int = 10_000
+
+    def validate(self) -> "StudySpec":
+        bad = [m for m in self.methods if m not in ALGORITHMS]
+        if bad or not self.methods:
+            raise MetaNLPError(f"--methods: {bad[0] if bad else 'none'} is not an algorithm; choose from {', '.join(ALGORITHMS)}")
+        if not self.seeds or not self.shots or min(self.shots) < 1:
+            raise MetaNLPError("--seeds and --shots need at least one value each, shots at least 1")
+        return self
+
+
+def _comma(kind):
+    return lambda s: [kind(x) for x in s.split(",") if x]
+
+
+def study_flags() -> list:
+    """The study's own flags, for config.parse_config_and_extras (defaults from StudySpec)."""
+    d = StudySpec()
+    return [
+        (("--methods",), {"type": _comma(str), "default": d.methods,
+                          "help": f"comma-separated meta-learners to compare (default: {','.join(d.methods)})"}),
+        (("--seeds",), {"type": _comma(int), "default": d.seeds,
+                        "help": f"comma-separated seeds (default: {','.join(map(str, d.seeds))})"}),
+        (("--shots",), {"type": _comma(int), "default": d.shots,
+                        "help": f"test-time K of the accuracy-vs-K plot (default: {','.join(map(str, d.shots))})"}),
+        (("--bootstrap-resamples",), {"type": int, "default": d.bootstrap_resamples,
+                                      "help": f"paired bootstrap resamples (default: {d.bootstrap_resamples})"}),
+    ]
+
+
+def run_study(cfg: MetaConfig, spec: StudySpec) -> dict:
+    spec.validate()
+    cfg = replace(cfg, eval_shots=sorted(set(spec.shots)))
+    plan = folds(cfg, spec)
+    for fold in plan:  # every run's settings are checked before the first run starts
+        for method in spec.methods:
+            replace(fold, algorithm=method).validate()
+    rows = []
+    for fold in plan:
+        for seed in spec.seeds:
+            for method in [*spec.methods, *([BASELINE_RUN] if cfg.baselines else [])]:
+                rows += run_results(replace(fold, seed=seed), method, Path(fold.output_dir) / f"seed{seed}" / method)
+    results = pooled_over_seeds(rows, cfg.baselines, spec.bootstrap_resamples)
+    languages = sorted({r["language"] for r in results})
+    out = Path(cfg.output_dir)
+    if PartialState().is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        config = replace(cfg, held_out_language=languages).to_dict()
+        write_results(out, config, results, {"study": asdict(spec)})
+        main_k = [r for r in results if r["k_shot"] == cfg.k_shot]
+        plot_accuracy_by_language(out, main_k, cfg.n_way)
+        plot_accuracy_by_shots(out, results, cfg.n_way)
+        plot_accuracy_by_step(out, main_k, cfg.n_way)
+        write_study_report(out, cfg, spec, results)
+    PartialState().destroy_process_group()
+    return {"results": results, "languages": languages}
+
+
+def folds(cfg: MetaConfig, spec: StudySpec) -> list[MetaConfig]:
+    """One run config per fold, its output_dir the fold's folder. With --leave-one-out every language
+    is its own fold (the languages able to give episodes at the largest K); else one fold holds out
+    every --held-out-language together, as meta_train does."""
+    if cfg.leave_one_out:
+        return [fold_config(cfg, lang) for lang in sweep_languages(replace(cfg, k_shot=max(cfg.k_shot, *spec.shots)))]
+    return [replace(cfg, output_dir=str(Path(cfg.output_dir) / "_".join(cfg.held_out_language)))]
+
+
+def run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
+    """The result rows of one (fold, seed, method) run, read back when it finished earlier."""
+    finished = out / "results.json"
+    if finished.is_file():
+        PartialState().print(f"study: {out} finished earlier, reading it")
+        return json.loads(finished.read_text())["results"]
+    cfg = replace(cfg, output_dir=str(out))
+    acc = make_accelerator(cfg)  # a fresh one per run: its checkpoints hold only this run's objects
+    if method != BASELINE_RUN:
+        return run_experiment(replace(cfg, algorithm=method, baselines=[]).validate(), acc)["results"]
+    results = evaluate_run(cfg, prepare_languages(cfg), out / "best", acc, methods=list(cfg.baselines),
+                           record_choice=False)
+    if acc.is_main_process:
+        write_outputs(out, cfg, results, {"note": "the study's baselines: no meta-training in this folder"})
+    return results
+
+
+def pooled_over_seeds(rows: list[dict], baselines: list[str], n_resamples: int) -> list[dict]:
+    """One result per (language, K, method), its episodes pooled over seeds, with the paired
+    bootstrap difference to the best baseline of the same language and K."""
+    keys = dict.fromkeys((r["language"], r["k_shot"], r["method"]) for r in rows)
+    results = [pooled([r for r in rows if (r["language"], r["k_shot"], r["method"]) == key]) for key in keys]
+    for lang, k in dict.fromkeys((r["language"], r["k_shot"]) for r in results):
+        same = [r for r in results if (r["language"], r["k_shot"]) == (lang, k)]
+        candidates = [r for r in same if r["method"] in baselines]
+        if not candidates:
+            continue
+        best = max(candidates, key=lambda r: r["accuracy"])
+        for r in same:
+            if r["method"] not in baselines:
+                r["vs_best_baseline"] = paired_difference_to(r, best, n_resamples)
+    return results
+
+
+def pooled(rows: list[dict]) -> dict:
+    """Seeds of one (language, K, method), in seed order so episodes pair up across methods."""
+    rows = sorted(rows, key=lambda r: r["seed"])
+    episodes = np.concatenate([r["episode_accuracy"] for r in rows])
+    accuracy, ci = mean_ci95(episodes)
+    first = rows[0]
+    return {"method": first["method"], "language": first["language"], "accuracy": accuracy, "ci95": ci,
+            "n_episodes": int(len(episodes)), "n_way": first["n_way"], "k_shot": first["k_shot"],
+            "n_query": first["n_query"], "accuracy_by_step": np.mean([r["accuracy_by_step"] for r in rows], 0).tolist(),
+            "seeds": [r["seed"] for r in rows], "accuracy_by_seed": [r["accuracy"] for r in rows],
+            "adapt_steps": [r["adapt_steps"] for r in rows], "lr_factor": [r["lr_factor"] for r in rows],
+            "episode_accuracy": episodes.tolist(),
+            "episode_seed": [r["seed"] for r in rows for _ in r["episode_accuracy"]]}
+
+
+def paired_difference_to(result: dict, baseline: dict, n_resamples: int) -> dict:
+    if result["episode_seed"] != baseline["episode_seed"]:
+        raise MetaNLPError(f"{result['method']} and {baseline['method']} on {result['language']} were not run on the "
+                           f"same seeds and episodes; re-run the missing ones")
+    diff, low, high = bootstrap_difference(result["episode_accuracy"], baseline["episode_accuracy"],
+                                           n_resamples=n_resamples, strata=result["episode_seed"])
+    return {"baseline": baseline["method"], "difference": diff, "ci95": (high - low) / 2, "ci95_low": low,
+            "ci95_high": high, "test": f"paired bootstrap over (seed, episode), within seeds, {n_resamples} resamples"}
+
+
+def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: list[dict]) -> Path:
+    main_k = [r for r in results if r["k_shot"] == cfg.k_shot]
+    episodes = main_k[0]["n_episodes"] // len(main_k[0]["seeds"]) if main_k else 0
+    lines = [f"# meta_nlp study: {cfg.task}, {cfg.n_way}-way {cfg.k_shot}-shot ({cfg.eval_mode.replace('_', '-')})", "",
+             f"Methods {', '.join(spec.methods)} and baselines {', '.join(cfg.baselines) or 'none'}; seeds "
+             f"{', '.join(map(str, spec.seeds))}; {episodes} held-out episodes per seed, the same for every method; "
+             f"{cfg.max_steps} meta-training steps on `{cfg.model}`. Checkpoints and test-time settings were chosen on "
+             "the training languages' validation share; each held-out language was read only by its final evaluation.",
+             "Accuracy ± 95% CI over the pooled (seed, episode) pairs; Δ = method − best baseline on the same "
+             "episodes, with its paired-bootstrap 95% interval.", ""]
+    for lang in sorted({r["language"] for r in main_k}):
+        lines += [f"## held-out language: {lang}", "",
+                  "| method | accuracy ± 95% CI | per seed | episodes | Δ vs best baseline [95% CI] |",
+                  "|---|---|---|---|---|"]
+        for r in (r for r in main_k if r["language"] == lang):
+            v = r.get("vs_best_baseline")
+            delta = f"{v['difference']:+.4f} [{v['ci95_low']:+.4f}, {v['ci95_high']:+.4f}] vs {v['baseline']}" if v else "—"
+            per_seed = " ".join(f"{a:.3f}" for a in r["accuracy_by_seed"])
+            lines.append(f"| {r['method']} | {r['accuracy']:.4f} ± {r['ci95']:.4f} | {per_seed} | {r['n_episodes']} "
+                         f"| {delta} |")
+        lines.append("")
+    shots = sorted({r["k_shot"] for r in results})
+    lines += ["## accuracy against shots K", "", "| language | method | " + " | ".join(f"K={k}" for k in shots) + " |",
+              "|---|---|" + "---|" * len(shots)]
+    for lang, method in dict.fromkeys((r["language"], r["method"]) for r in results):
+        by_k = {r["k_shot"]: r for r in results if (r["language"], r["method"]) == (lang, method)}
+        cells = [f"{by_k[k]['accuracy']:.3f} ± {by_k[k]['ci95']:.3f}" if k in by_k else "—" for k in shots]
+        lines.append(f"| {lang} | {method} | " + " | ".join(cells) + " |")
+    lines += ["", "![accuracy per language](accuracy_by_language.png)", "",
+              "![accuracy against shots](accuracy_by_shots.png)", "",
+              "![accuracy against adaptation steps](accuracy_by_step.png)", ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    return path

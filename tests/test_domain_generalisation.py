@@ -1,0 +1,271 @@
+"""Leave-one-language-out meta-learning: MLDG, cross-lingual and zero-shot episodes, the paired
+bootstrap, leave-one-out sweeps and the study. Tiny random BERT, float64 where gradients are compared."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import tiny_cfg
+from meta_nlp.algorithms import build_algorithm
+from meta_nlp.algorithms.inner import to_batch
+from meta_nlp.algorithms.reptile import whole_task
+from meta_nlp.config import MetaConfig
+from meta_nlp.data import chatterbot
+from meta_nlp.data.episodes import EpisodeSampler
+from meta_nlp.data.languages import load_held_out, prepare_languages
+from meta_nlp.models.encoder import double_backward_attention, head_logits, init_head
+
+# --------------------------------------------------------------------------- MLDG
+
+
+def two_language_corpus(per_label: int = 12) -> dict:
+    """Two languages with the same six labels; every text says its language and label."""
+    return {lang: {f"topic{j}": [f"{lang} text {j} number {i}" for i in range(per_label)] for j in range(6)}
+            for lang in ("xx", "yy")}
+
+
+def mldg_cfg(**kw) -> MetaConfig:
+    return MetaConfig(algorithm="mldg", inner_steps=1, inner_lr=0.3, inner_layers=-1, mldg_beta=0.7, **kw)
+
+
+def proto_loss(model, support, support_labels, query, query_labels, n_way, fast) -> torch.Tensor:
+    """Query cross-entropy under a head prototype-initialised from the support set, written out."""
+    head = init_head(model.embed(support, fast), support_labels, n_way, "proto")
+    return F.cross_entropy(head_logits(model.embed(query, fast), head, model.log_scale.exp()), query_labels)
+
+
+def mldg_objective_by_hand(model, train, pseudo, cfg: MetaConfig, second_order: bool) -> torch.Tensor:
+    """L_train(θ) + β·L_pseudo(θ − α∇L_train(θ)), one inner step, without the inner loop's code."""
+    params = model.encoder_params()
+    names = model.adaptable_names(cfg.inner_layers)
+    both = whole_task(train)
+    theta = {n: params[n] for n in names}
+    loss_train = proto_loss(model, both.support, both.support_labels, both.support, both.support_labels,
+                            train.n_way, theta)
+    grads = torch.autograd.grad(loss_train, list(theta.values()), create_graph=second_order, retain_graph=True)
+    moved = {n: w - cfg.inner_lr * (g if second_order else g.detach()) for (n, w), g in zip(theta.items(), grads)}
+    loss_pseudo = proto_loss(model, pseudo.support, pseudo.support_labels, pseudo.query, pseudo.query_labels,
+                             pseudo.n_way, moved)
+    return loss_train + cfg.mldg_beta * loss_pseudo
+
+
+@pytest.mark.parametrize("first_order,inner_layers", [(False, -1), (True, -1), (False, 1)])  # 1: cached lower layer
+def test_mldg_meta_gradient_equals_the_hand_computation(tiny_model, tokenizer, first_order, inner_layers):
+    cfg = replace(mldg_cfg(mldg_first_order=first_order), inner_layers=inner_layers)
+    algo = build_algorithm(cfg)
+    sampler = EpisodeSampler(two_language_corpus(), 3, 2, 2, seed=0)
+    train, pseudo = [to_batch(ep, tokenizer, 16, torch.device("cpu")) for ep in algo.draw_episodes(sampler, 0, step=1)]
+    assert (train.episode.language, pseudo.episode.language) == ("xx", "yy")  # step 1: yy is the pseudo-target
+
+    tiny_model.zero_grad(set_to_none=True)
+    algo.accumulate_meta_gradient(tiny_model, [train, pseudo], step=1, weight=1.0)
+    got = {n: p.grad.clone() for n, p in tiny_model.named_parameters() if p.grad is not None}
+
+    tiny_model.zero_grad(set_to_none=True)
+    with double_backward_attention(not first_order):
+        objective = mldg_objective_by_hand(tiny_model, train, pseudo, cfg, second_order=not first_order)
+    objective.backward()
+    want = {n: p.grad.clone() for n, p in tiny_model.named_parameters() if p.grad is not None}
+    assert got.keys() == want.keys() and len(got) > 10
+    for name in want:
+        assert torch.allclose(got[name], want[name], rtol=1e-7, atol=1e-12), name
+    assert want["encoder.embeddings.word_embeddings.weight"].abs().sum() > 0
+
+
+def test_mldg_second_order_differs_from_first_order(tiny_model, tokenizer):
+    sampler = EpisodeSampler(two_language_corpus(), 3, 2, 2, seed=0)
+    grads = {}
+    for first_order in (False, True):
+        algo = build_algorithm(mldg_cfg(mldg_first_order=first_order))
+        batch = [to_batch(ep, tokenizer, 16, torch.device("cpu")) for ep in algo.draw_episodes(sampler, 0, 0)]
+        tiny_model.zero_grad(set_to_none=True)
+        algo.accumulate_meta_gradient(tiny_model, batch, step=0, weight=1.0)
+        grads[first_order] = tiny_model.encoder.encoder.layer[1].output.dense.weight.grad.clone()
+    assert not torch.allclose(grads[False], grads[True], rtol=1e-4, atol=1e-10)
+
+
+def test_mldg_rotates_the_pseudo_target_over_every_training_language():
+    corpus = {**two_language_corpus(), "zz": two_language_corpus()["xx"]}
+    sampler = EpisodeSampler(corpus, 3, 2, 2, seed=0)
+    algo = build_algorithm(mldg_cfg())
+    targets = []
+    for step in range(6):
+        for task in range(4):
+            train, pseudo = algo.draw_episodes(sampler, task, step)
+            assert train.language != pseudo.language  # the pseudo-target is never a meta-train language
+            assert algo.draw_episodes(sampler, task, step) == [train, pseudo]  # a pure function of (seed, step, task)
+        targets.append(pseudo.language)
+    assert targets == ["xx", "yy", "zz", "xx", "yy", "zz"]
+
+
+def test_pseudo_target_queries_option_of_the_other_learners():
+    sampler = EpisodeSampler(two_language_corpus(), 3, 2, 2, seed=0)
+    algo = build_algorithm(MetaConfig(algorithm="fomaml", pseudo_target_queries=True))
+    for step in range(4):
+        (ep,) = algo.draw_episodes(sampler, 5, step)
+        assert ep.language == ["xx", "yy"][step % 2] and ep.support_language != ep.language
+
+
+# --------------------------------------------------------------------------- episodes
+
+
+def test_cross_lingual_episodes_have_support_and_query_in_different_languages():
+    corpus = {lang: chatterbot.read_language(lang) for lang in ("en", "it", "ja")}
+    sampler = EpisodeSampler(corpus, 5, 2, 3, seed=4, cross_lingual=True)
+    seen = set()
+    for i in range(30):
+        ep = sampler.episode(i)
+        assert ep.support_language != ep.language
+        seen.add((ep.support_language, ep.language))
+        assert len(ep.label_names) == 5
+        for text, label in zip(ep.support_texts, ep.support_labels):  # the same label names, in each language
+            assert text in sampler.corpus[ep.support_language][ep.label_names[label]]
+        for text, label in zip(ep.query_texts, ep.query_labels):
+            assert text in sampler.corpus[ep.language][ep.label_names[label]]
+    assert len(seen) > 3
+    assert sampler.episode(7) == EpisodeSampler(corpus, 5, 2, 3, seed=4, cross_lingual=True).episode(7)
+    assert sampler.episode(3, "ja").language == "ja"
+
+
+def test_episodes_of_a_chosen_language_are_deterministic_and_independent():
+    sampler = EpisodeSampler(two_language_corpus(), 3, 2, 2, seed=0)
+    assert sampler.episode(2, "yy") == sampler.episode(2, "yy") and sampler.episode(2, "yy").language == "yy"
+    assert sampler.episode(2, "xx").support_texts != [t.replace("yy", "xx") for t in sampler.episode(2, "yy").support_texts]
+
+
+def test_zero_shot_episodes_support_in_source_query_in_held_out_never_read_before(tmp_path, monkeypatch,
+                                                                                   tiny_model_dir):
+    read = []
+    real = chatterbot.read_language
+    monkeypatch.setattr(chatterbot, "read_language", lambda code: read.append(code) or real(code))
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, eval_mode="zero_shot", held_out_language=["ja"], n_way=3, k_shot=2,
+                   n_query=2)
+    split = prepare_languages(cfg)
+    val = split.val_sampler(cfg)  # model selection mirrors the test: support in en, query in it
+    assert {(ep.support_language, ep.language) for ep in val.episodes(0, 6)} == {("en", "it")}
+    assert "ja" not in read
+    held_out = load_held_out(cfg, "ja")  # the final evaluation, and only it, reads ja
+    assert "ja" in read
+    for ep in held_out.episodes(0, 5):
+        assert (ep.support_language, ep.language) == ("en", "ja")
+        assert all(t in held_out.corpus["en"][ep.label_names[y]] for t, y in zip(ep.support_texts, ep.support_labels))
+        assert all(t in held_out.corpus["ja"][ep.label_names[y]] for t, y in zip(ep.query_texts, ep.query_labels))
+    assert load_held_out(cfg, "ja").episodes(0, 5) == held_out.episodes(0, 5)  # the same for every method
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def test_paired_bootstrap_covers_the_truth_and_beats_the_unpaired_interval():
+    from meta_nlp.evaluation.evaluator import bootstrap_difference
+    rng = np.random.default_rng(0)
+    true_diff, covered, paired_widths, unpaired_widths = 0.05, 0, [], []
+    for trial in range(60):
+        difficulty = rng.uniform(0.2, 0.9, size=150)  # shared by both methods: what pairing cancels
+        a = difficulty + true_diff + rng.normal(0, 0.03, size=150)
+        b = difficulty + rng.normal(0, 0.03, size=150)
+        diff, low, high = bootstrap_difference(a, b, n_resamples=1000, seed=trial)
+        _, u_low, u_high = bootstrap_difference(a, b, paired=False, n_resamples=1000, seed=trial)
+        covered += low <= true_diff <= high
+        paired_widths.append(high - low)
+        unpaired_widths.append(u_high - u_low)
+        assert low < diff < high
+    assert covered / 60 >= 0.85
+    assert np.mean(paired_widths) < 0.3 * np.mean(unpaired_widths)
+
+
+def test_bootstrap_within_strata_keeps_every_stratum():
+    from meta_nlp.evaluation.evaluator import bootstrap_difference
+    a = np.r_[np.ones(10), np.zeros(10)]
+    diff, low, high = bootstrap_difference(a, np.zeros(20), n_resamples=200, strata=[0] * 10 + [1] * 10)
+    assert diff == low == high == 0.5  # each seed's share is fixed: no spread from mixing them
+
+
+# --------------------------------------------------------------------------- sweeps and the study
+
+TINY = dict(max_steps=1, eval_episodes=2, val_episodes=2, eval_inner_steps=1, multitask_steps=1, inner_steps=1,
+            meta_batch_size=1, n_way=3, k_shot=2, n_query=2, save_every=1)
+
+
+def test_leave_one_out_sweep_writes_every_language_and_skips_finished_ones(tmp_path, tiny_model_dir, monkeypatch):
+    from meta_nlp import pipeline
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, leave_one_out=["en", "it"], **TINY)
+    out = pipeline.run_sweep(cfg)
+    run = tmp_path / "run"
+    for lang, other in (("en", "it"), ("it", "en")):
+        data = json.loads((run / lang / "results.json").read_text())
+        assert {r["language"] for r in data["results"]} == {lang} and data["train_languages"] == [other]
+        assert (run / lang / "best").is_dir()
+    total = json.loads((run / "results.json").read_text())
+    assert {(r["method"], r["language"]) for r in total["results"]} == {
+        (m, lang) for m in ("fomaml", "finetune", "multitask") for lang in ("en", "it")}
+    assert total["config"]["held_out_language"] == ["en", "it"] and set(out["mean_over_held_out_languages"]) == {
+        "fomaml", "finetune", "multitask"}
+    assert "| it | fomaml |" in (run / "report.md").read_text()
+
+    # resume: 'it' was interrupted (no results.json); 'en' is finished and must not run again
+    first_en = (run / "en" / "results.json").read_text()
+    (run / "it" / "results.json").unlink()
+    ran = []
+    real = pipeline.run_experiment
+    monkeypatch.setattr(pipeline, "run_experiment", lambda c, a=None: ran.append(c.held_out_language) or real(c, a))
+    again = pipeline.run_sweep(replace(cfg, resume_from_checkpoint="latest"))
+    assert ran == [["it"]]
+    assert (run / "en" / "results.json").read_text() == first_en
+    assert [r["accuracy"] for r in again["results"]] == [r["accuracy"] for r in out["results"]]  # exact resume
+
+
+def test_study_pools_seeds_pairs_with_the_best_baseline_and_resumes(tmp_path, tiny_model_dir, monkeypatch):
+    from meta_nlp.evaluation import study
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, train_languages=["en"], held_out_language=["it"],
+                   baselines=["finetune"], **TINY)
+    spec = study.StudySpec(methods=["fomaml"], seeds=[0, 1], shots=[1, 2], bootstrap_resamples=200)
+    out = study.run_study(cfg, spec)
+    run = tmp_path / "run"
+    data = json.loads((run / "results.json").read_text())
+    assert {"config", "versions", "results"} <= data.keys()
+    assert {(r["method"], r["k_shot"]) for r in data["results"]} == {(m, k) for m in ("fomaml", "finetune") for k in (1, 2)}
+    for r in data["results"]:
+        assert r["language"] == "it" and r["n_episodes"] == 4 and r["seeds"] == [0, 1] and r["n_way"] == 3
+        assert len(r["accuracy_by_step"]) == 2 and 0 <= r["accuracy"] <= 1
+    vs = next(r for r in data["results"] if r["method"] == "fomaml" and r["k_shot"] == 2)["vs_best_baseline"]
+    assert vs["baseline"] == "finetune" and vs["ci95_low"] <= vs["difference"] <= vs["ci95_high"]
+    for name in ("accuracy_by_language.png", "accuracy_by_shots.png", "accuracy_by_step.png"):
+        assert (run / name).stat().st_size > 1000
+    assert "## held-out language: it" in (run / "report.md").read_text()
+    assert (run / "it" / "seed1" / "fomaml" / "results.json").is_file()
+    assert (run / "it" / "seed1" / "baselines" / "results.json").is_file()
+
+    (run / "it" / "seed1" / "baselines" / "results.json").unlink()  # interrupted there
+    calls = []
+    real = study.evaluate_run
+    monkeypatch.setattr(study, "run_experiment", lambda *a, **k: calls.append("meta-train"))
+    monkeypatch.setattr(study, "evaluate_run", lambda *a, **k: calls.append("baselines") or real(*a, **k))
+    again = study.run_study(cfg, spec)
+    assert calls == ["baselines"]
+    assert [r["accuracy"] for r in again["results"]] == [r["accuracy"] for r in out["results"]]
+
+
+def test_mldg_and_zero_shot_evaluation_run_end_to_end(tmp_path, tiny_model_dir):
+    from meta_nlp.pipeline import run_experiment
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, algorithm="mldg", eval_mode="zero_shot", held_out_language=["ja"],
+                   baselines=["finetune"], eval_shots=[1], **{**TINY, "max_steps": 2, "meta_batch_size": 2})
+    out = run_experiment(cfg)
+    assert out["training"]["steps"] == 2
+    assert {(r["method"], r["k_shot"]) for r in out["results"]} == {(m, k) for m in ("mldg", "finetune") for k in (1, 2)}
+    assert all(r["language"] == "ja" for r in out["results"])
+
+
+def test_cross_lingual_meta_training_step(tmp_path, tiny_model_dir):
+    from meta_nlp.training.trainer import MetaTrainer
+    trainer = MetaTrainer(tiny_cfg(tmp_path, tiny_model_dir, cross_lingual_episodes=True, **TINY))
+    trainer.setup()
+    assert trainer.train_sampler.cross_lingual
+    ep = trainer.algorithm.draw_episodes(trainer.train_sampler, 0, 0)[0]
+    assert ep.support_language != ep.language
+    assert trainer.meta_step(0)["grad_norm"] > 0
