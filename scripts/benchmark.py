@@ -56,6 +56,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--n-query", type=int, default=DEFAULTS.n_query, help=f"query examples per class (default: {DEFAULTS.n_query})")
     p.add_argument("--inner-steps", type=int, default=DEFAULTS.inner_steps,
                    help=f"inner-loop steps, algorithms and reference (default: {DEFAULTS.inner_steps})")
+    p.add_argument("--inner-layers", type=int, default=DEFAULTS.inner_layers,
+                   help=f"top layers the algorithms adapt; -1 = all, like the reference (default: {DEFAULTS.inner_layers})")
     p.add_argument("--max-length", type=int, default=DEFAULTS.max_length, help=f"tokens per text (default: {DEFAULTS.max_length})")
     p.add_argument("--mixed-precision", choices=("no", "bf16"), default="no", help="autocast precision (default: no)")
     p.add_argument("--tiny", action="store_true",
@@ -70,7 +72,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def benchmark_config(args: argparse.Namespace) -> MetaConfig:
     """The run settings: MetaConfig defaults, with the episode shape and inner loop of the command line."""
     return MetaConfig(model=args.model, n_way=args.n_way, k_shot=args.k_shot, n_query=args.n_query,
-                      inner_steps=args.inner_steps, max_length=args.max_length,
+                      inner_steps=args.inner_steps, inner_layers=args.inner_layers, max_length=args.max_length,
                       mixed_precision=args.mixed_precision).validate()
 
 
@@ -325,7 +327,8 @@ def run_header(args, cfg: MetaConfig, device, model_desc: str) -> str:
             f"{torch.get_num_threads()} CPU threads\n"
             f"model: {model_desc}\n"
             f"episodes: {cfg.n_way}-way {cfg.k_shot}-shot, {cfg.n_query} queries/class, max_length {cfg.max_length}; "
-            f"{cfg.inner_steps} inner steps (lr {cfg.inner_lr}, {cfg.inner_layers} top layers adapted), "
+            f"{cfg.inner_steps} inner steps (lr {cfg.inner_lr}, "
+            f"{'all layers' if cfg.inner_layers < 0 else f'{cfg.inner_layers} top layers'} adapted), "
             f"mixed precision {cfg.mixed_precision}; {args.episodes} measured after {args.warmup} warm-up")
 
 

@@ -53,6 +53,22 @@ def pyplot():
     return plt
 
 
+def finish_axes(ax, n_way: int, title: str, xlabel: str, grid_axis: str = "both") -> None:
+    """Chance line, labels, legend and grid: what every accuracy plot shares."""
+    ax.axhline(1.0 / n_way, color="grey", linestyle=":", label="chance")
+    ax.set(title=title, xlabel=xlabel, ylabel="query accuracy")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis=grid_axis)
+
+
+def save_figure(fig, output_dir: Path, name: str) -> Path:
+    fig.tight_layout()
+    path = Path(output_dir) / name
+    fig.savefig(path, dpi=120)
+    pyplot().close(fig)
+    return path
+
+
 def plot_accuracy_by_step(output_dir: Path, results: list[dict], n_way: int) -> Path:
     plt = pyplot()
     from matplotlib.ticker import MaxNLocator
@@ -62,17 +78,9 @@ def plot_accuracy_by_step(output_dir: Path, results: list[dict], n_way: int) -> 
         for r in (r for r in results if r["language"] == lang):
             steps = range(len(r["accuracy_by_step"]))
             ax.plot(steps, r["accuracy_by_step"], marker="o", label=f"{r['method']} ({r['accuracy']:.3f}±{r['ci95']:.3f})")
-        ax.axhline(1.0 / n_way, color="grey", linestyle=":", label="chance")
-        ax.set(title=f"held-out language: {lang}", xlabel="adaptation steps on the support set",
-               ylabel="query accuracy")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = Path(output_dir) / "accuracy_by_step.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+        finish_axes(ax, n_way, f"held-out language: {lang}", "adaptation steps on the support set")
+    return save_figure(fig, output_dir, "accuracy_by_step.png")
 
 
 def plot_accuracy_by_language(output_dir: Path, results: list[dict], n_way: int) -> Path:
@@ -88,16 +96,9 @@ def plot_accuracy_by_language(output_dir: Path, results: list[dict], n_way: int)
         x = np.arange(len(languages)) + (i - (len(methods) - 1) / 2) * width
         ax.bar(x, [rows[lang]["accuracy"] if lang in rows else np.nan for lang in languages], width,
                yerr=[rows[lang]["ci95"] if lang in rows else 0 for lang in languages], capsize=3, label=method)
-    ax.axhline(1.0 / n_way, color="grey", linestyle=":", label="chance")
     ax.set_xticks(range(len(languages)), languages)
-    ax.set(xlabel="held-out language", ylabel="query accuracy", title="accuracy per held-out language (± 95% CI)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
-    path = Path(output_dir) / "accuracy_by_language.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    finish_axes(ax, n_way, "accuracy per held-out language (± 95% CI)", "held-out language", grid_axis="y")
+    return save_figure(fig, output_dir, "accuracy_by_language.png")
 
 
 def plot_accuracy_by_shots(output_dir: Path, results: list[dict], n_way: int) -> Path:
@@ -110,16 +111,9 @@ def plot_accuracy_by_shots(output_dir: Path, results: list[dict], n_way: int) ->
             rows = sorted((r for r in results if r["language"] == lang and r["method"] == method), key=lambda r: r["k_shot"])
             ax.errorbar([r["k_shot"] for r in rows], [r["accuracy"] for r in rows], yerr=[r["ci95"] for r in rows],
                         marker="o", capsize=3, label=method)
-        ax.axhline(1.0 / n_way, color="grey", linestyle=":", label="chance")
         shots = sorted({r["k_shot"] for r in results})
         ax.set_xscale("log")  # K = 1, 2, 5, 10 spread evenly
         ax.minorticks_off()
         ax.set_xticks(shots, [str(k) for k in shots])
-        ax.set(title=f"held-out language: {lang}", xlabel="shots K per class", ylabel="query accuracy")
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = Path(output_dir) / "accuracy_by_shots.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+        finish_axes(ax, n_way, f"held-out language: {lang}", "shots K per class")
+    return save_figure(fig, output_dir, "accuracy_by_shots.png")
