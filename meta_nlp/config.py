@@ -54,6 +54,9 @@ class MetaConfig:
     cross_lingual_support_ratio: float = _f(0.0, "share of each meta-training episode's support examples replaced by "
                                                  "their translation into another training language (from the task's "
                                                  "parallel_task), where one exists; labels kept (0: off)")
+    mlti_ratio: float = _f(0.0, "share of meta-training tasks replaced by an interpolation of two tasks of different "
+                                "languages (MLTI): token embeddings mixed λ·a + (1−λ)·b, class c with class c (0: off)")
+    mlti_alpha: float = _f(0.5, "MLTI: λ ~ Beta(α, α), one per mixed task")
     # --- inner loop ----------------------------------------------------------------
     inner_steps: int = _f(3, "adaptation steps per task during meta-training")
     inner_lr: float = _f(0.05, "inner-loop SGD learning rate (initial value for Meta-SGD)")
@@ -140,7 +143,9 @@ class MetaConfig:
                 raise MetaNLPError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.n_way < 2:
             raise MetaNLPError("--n-way must be at least 2")
-        for name in ("smlmt_ratio", "cross_lingual_support_ratio"):
+        if self.mlti_alpha <= 0:
+            raise MetaNLPError(f"--mlti-alpha must be positive, got {self.mlti_alpha}")
+        for name in ("smlmt_ratio", "cross_lingual_support_ratio", "mlti_ratio"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise MetaNLPError(f"--{name.replace('_', '-')} must be between 0 and 1, got {getattr(self, name)}")
         choices = {"head_init": ("proto", "zero"), "backend": ("func", "higher"),

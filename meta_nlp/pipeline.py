@@ -11,14 +11,14 @@ from accelerate import Accelerator
 from accelerate.state import PartialState
 
 from meta_nlp.config import MetaConfig
-from meta_nlp.data.episodes import usable_languages
-from meta_nlp.data.languages import LanguageSplit, load_held_out, prepare_languages, task_of
-from meta_nlp.data.registry import load_corpus
+from meta_nlp.data.languages import (LanguageSplit, load_held_out, pivot_of, prepare_languages, read_training_data,
+                                     task_of, usable_in)
 from meta_nlp.evaluation.evaluator import evaluate_method, paired_difference
 from meta_nlp.evaluation.methods import test_time_rule_for
 from meta_nlp.evaluation.report import plot_accuracy_by_step, write_report, write_results
 from meta_nlp.learner import META_FILE, MetaLearner, resolve_learner_dir
-from meta_nlp.models.encoder import MetaModel, load_encoder
+from meta_nlp.data.ranking import RankingSampler, retrieval_accuracy
+from meta_nlp.models.encoder import MetaModel, load_encoder, tokenize
 from meta_nlp.training.multitask import train_multitask
 from meta_nlp.training.trainer import MetaTrainer, make_accelerator
 
@@ -73,8 +73,8 @@ def sweep_languages(cfg: MetaConfig) -> list[str]:
     run still reads its held-out language only in its final evaluation."""
     if cfg.leave_one_out == ["all"]:
         task = task_of(cfg)
-        pool = cfg.train_languages or task.languages()
-        languages = usable_languages(load_corpus(task, pool), cfg.n_way, cfg.k_shot, cfg.n_query)
+        pool = cfg.train_languages or [lang for lang in task.languages() if lang != pivot_of(task)]
+        languages = usable_in(task, read_training_data(task, pool), cfg)
     else:
         languages = list(cfg.leave_one_out)
     if cfg.eval_mode == "zero_shot" and cfg.zero_shot_source in languages:
@@ -109,13 +109,26 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, best_dir: Path, acc:
     for method in methods:
         model, tokenizer = model_for(method, cfg, languages, best_dir, acc)
         rule = test_time_rule_for(method, model, cfg)
+        retrieval = {lang: full_retrieval(model, tokenizer, sampler, cfg, acc)
+                     for lang, sampler in test_samplers[cfg.k_shot].items()} if languages.ranking else {}
         for k, cfg_k in by_shots.items():
             for scores in evaluate_method(method, model, tokenizer, rule, val_samplers[k], test_samplers[k], cfg_k, acc):
                 results.append(scores.summary(cfg_k) | {"episode_accuracy": [
-                    round(float(x), 4) for x in scores.by_episode_step[:, scores.steps]]})
+                    round(float(x), 4) for x in scores.by_episode_step[:, scores.steps]]}
+                    | ({"retrieval": retrieval[scores.language]} if retrieval else {}))
                 if record_choice and method == cfg.algorithm and k == cfg.k_shot and acc.is_main_process:
                     record_test_time_choice(best_dir, scores.lr_factor, scores.steps)
     return add_paired_differences(results, cfg)
+
+
+def full_retrieval(model: MetaModel, tokenizer, sampler: RankingSampler, cfg: MetaConfig, acc: Accelerator) -> dict:
+    """Tatoeba's retrieval accuracy of the model as it is (no adaptation) over all pairs of the sampler's language."""
+    model.eval()
+
+    def embed(texts: list[str]):
+        return model.embed(tokenize(tokenizer, texts, cfg.max_length, acc.device))
+    (language,) = sampler.languages
+    return retrieval_accuracy(embed, sampler.corpus[language])
 
 
 def add_paired_differences(results: list[dict], cfg: MetaConfig) -> list[dict]:
@@ -142,7 +155,7 @@ def model_for(method: str, cfg: MetaConfig, languages: LanguageSplit, best_dir: 
     encoder, tokenizer = load_encoder(cfg.model)
     model = MetaModel(encoder, cfg.logit_scale).to(acc.device)
     if method == "multitask":
-        train_multitask(model, tokenizer, languages.train, cfg, acc)
+        train_multitask(model, tokenizer, languages.train, cfg, acc, ranking=languages.ranking)
     return model, tokenizer
 
 

@@ -31,10 +31,29 @@ def cfg_for(algorithm: str, **kw) -> MetaConfig:
     return MetaConfig(algorithm=algorithm, inner_steps=2, inner_lr=0.3, inner_layers=-1, **kw)
 
 
+def tiny_ranking_episode(n_way=3, k_shot=2, n_query=2) -> Episode:
+    """Groups of n_way sentences, each to be matched with its 'translation' among the group's candidates."""
+    texts = [f"{WORDS[i % len(WORDS)]} number {i}" for i in range(n_way * (k_shot + n_query))]
+    targets = [f"the {t} translated" for t in texts]
+    labels = []
+    for g in range(0, len(texts), n_way):  # rotate each group's candidates so label != position
+        block = targets[g: g + n_way]
+        targets[g: g + n_way] = block[1:] + block[:1]
+        labels += [(i - 1) % n_way for i in range(n_way)]
+    s = n_way * k_shot
+    return Episode(texts[:s], labels[:s], texts[s:], labels[s:], [f"c{i}" for i in range(n_way)], "xx",
+                   support_targets=targets[:s], query_targets=targets[s:])
+
+
 @pytest.fixture()
 def batch(tokenizer):
     b = to_batch(tiny_episode(), tokenizer, 16, torch.device("cpu"))
     return b
+
+
+@pytest.fixture()
+def ranking_batch(tokenizer):
+    return to_batch(tiny_ranking_episode(), tokenizer, 16, torch.device("cpu"))
 
 
 def meta_grad(model, algorithm, batch) -> dict[str, torch.Tensor]:
@@ -52,9 +71,12 @@ def query_loss_after_adaptation(model, cfg, batch) -> torch.Tensor:
     return F.cross_entropy(query_logits(model, batch, state), batch.query_labels)
 
 
-@pytest.mark.parametrize("inner_layers", [-1, 1])  # 1: the lower layer runs once, cached across steps
-def test_maml_meta_gradient_matches_finite_differences(tiny_model, batch, inner_layers):
+@pytest.mark.parametrize("inner_layers,kind", [(-1, "classification"), (1, "classification"), (1, "ranking")])
+def test_maml_meta_gradient_matches_finite_differences(tiny_model, batch, ranking_batch, inner_layers, kind):
+    """inner_layers=1: the lower layer runs once, cached across steps. ranking: the bi-encoder's
+    contrastive inner loop, with both sides of every pair run by the fast weights."""
     cfg = replace(cfg_for("maml"), inner_layers=inner_layers)
+    batch = ranking_batch if kind == "ranking" else batch
     grads = meta_grad(tiny_model, build_algorithm(cfg), batch)
     names = ["encoder.encoder.layer.1.output.dense.weight", "encoder.encoder.layer.0.attention.self.query.weight",
              "encoder.embeddings.word_embeddings.weight"]
@@ -180,3 +202,54 @@ def test_cached_lower_layers_give_the_same_embeddings(tiny_model, batch):
     assert torch.allclose(cached(fast), tiny_model.embed(batch.query, fast), atol=1e-12)
     assert cached.lower is not None and torch.allclose(cached(fast), tiny_model.embed(batch.query, fast), atol=1e-12)
     assert tiny_model.first_adapted_layer(tiny_model.adaptable_names(-1)) is None  # nothing to cache
+
+
+@pytest.mark.parametrize("algorithm", ["maml", "fomaml", "anil", "metasgd", "reptile", "protonet"])
+def test_every_algorithm_learns_translation_ranking(tiny_model, ranking_batch, algorithm):
+    """Each learner turns a ranking episode into a finite, non-zero meta-gradient of the encoder."""
+    grads = meta_grad(tiny_model, build_algorithm(cfg_for(algorithm)), ranking_batch)
+    encoder = [g for n, g in grads.items() if n.startswith("encoder.")]
+    assert all(torch.isfinite(g).all() for g in encoder)
+    assert sum(g.abs().sum() for g in encoder) > 0
+
+
+def test_ranking_inner_loop_adapts_the_projection_head(tiny_model, ranking_batch):
+    """ANIL on a ranking episode adapts only the per-episode map, which starts as the identity, and the
+    support loss falls."""
+    from meta_nlp.algorithms.inner import adapt_and_score
+    states = list(inner_loop(tiny_model, ranking_batch, [], 3, constant_lr(0.5), create_graph=False,
+                             head_init="proto", track_meta_grad=False))
+    d = tiny_model.encoder.config.hidden_size
+    assert torch.equal(states[0].head["head.weight"].detach(), torch.eye(d, dtype=torch.float64))
+    assert states[-1].support_loss < states[0].support_loss
+    assert not torch.equal(states[-1].head["head.weight"], states[0].head["head.weight"])
+    assert len(adapt_and_score(tiny_model, ranking_batch, [], 2, constant_lr(0.5), "proto")) == 3
+
+
+@pytest.mark.parametrize("kind", ["classification", "ranking"])
+def test_mlti_mixes_two_tasks_class_by_class(tiny_model, tokenizer, kind):
+    """A task mixed with itself is the task (same meta-gradient); mixed with another at λ=0.5 its inputs are
+    the average of a's and the label-aligned b's token embeddings, and the meta-gradient reaches the embeddings."""
+    from meta_nlp.algorithms.interpolation import aligned, mix_batches
+    make = tiny_ranking_episode if kind == "ranking" else tiny_episode
+    a = to_batch(make(), tokenizer, 16, torch.device("cpu"))
+    b_ep = make()
+    perm = [1, 0, 2]  # b's examples in another order: alignment must put label c with label c
+    b_ep.support_texts = [f"other {t}" for t in b_ep.support_texts]
+    b_ep.support_labels = [perm[y] for y in b_ep.support_labels] if kind == "classification" else b_ep.support_labels
+    b = aligned(a, to_batch(b_ep, tokenizer, 16, torch.device("cpu")))
+    assert torch.equal(b.support_labels, a.support_labels) and torch.equal(b.query_labels, a.query_labels)
+    algorithm = build_algorithm(cfg_for("maml"))
+    plain = meta_grad(tiny_model, algorithm, a)
+    same = meta_grad(tiny_model, algorithm, mix_batches(tiny_model, a, aligned(a, a), 0.7))
+    for n in plain:
+        assert torch.allclose(plain[n], same[n], atol=1e-10), n
+    half = mix_batches(tiny_model, a, b, 0.5)
+    emb = tiny_model.encoder.get_input_embeddings()
+    length = half.support["inputs_embeds"].shape[1]
+    from meta_nlp.algorithms.inner import padded
+    expected = 0.5 * emb(padded(a.support["input_ids"], length)) + 0.5 * emb(padded(b.support["input_ids"], length))
+    assert torch.allclose(half.support["inputs_embeds"], expected)
+    mixed = meta_grad(tiny_model, algorithm, half)
+    word = "encoder.embeddings.word_embeddings.weight"
+    assert mixed[word].abs().sum() > 0 and not torch.allclose(mixed[word], plain[word])

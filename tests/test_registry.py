@@ -171,8 +171,8 @@ def test_tatoeba_pairs_are_line_aligned():
         assert pairs[0][0] == first and pairs[-1][1] == last
 
 
-def test_translation_ranking_is_not_trainable_yet(tmp_path):
-    with pytest.raises(MetaNLPError, match="translation_ranking tasks are not supported by meta_train yet"):
+def test_tatoeba_needs_its_folder_and_aligned_files(tmp_path):
+    with pytest.raises(MetaNLPError, match="pass its folder with --data-dir"):
         prepare_languages(MetaConfig(task="tatoeba"))
     (tmp_path / "tatoeba.xxx-eng.xxx").write_text("a\nb\n")
     (tmp_path / "tatoeba.xxx-eng.eng").write_text("A\n")

@@ -16,6 +16,7 @@ from torch import nn
 
 from meta_nlp.algorithms.base import Algorithm
 from meta_nlp.algorithms.inner import EpisodeBatch
+from meta_nlp.errors import MetaNLPError
 from meta_nlp.models.encoder import MetaModel, double_backward_attention, head_logits, init_head
 
 
@@ -47,6 +48,8 @@ class HigherMAML(Algorithm):
     def accumulate_meta_gradient(self, model: MetaModel, batch: EpisodeBatch, step: int, weight: float) -> dict:
         import higher
         cfg = self.cfg
+        if batch.query_targets is not None:
+            raise MetaNLPError("--backend higher is the classification reference; translation ranking runs on func")
         with torch.no_grad():
             z = model.embed(batch.support)
         net = _EncoderWithHead(model, init_head(z, batch.support_labels, batch.n_way, cfg.head_init))

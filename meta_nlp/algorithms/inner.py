@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from meta_nlp.data.episodes import Episode
-from meta_nlp.models.encoder import MetaModel, Params, SetEncoder, head_logits, init_head, tokenize
+from meta_nlp.models.encoder import (MetaModel, Params, SetEncoder, head_logits, init_head, ranking_head,
+                                     ranking_logits, tokenize)
 
 LrFn = Callable[[str, int], "torch.Tensor | float"]  # (parameter name, step) -> learning rate
 
@@ -26,17 +27,34 @@ class EpisodeBatch:
     query_labels: torch.Tensor
     n_way: int
     episode: Episode
+    support_targets: dict | None = None  # translation ranking: each text's candidates (see data/ranking.py)
+    query_targets: dict | None = None
 
 
 def to_batch(ep: Episode, tokenizer, max_length: int, device: torch.device) -> EpisodeBatch:
+    def tok(texts):
+        return None if texts is None else tokenize(tokenizer, texts, max_length, device)
     return EpisodeBatch(
-        support=tokenize(tokenizer, ep.support_texts, max_length, device),
+        support=tok(ep.support_texts),
         support_labels=torch.tensor(ep.support_labels, device=device),
-        query=tokenize(tokenizer, ep.query_texts, max_length, device),
+        query=tok(ep.query_texts),
         query_labels=torch.tensor(ep.query_labels, device=device),
         n_way=len(ep.label_names),
         episode=ep,
+        support_targets=tok(ep.support_targets),
+        query_targets=tok(ep.query_targets),
     )
+
+
+def padded(x: torch.Tensor, length: int) -> torch.Tensor:
+    """`x` ([batch, tokens, ...]) padded with zeros (pad id, mask 0) to `length` tokens."""
+    return torch.nn.functional.pad(x, (0, 0) * (x.dim() - 2) + (0, length - x.shape[1]))
+
+
+def concat_padded(a: dict, b: dict) -> dict:
+    """Two model-input batches (token ids, or MLTI's input embeddings) as one, the shorter padded to the longer."""
+    length = max(a["attention_mask"].shape[1], b["attention_mask"].shape[1])
+    return {k: torch.cat([padded(a[k], length), padded(b[k], length)]) for k in a}
 
 
 TaskBatch = EpisodeBatch | list[EpisodeBatch]  # several episodes: MLDG's meta-train and pseudo-target ones
@@ -52,13 +70,39 @@ def constant_lr(lr: float) -> LrFn:
     return lambda name, step: lr
 
 
+Features = tuple[torch.Tensor, "torch.Tensor | None"]  # (text embeddings, candidate embeddings when ranking)
+
+
+class TextSet:
+    """One side of an episode (support or query) under changing fast weights: its texts and, in a
+    translation-ranking episode, their candidates, both run by the same encoder (a bi-encoder)."""
+
+    def __init__(self, model: MetaModel, texts: dict, targets: dict | None, names: list[str], n_way: int):
+        self.texts = SetEncoder(model, texts, names)
+        self.targets = None if targets is None else SetEncoder(model, targets, names)
+        self.n_way = n_way
+
+    def embed(self, fast: Params) -> Features:
+        return self.texts(fast), None if self.targets is None else self.targets(fast)
+
+    def logits(self, features: Features, head: Params, scale: torch.Tensor) -> torch.Tensor:
+        z, targets = features
+        return head_logits(z, head, scale) if targets is None else ranking_logits(z, targets, head, scale, self.n_way)
+
+
+def first_head(features: Features, labels: torch.Tensor, n_way: int, kind: str) -> Params:
+    """The per-episode head before any inner step: a class head (proto or zero), or the ranking map (identity)."""
+    z, targets = features
+    return init_head(z, labels, n_way, kind) if targets is None else ranking_head(z.shape[-1], z)
+
+
 @dataclass
 class AdaptState:
     step: int  # number of inner updates applied so far
     fast: Params  # adapted encoder weights (only the adapted names)
     head: Params
     support_loss: torch.Tensor
-    embed_query: SetEncoder  # embeds the query set under given fast weights (lower layers cached)
+    query: TextSet  # embeds the query set under given fast weights (lower layers cached)
 
 
 def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: int, lr: LrFn,
@@ -75,24 +119,25 @@ def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: i
     fast = {n: params[n] for n in names} if start is None else {n: start[n] for n in names}
     if not track_meta_grad:
         fast = {n: p.detach().requires_grad_() for n, p in fast.items()}
-    embed_support = SetEncoder(model, batch.support, names)
-    embed_query = SetEncoder(model, batch.query, names)
-    z = embed_support(fast)
-    head = init_head(z if track_meta_grad else z.detach(), batch.support_labels, batch.n_way, head_init)
-    if not track_meta_grad or head_init == "zero":  # a zero head is a leaf: the inner loop differentiates it
-        head = {n: h.detach().requires_grad_() for n, h in head.items()}
+    support = TextSet(model, batch.support, batch.support_targets, names, batch.n_way)
+    query = TextSet(model, batch.query, batch.query_targets, names, batch.n_way)
+    features = support.embed(fast)
+    head = first_head(features if track_meta_grad else (features[0].detach(), features[1]), batch.support_labels,
+                      batch.n_way, head_init)
+    if not track_meta_grad or head_init == "zero" or batch.support_targets is not None:
+        head = {n: h.detach().requires_grad_() for n, h in head.items()}  # zero and ranking heads are leaves
     scale = model.log_scale.exp() if track_meta_grad else model.log_scale.exp().detach()
     for t in range(steps + 1):
         if t > 0 and fast:  # the encoder changed: re-embed the support set (ANIL never does)
-            z = embed_support(fast)
-        loss = F.cross_entropy(head_logits(z, head, scale), batch.support_labels)
-        yield AdaptState(t, fast, head, loss, embed_query)
+            features = support.embed(fast)
+        loss = F.cross_entropy(support.logits(features, head, scale), batch.support_labels)
+        yield AdaptState(t, fast, head, loss, query)
         if t == steps:
             return
         keys = list(fast) + list(head)
         # Graphs that the meta-gradient still needs must survive this inner gradient: the proto
         # head depends on φ through step 0's support pass, and cached lower layers are shared.
-        retain = create_graph or (track_meta_grad and (t == 0 or embed_support.start is not None))
+        retain = create_graph or (track_meta_grad and (t == 0 or support.texts.start is not None))
         grads = torch.autograd.grad(loss, [fast[k] if k in fast else head[k] for k in keys],
                                     create_graph=create_graph, retain_graph=retain)
         new = {k: (fast[k] if k in fast else head[k]) - lr(k, t) * (g if create_graph else g.detach())
@@ -102,21 +147,20 @@ def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: i
 
 
 def query_logits(model: MetaModel, batch: EpisodeBatch, state: AdaptState, scale: torch.Tensor | None = None) -> torch.Tensor:
-    z = state.embed_query(state.fast)
-    return head_logits(z, state.head, model.log_scale.exp() if scale is None else scale)
+    return state.query.logits(state.query.embed(state.fast), state.head, model.log_scale.exp() if scale is None else scale)
 
 
 def adapt_and_predict(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: int, lr: LrFn,
                       head_init: str) -> list[list[int]]:
     """Query predictions after 0..steps test-time updates (no meta-gradient; call with φ frozen)."""
     preds = []
-    z_query = None
+    features = None
     for state in inner_loop(model, batch, names, steps, lr, create_graph=False, head_init=head_init,
                             track_meta_grad=False):
         with torch.no_grad():
-            if z_query is None or state.fast:  # head-only adaptation: embed the query set once
-                z_query = state.embed_query(state.fast)
-            preds.append(head_logits(z_query, state.head, model.log_scale.exp()).argmax(-1).tolist())
+            if features is None or state.fast:  # head-only adaptation: embed the query set once
+                features = state.query.embed(state.fast)
+            preds.append(state.query.logits(features, state.head, model.log_scale.exp()).argmax(-1).tolist())
     return preds
 
 

@@ -8,6 +8,8 @@
   is replaced by a translation into another training language, from the task's `parallel_task`
   (chatterbot_parallel, sib200_parallel), where one exists; the label is kept.
 - Label permutation is always on (EpisodeSampler permutes label ids in every episode).
+- Task interpolation (MLTI, `--mlti-ratio`) mixes two tasks' hidden states, so it needs the model: it lives
+  in meta_nlp/algorithms/interpolation.py and the trainer applies it after these samplers.
 
 Every sampler here is, like EpisodeSampler, a pure function of (seed, index[, language]), so an augmented
 run is the same on any number of processes and after a resume. Only training languages are read.

@@ -27,9 +27,17 @@ class Episode:
     label_names: list[str]  # label id -> label string; the order is this episode's permutation
     language: str  # of the query set (the language being evaluated)
     support_language: str = ""  # differs from `language` in cross-lingual episodes
+    # Translation ranking (data/ranking.py): text i's candidates are the targets of its group of n_way
+    # (texts g*n_way .. g*n_way+n_way-1), and its label is the position of its own translation there.
+    support_targets: list[str] | None = None
+    query_targets: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.support_language = self.support_language or self.language
+
+    @property
+    def is_ranking(self) -> bool:
+        return self.query_targets is not None
 
 
 def drop_ambiguous_texts(by_label: dict[str, list[str]]) -> dict[str, list[str]]:

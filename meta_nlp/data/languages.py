@@ -4,6 +4,8 @@ The held-out language is never read here: `prepare_languages` loads the training
 only, and `load_held_out` is called by the final evaluation alone. In zero-shot evaluation
 (--eval-mode zero_shot) the held-out episodes take their support set from the source language
 and meta-validation mirrors that: support in one training language, query in another.
+A translation_ranking task's languages are the ones paired with its pivot (English); the pivot
+itself is on both sides of every pair, so it is neither a training nor a held-out language.
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from dataclasses import dataclass
 
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import Corpus, EpisodeSampler, split_for_validation, usable_languages
-from meta_nlp.data.registry import TaskSpec, find_task, load_corpus
+from meta_nlp.data.ranking import PairCorpus, RankingSampler, split_pairs_for_validation, usable_pair_languages
+from meta_nlp.data.registry import TaskSpec, find_task, load_corpus, load_pairs
 from meta_nlp.errors import MetaNLPError
 
 logger = logging.getLogger(__name__)
@@ -23,20 +26,29 @@ TEST_SEED_OFFSET = 2  # held-out evaluation episodes: seed + 2 (the same for eve
 @dataclass
 class LanguageSplit:
     task: TaskSpec
-    train: Corpus
-    val: Corpus
+    train: Corpus | PairCorpus
+    val: Corpus | PairCorpus
     held_out: list[str]  # names only: no data
 
-    def train_sampler(self, cfg: MetaConfig) -> EpisodeSampler:
+    @property
+    def ranking(self) -> bool:
+        return self.task.type == "translation_ranking"
+
+    def train_sampler(self, cfg: MetaConfig) -> EpisodeSampler | RankingSampler:
+        if self.ranking:
+            return RankingSampler(self.train, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed)
         return EpisodeSampler(self.train, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed,
                               cross_lingual=cfg.cross_lingual_episodes)
 
-    def val_sampler(self, cfg: MetaConfig) -> EpisodeSampler:
-        usable = usable_languages(self.val, cfg.n_way, cfg.k_shot, cfg.n_query)
+    def val_sampler(self, cfg: MetaConfig) -> EpisodeSampler | RankingSampler:
+        usable = usable_in(self.task, self.val, cfg)
         if not usable:
             raise MetaNLPError(
                 f"no training language keeps {cfg.n_way} classes with {cfg.k_shot + cfg.n_query} examples in its "
                 f"meta-validation share (--val-fraction {cfg.val_fraction}); raise --val-fraction or lower --n-query")
+        if self.ranking:
+            return RankingSampler({lang: self.val[lang] for lang in usable}, cfg.n_way, cfg.k_shot, cfg.n_query,
+                                  cfg.seed + VAL_SEED_OFFSET, what="meta-validation")
         # Selection mirrors the final evaluation: zero-shot is validated across training languages
         # (support from the source when it is one); a single training language can only validate in-language.
         cross = cfg.eval_mode == "zero_shot" and len(usable) > 1
@@ -49,15 +61,44 @@ class LanguageSplit:
 def task_of(cfg: MetaConfig) -> TaskSpec:
     """The run's task (with --data-dir applied), checked to be one meta-training can learn."""
     task = find_task(cfg.task, cfg.task_dir, cfg.data_dir)
-    if task.type not in ("classification", "pair_classification"):
-        raise MetaNLPError(f"task {task.name}: {task.type} tasks are not supported by meta_train yet")
+    if task.type == "translation_ranking":
+        asked = [flag for flag, on in (("--cross-lingual-episodes", cfg.cross_lingual_episodes),
+                                       ("--pseudo-target-queries", cfg.pseudo_target_queries),
+                                       ("--eval-mode zero_shot", cfg.eval_mode == "zero_shot"),
+                                       ("--smlmt-ratio", cfg.smlmt_ratio > 0),
+                                       ("--cross-lingual-support-ratio", cfg.cross_lingual_support_ratio > 0),
+                                       ("--backend higher", cfg.backend == "higher")) if on]
+        if asked:
+            raise MetaNLPError(f"task {task.name} is a translation_ranking task: {asked[0]} applies to classification "
+                               "tasks only")
     return task
+
+
+def pivot_of(task: TaskSpec) -> str | None:
+    """The pivot language of a translation_ranking task (every pair has it on one side), else None."""
+    return task.reader.pivot if task.type == "translation_ranking" else None
+
+
+def read_training_data(task: TaskSpec, languages: list[str]) -> Corpus | PairCorpus:
+    """The languages' labelled texts, or for a translation_ranking task their pairs with the pivot."""
+    if task.type == "translation_ranking":
+        return {lang: load_pairs(task, lang) for lang in languages}
+    return load_corpus(task, languages)
+
+
+def usable_in(task: TaskSpec, corpus: Corpus | PairCorpus, cfg: MetaConfig) -> list[str]:
+    """Languages of `corpus` that can give an N-way K-shot episode of the task's type."""
+    usable = usable_pair_languages if task.type == "translation_ranking" else usable_languages
+    return usable(corpus, cfg.n_way, cfg.k_shot, cfg.n_query)
 
 
 def training_language_names(cfg: MetaConfig, task: TaskSpec) -> tuple[list[str], bool]:
     """(languages, chosen_by_user). Held-out languages are excluded and checked to exist."""
-    known = task.languages()
+    pivot = pivot_of(task)
+    known = [lang for lang in task.languages() if lang != pivot]
     for lang in cfg.held_out_language + cfg.train_languages:
+        if lang == pivot:
+            raise MetaNLPError(f"task {task.name}: {lang!r} is the pivot language of every pair; pick another language")
         if lang not in known:
             raise MetaNLPError(f"task {task.name} has no language {lang!r}; available: {', '.join(known)}")
     if cfg.train_languages:
@@ -69,11 +110,13 @@ def prepare_languages(cfg: MetaConfig) -> LanguageSplit:
     task = task_of(cfg)
     names, by_user = training_language_names(cfg, task)
     assert not set(names) & set(cfg.held_out_language), "held-out language leaked into training"
-    corpus = load_corpus(task, names)
-    train, val = split_for_validation(corpus, cfg.val_fraction, cfg.seed)
-    usable = usable_languages(train, cfg.n_way, cfg.k_shot, cfg.n_query)
-    if by_user:
-        EpisodeSampler({lang: train[lang] for lang in names}, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed)  # raises
+    corpus = read_training_data(task, names)
+    split = split_pairs_for_validation if task.type == "translation_ranking" else split_for_validation
+    train, val = split(corpus, cfg.val_fraction, cfg.seed)
+    usable = usable_in(task, train, cfg)
+    if by_user:  # a language the user named must work: the sampler raises the reason it does not
+        sampler = RankingSampler if task.type == "translation_ranking" else EpisodeSampler
+        sampler({lang: train[lang] for lang in names}, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed)
     skipped = sorted(set(names) - set(usable))
     if skipped:
         logger.info("skipping languages too small for %d-way %d-shot: %s", cfg.n_way, cfg.k_shot, ", ".join(skipped))
@@ -87,6 +130,9 @@ def load_held_out(cfg: MetaConfig, language: str) -> EpisodeSampler:
     """The held-out language's episodes: read only by the final evaluation. Zero-shot: support
     from --zero-shot-source, query from the held-out language, over the labels they share."""
     task = task_of(cfg)
+    if task.type == "translation_ranking":
+        return RankingSampler({language: load_pairs(task, language)}, cfg.n_way, cfg.k_shot, cfg.n_query,
+                              cfg.seed + TEST_SEED_OFFSET, what="held-out")
     if cfg.eval_mode == "zero_shot":
         corpus = load_corpus(task, [cfg.zero_shot_source, language])
         return EpisodeSampler(corpus, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed + TEST_SEED_OFFSET,

@@ -33,6 +33,13 @@ def write_report(output_dir: Path, config: dict, results: list[dict], extra: dic
         curve = " ".join(f"{x:.3f}" for x in r["accuracy_by_step"])
         lines.append(f"| {r['language']} | {r['method']} | {r['k_shot']} | {r['accuracy']:.4f} | {r['ci95']:.4f} "
                      f"| {r['n_episodes']} | {r['adapt_steps']} | {r['lr_factor']:g} | {curve} |")
+    retrieval = [r for r in results if "retrieval" in r and r["k_shot"] == config["k_shot"]]
+    if retrieval:
+        lines += ["", "Full retrieval (Tatoeba's measure; the model without adaptation): share of sentences whose "
+                      "nearest candidate among all of the language's pairs is their translation.", "",
+                  "| language | method | → pivot | pivot → | pairs |", "|---|---|---|---|---|"]
+        lines += [f"| {r['language']} | {r['method']} | {r['retrieval']['to_pivot']:.4f} | "
+                  f"{r['retrieval']['from_pivot']:.4f} | {r['retrieval']['n_pairs']} |" for r in retrieval]
     for r in results:
         if "vs_best_baseline" in r:
             v = r["vs_best_baseline"]

@@ -168,6 +168,23 @@ def head_logits(z: torch.Tensor, head: Params, scale: torch.Tensor) -> torch.Ten
     return scale * (z @ head["head.weight"].t() + head["head.bias"])
 
 
+def ranking_head(d: int, like: torch.Tensor) -> Params:
+    """Per-episode head of a translation-ranking episode: a linear map of the sentence side, starting as the
+    identity (plain cosine similarity). Adapting it on the support pairs aligns the two languages (ANIL adapts
+    only this)."""
+    return {"head.weight": torch.eye(d, dtype=like.dtype, device=like.device),
+            "head.bias": like.new_zeros(d)}
+
+
+def ranking_logits(z: torch.Tensor, targets: torch.Tensor, head: Params, scale: torch.Tensor, n_way: int) -> torch.Tensor:
+    """[texts, n_way] scores of each text against the n_way candidates of its group (texts and targets come in
+    groups of n_way; see data/ranking.py)."""
+    mapped = z @ head["head.weight"].t() + head["head.bias"]
+    groups = z.shape[0] // n_way
+    scores = torch.bmm(mapped.view(groups, n_way, -1), targets.view(groups, n_way, -1).transpose(1, 2))
+    return scale * scores.reshape(groups * n_way, n_way)
+
+
 def init_head(z_support: torch.Tensor, labels: torch.Tensor, n_way: int, kind: str) -> Params:
     """Per-episode head. 'proto' (Proto-MAML): w_k = 2c_k, b_k = -|c_k|^2, i.e. squared-distance logits."""
     d = z_support.shape[-1]

@@ -1,6 +1,10 @@
-"""The `multitask` baseline: ordinary supervised training of encoder + head on the pooled
-training languages (ERM), no episodes. At test time it adapts exactly like `finetune`."""
+"""The `multitask` baseline: ordinary supervised training of the encoder on the pooled training
+languages (ERM), no episodes. Classification trains encoder + one head over the shared label
+space; translation ranking trains the bi-encoder with the in-batch contrastive loss (every other
+translation in the batch is a negative). At test time it adapts exactly like `finetune`."""
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 import torch
@@ -10,7 +14,10 @@ from tqdm.auto import tqdm
 
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import Corpus, drop_ambiguous_texts
+from meta_nlp.data.ranking import PairCorpus, distinct_pairs
 from meta_nlp.models.encoder import MetaModel, head_logits, tokenize
+
+Objective = tuple[list, list[torch.Tensor], Callable[[list], torch.Tensor]]  # examples, extra params, batch -> loss
 
 
 def pooled_examples(corpus: Corpus) -> tuple[list[str], list[int], list[str]]:
@@ -24,25 +31,47 @@ def pooled_examples(corpus: Corpus) -> tuple[list[str], list[int], list[str]]:
     return texts, labels, names
 
 
-def train_multitask(model: MetaModel, tokenizer, corpus: Corpus, cfg: MetaConfig, accelerator: Accelerator) -> MetaModel:
-    """Every process runs the same seeded training (small; avoids a second distributed code path)."""
+def classification_objective(model: MetaModel, tokenizer, corpus: Corpus, cfg: MetaConfig, device) -> Objective:
     texts, labels, names = pooled_examples(corpus)
-    device = accelerator.device
     head = {"head.weight": torch.zeros(len(names), model.encoder.config.hidden_size, device=device, requires_grad=True),
             "head.bias": torch.zeros(len(names), device=device, requires_grad=True)}
-    opt = torch.optim.AdamW([{"params": list(model.encoder.parameters()), "lr": cfg.multitask_lr},
-                             {"params": list(head.values()), "lr": 1e-2}])
+    scale = model.log_scale.exp().detach()
+
+    def loss(batch: list) -> torch.Tensor:
+        z = model.embed(tokenize(tokenizer, [t for t, _ in batch], cfg.max_length, device))
+        return F.cross_entropy(head_logits(z, head, scale), torch.tensor([y for _, y in batch], device=device))
+    return list(zip(texts, labels)), list(head.values()), loss
+
+
+def contrastive_objective(model: MetaModel, tokenizer, corpus: PairCorpus, cfg: MetaConfig, device) -> Objective:
+    pairs = [p for lang in sorted(corpus) for p in distinct_pairs(corpus[lang])]
+    scale = model.log_scale.exp().detach()
+
+    def loss(batch: list) -> torch.Tensor:
+        zx = model.embed(tokenize(tokenizer, [x for x, _ in batch], cfg.max_length, device))
+        zt = model.embed(tokenize(tokenizer, [t for _, t in batch], cfg.max_length, device))
+        sim = scale * zx @ zt.t()
+        gold = torch.arange(len(batch), device=device)
+        return (F.cross_entropy(sim, gold) + F.cross_entropy(sim.t(), gold)) / 2  # both retrieval directions
+    return pairs, [], loss
+
+
+def train_multitask(model: MetaModel, tokenizer, corpus: Corpus | PairCorpus, cfg: MetaConfig,
+                    accelerator: Accelerator, ranking: bool = False) -> MetaModel:
+    """Every process runs the same seeded training (small; avoids a second distributed code path)."""
+    device = accelerator.device
+    objective = contrastive_objective if ranking else classification_objective
+    examples, extra, batch_loss = objective(model, tokenizer, corpus, cfg, device)
+    groups = [{"params": list(model.encoder.parameters()), "lr": cfg.multitask_lr}]
+    opt = torch.optim.AdamW(groups + ([{"params": extra, "lr": 1e-2}] if extra else []))
     rng = np.random.default_rng([cfg.seed, 11])
     torch.manual_seed(cfg.seed)
     model.train()
-    scale = model.log_scale.exp().detach()
     for _ in tqdm(range(cfg.multitask_steps), desc="multitask baseline", disable=not accelerator.is_local_main_process,
                   dynamic_ncols=True):
-        idx = rng.choice(len(texts), min(cfg.multitask_batch_size, len(texts)), replace=False)
-        batch = tokenize(tokenizer, [texts[i] for i in idx], cfg.max_length, device)
-        y = torch.tensor([labels[i] for i in idx], device=device)
+        idx = rng.choice(len(examples), min(cfg.multitask_batch_size, len(examples)), replace=False)
         with accelerator.autocast():
-            loss = F.cross_entropy(head_logits(model.embed(batch), head, scale), y)
+            loss = batch_loss([examples[i] for i in idx])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.encoder.parameters(), cfg.max_grad_norm)
         opt.step()

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from meta_nlp.algorithms import Algorithm, build_algorithm
 from meta_nlp.algorithms.inner import adapt_and_score, to_batch, to_task_batch
+from meta_nlp.algorithms.interpolation import TaskInterpolation
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.augmentation import training_sampler
 from meta_nlp.data.languages import LanguageSplit, prepare_languages
@@ -81,6 +82,7 @@ class MetaTrainer:
         self.val_sampler = self.languages.val_sampler(cfg)
         encoder, self.tokenizer = load_encoder(cfg.model)
         self.train_sampler = training_sampler(cfg, self.languages, self.tokenizer)  # + task augmentation, if asked
+        self.interpolation = TaskInterpolation(cfg.mlti_ratio, cfg.mlti_alpha, cfg.seed)  # MLTI, if asked
         self.model = MetaModel(encoder, cfg.logit_scale)
         self.algorithm: Algorithm = build_algorithm(cfg)
         self.algorithm.setup(self.model)
@@ -141,7 +143,10 @@ class MetaTrainer:
             torch.manual_seed(task_seed(cfg.seed, step, task))
             episodes = self.algorithm.draw_episodes(self.train_sampler, task, step)
             batch = to_task_batch(episodes, self.tokenizer, cfg.max_length, acc.device)
+            mix = self.interpolation.draw(self.train_sampler, step, task, episodes)
             with acc.autocast():
+                if mix is not None:
+                    batch = self.interpolation.mixed(self.model, batch, mix, self.tokenizer, cfg.max_length)
                 m = self.algorithm.accumulate_meta_gradient(self.model, batch, step, weight=1.0 / total_tasks)
             for k, v in m.items():
                 sums[k] = sums.get(k, 0.0) + v / per_process

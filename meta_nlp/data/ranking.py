@@ -1,0 +1,125 @@
+"""Translation-ranking episodes: pick a sentence's translation among N candidates.
+
+A translation_ranking task gives (sentence in language X, its translation in the pivot language)
+pairs. An N-way K-shot episode draws N·(K+Q) distinct pairs of one language and cuts them into
+groups of N: K support groups and Q query groups. Within a group, every X sentence must pick its
+own translation among the group's N pivot sentences, so the label of a sentence is the position
+of its translation in its group (random, since the pairs are drawn in random order). The support
+groups are the K translation pairs per "class" the model adapts on; accuracy is N-way over the
+query groups. Episodes are, like EpisodeSampler's, a pure function of (seed, index[, language]).
+
+Full retrieval (Tatoeba's measure) is `retrieval_accuracy`: every sentence of the language
+against all candidates, in both directions.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from meta_nlp.data.episodes import Episode, language_key
+from meta_nlp.data.sources import Pairs
+from meta_nlp.errors import MetaNLPError
+
+PairCorpus = dict[str, Pairs]  # language -> (sentence, pivot translation) pairs
+
+
+def distinct_pairs(pairs: Pairs) -> Pairs:
+    """Pairs whose sentence and translation each occur once: a repeated sentence or translation would make
+    two candidates of a group equally right."""
+    seen_x: dict[str, int] = {}
+    seen_t: dict[str, int] = {}
+    for x, t in pairs:
+        seen_x[x] = seen_x.get(x, 0) + 1
+        seen_t[t] = seen_t.get(t, 0) + 1
+    return [(x, t) for x, t in pairs if seen_x[x] == 1 and seen_t[t] == 1 and x.strip() and t.strip()]
+
+
+def split_pairs_for_validation(corpus: PairCorpus, fraction: float, seed: int) -> tuple[PairCorpus, PairCorpus]:
+    """Hold back `fraction` of every language's pairs for meta-validation."""
+    train: PairCorpus = {}
+    val: PairCorpus = {}
+    for lang in sorted(corpus):
+        pairs = corpus[lang]
+        order = np.random.default_rng([seed, 7, language_key(lang), len(pairs)]).permutation(len(pairs))
+        n_val = int(round(fraction * len(pairs)))
+        val[lang] = [pairs[j] for j in order[:n_val]]
+        train[lang] = [pairs[j] for j in order[n_val:]]
+    return train, val
+
+
+def pairs_needed(n_way: int, k_shot: int, n_query: int) -> int:
+    return n_way * (k_shot + n_query)
+
+
+def usable_pair_languages(corpus: PairCorpus, n_way: int, k_shot: int, n_query: int) -> list[str]:
+    need = pairs_needed(n_way, k_shot, n_query)
+    return [lang for lang in sorted(corpus) if len(distinct_pairs(corpus[lang])) >= need]
+
+
+class RankingSampler:
+    """Deterministic translation-ranking episodes: `sampler.episode(i)` is the same for a given seed."""
+
+    def __init__(self, corpus: PairCorpus, n_way: int, k_shot: int, n_query: int, seed: int, what: str = "training"):
+        self.n_way, self.k_shot, self.n_query, self.seed, self.what = n_way, k_shot, n_query, seed, what
+        self.corpus = {lang: distinct_pairs(pairs) for lang, pairs in sorted(corpus.items())}
+        self.languages = sorted(self.corpus)
+        if not self.languages:
+            raise MetaNLPError(f"no {what} language left")
+        need = pairs_needed(n_way, k_shot, n_query)
+        for lang, pairs in self.corpus.items():
+            if len(pairs) < need:
+                raise MetaNLPError(
+                    f"{what} language {lang!r} has {len(pairs)} distinct translation pairs; an {n_way}-way "
+                    f"{k_shot}-shot episode with {n_query} query groups needs n_way*(k_shot+n_query)={need}; "
+                    "lower --n-way, --k-shot or --n-query")
+
+    def episode(self, index: int, language: str | None = None) -> Episode:
+        if language is None:
+            rng = np.random.default_rng([self.seed, index])
+            language = self.languages[rng.integers(len(self.languages))]
+        elif language in self.corpus:
+            rng = np.random.default_rng([self.seed, index, language_key(language)])
+        else:
+            raise MetaNLPError(f"no {self.what} language {language!r}; have: {', '.join(self.languages)}")
+        pairs = self.corpus[language]
+        n_support = self.n_way * self.k_shot
+        picks = [pairs[j] for j in rng.choice(len(pairs), pairs_needed(self.n_way, self.k_shot, self.n_query),
+                                             replace=False)]
+        support, query = picks[:n_support], picks[n_support:]
+        # Candidates of a group are its own translations in a fresh random order: label = where each one went.
+        s_texts, s_targets, s_labels = self._grouped(support, rng)
+        q_texts, q_targets, q_labels = self._grouped(query, rng)
+        return Episode(s_texts, s_labels, q_texts, q_labels, [f"candidate {j}" for j in range(self.n_way)], language,
+                       support_targets=s_targets, query_targets=q_targets)
+
+    def _grouped(self, pairs: Pairs, rng: np.random.Generator) -> tuple[list[str], list[str], list[int]]:
+        texts, targets, labels = [], [], []
+        for g in range(0, len(pairs), self.n_way):
+            group = pairs[g: g + self.n_way]
+            order = rng.permutation(self.n_way)  # candidate slot j holds the translation of sentence order[j]
+            texts += [x for x, _ in group]
+            targets += [group[i][1] for i in order]
+            slot_of = np.argsort(order)
+            labels += [int(slot_of[i]) for i in range(self.n_way)]
+        return texts, targets, labels
+
+    def cross_lingual_episode(self, index: int, query_language: str | None = None) -> Episode:
+        raise MetaNLPError("cross-lingual episodes (--cross-lingual-episodes, --pseudo-target-queries, "
+                           "--eval-mode zero_shot) need a classification task; a translation pair is already cross-lingual")
+
+    def episodes(self, start: int, count: int) -> list[Episode]:
+        return [self.episode(i) for i in range(start, start + count)]
+
+
+@torch.no_grad()
+def retrieval_accuracy(embed, pairs: Pairs, batch_size: int = 128) -> dict:
+    """Tatoeba's measure over all of a language's pairs: the share of sentences whose nearest neighbour
+    (cosine) among all candidates of the other side is their own translation, both directions.
+    `embed(texts) -> [n, d]` L2-normalised embeddings (the model without adaptation)."""
+    pairs = distinct_pairs(pairs)
+    xs = torch.cat([embed([x for x, _ in pairs[i: i + batch_size]]) for i in range(0, len(pairs), batch_size)])
+    ts = torch.cat([embed([t for _, t in pairs[i: i + batch_size]]) for i in range(0, len(pairs), batch_size)])
+    sim = xs.float() @ ts.float().t()
+    gold = torch.arange(len(pairs), device=sim.device)
+    return {"to_pivot": float((sim.argmax(1) == gold).float().mean()),
+            "from_pivot": float((sim.argmax(0) == gold).float().mean()), "n_pairs": len(pairs)}
