@@ -1,0 +1,56 @@
+"""Runs side by side on the same held-out episodes (scripts/compare_runs.py): the ablation table."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from meta_nlp.config import MetaConfig
+from meta_nlp.errors import MetaNLPError
+from meta_nlp.evaluation.evaluator import bootstrap_difference, paired_difference
+
+# What two runs must share for their episodes to be the same ones.
+PAIRING = ("task", "data_dir", "seed", "n_way", "k_shot", "n_query", "eval_episodes", "held_out_language", "eval_mode")
+# Settings that say nothing about the method (shown in no row).
+NOT_SETTINGS = ("output_dir", "resume_from_checkpoint", "report_to", "push_to_hub", "hub_model_id", "hub_dry_run")
+
+
+def run_summary(path: Path) -> tuple[dict, dict]:
+    """(config, the meta-learner's result at the run's K on its first held-out language) of a finished run."""
+    file = path / "results.json"
+    if not file.is_file():
+        raise MetaNLPError(f"{path}: no results.json (not a finished meta_train run)")
+    data = json.loads(file.read_text())
+    cfg = MetaConfig().to_dict() | data["config"]  # a run from before a field existed had its default
+    mine = [r for r in data["results"] if r["method"] == cfg["algorithm"] and r["k_shot"] == cfg["k_shot"]]
+    if not mine:
+        raise MetaNLPError(f"{path}: results.json has no {cfg['algorithm']} result at K={cfg['k_shot']}")
+    return cfg, mine[0]
+
+
+def settings_changed(cfg: dict, reference: dict) -> str:
+    changed = [f"{k}={cfg[k]}" for k in cfg if k not in NOT_SETTINGS and cfg[k] != reference.get(k)]
+    return ", ".join(changed) or "(reference settings)"
+
+
+def compare_runs(runs: list[Path], reference: Path) -> str:
+    """A markdown table: each run's accuracy ± 95% CI and its paired difference to the reference run."""
+    ref_cfg, ref = run_summary(reference)
+    lines = [f"Held-out {ref['language']}, {ref['n_way']}-way {ref['k_shot']}-shot, {ref['n_episodes']} episodes "
+             f"(the same seeded episodes in every run); Δ = run − reference `{reference.name}` over those episodes, "
+             "± its 95% CI (normal approximation), and the 95% paired-bootstrap interval.", "",
+             "| run | settings vs reference | method | accuracy ± 95% CI | Δ ± 95% CI | bootstrap 95% |",
+             "|---|---|---|---|---|---|"]
+    for path in dict.fromkeys([reference, *runs]):
+        cfg, r = run_summary(path)
+        differ = [k for k in PAIRING if cfg.get(k) != ref_cfg.get(k)]
+        if differ or r["language"] != ref["language"]:
+            field = differ[0] if differ else "held-out language"
+            raise MetaNLPError(f"{path} and {reference} differ in {field}: their episodes are not the same, so "
+                               "they cannot be compared pair by pair")
+        diff, ci = paired_difference(r["episode_accuracy"], ref["episode_accuracy"])
+        _, low, high = bootstrap_difference(r["episode_accuracy"], ref["episode_accuracy"])
+        delta = "—" if path == reference else f"{diff:+.4f} ± {ci:.4f}"
+        boot = "—" if path == reference else f"[{low:+.4f}, {high:+.4f}]"
+        lines.append(f"| {path.name} | {settings_changed(cfg, ref_cfg) if path != reference else 'reference'} "
+                     f"| {r['method']} | {r['accuracy']:.4f} ± {r['ci95']:.4f} | {delta} | {boot} |")
+    return "\n".join(lines)
