@@ -88,6 +88,18 @@ def cross_lingual_pairs(corpus: Corpus, n_way: int, k_shot: int, n_query: int,
     return pairs
 
 
+def episode_rng(seed: int, index: int, language: str | None, languages: list[str],
+                what: str) -> tuple[np.random.Generator, str]:
+    """(rng, language) of episode `index`: the language drawn by (seed, index) when not given, else checked and
+    mixed into the rng, so two languages give independent episodes of the same index."""
+    if language is None:
+        rng = np.random.default_rng([seed, index])
+        return rng, languages[rng.integers(len(languages))]
+    if language not in languages:
+        raise MetaNLPError(f"no {what} language {language!r}; have: {', '.join(languages)}")
+    return np.random.default_rng([seed, index, language_key(language)]), language
+
+
 def check_language(lang: str, by_label: dict[str, list[str]], n_way: int, k_shot: int, n_query: int, what: str) -> None:
     """One-line error when a language cannot give an N-way K-shot episode."""
     ok = eligible_labels(by_label, k_shot + n_query)
@@ -133,13 +145,7 @@ class EpisodeSampler:
         drawn from an rng of (seed, index, language) so two languages give independent episodes."""
         if self.cross_lingual:
             return self.cross_lingual_episode(index, language)
-        if language is None:
-            rng = np.random.default_rng([self.seed, index])
-            language = self.languages[rng.integers(len(self.languages))]
-        elif language in self.corpus:
-            rng = np.random.default_rng([self.seed, index, language_key(language)])
-        else:
-            raise MetaNLPError(f"no {self.what} language {language!r}; have: {', '.join(self.languages)}")
+        rng, language = episode_rng(self.seed, index, language, self.languages, self.what)
         labels = self._labels[language]
         chosen = [labels[i] for i in rng.choice(len(labels), self.n_way, replace=False)]
         return self._fill(rng, chosen, language, language)

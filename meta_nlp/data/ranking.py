@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from meta_nlp.data.episodes import Episode, language_key
+from meta_nlp.data.episodes import Episode, episode_rng, language_key
 from meta_nlp.data.sources import Pairs
 from meta_nlp.errors import MetaNLPError
 
@@ -74,13 +74,7 @@ class RankingSampler:
                     "lower --n-way, --k-shot or --n-query")
 
     def episode(self, index: int, language: str | None = None) -> Episode:
-        if language is None:
-            rng = np.random.default_rng([self.seed, index])
-            language = self.languages[rng.integers(len(self.languages))]
-        elif language in self.corpus:
-            rng = np.random.default_rng([self.seed, index, language_key(language)])
-        else:
-            raise MetaNLPError(f"no {self.what} language {language!r}; have: {', '.join(self.languages)}")
+        rng, language = episode_rng(self.seed, index, language, self.languages, self.what)
         pairs = self.corpus[language]
         n_support = self.n_way * self.k_shot
         picks = [pairs[j] for j in rng.choice(len(pairs), pairs_needed(self.n_way, self.k_shot, self.n_query),
