@@ -13,11 +13,11 @@ from accelerate.state import PartialState
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.languages import (LanguageSplit, load_held_out, pivot_of, prepare_languages, read_training_data,
                                      task_of, usable_in)
+from meta_nlp.data.ranking import RankingSampler, retrieval_accuracy
 from meta_nlp.evaluation.evaluator import evaluate_method, paired_difference
 from meta_nlp.evaluation.methods import test_time_rule_for
 from meta_nlp.evaluation.report import plot_accuracy_by_step, write_report, write_results
 from meta_nlp.learner import META_FILE, MetaLearner, resolve_learner_dir
-from meta_nlp.data.ranking import RankingSampler, retrieval_accuracy
 from meta_nlp.models.encoder import MetaModel, load_encoder, tokenize
 from meta_nlp.training.multitask import train_multitask
 from meta_nlp.training.trainer import MetaTrainer, make_accelerator

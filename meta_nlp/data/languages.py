@@ -43,9 +43,10 @@ class LanguageSplit:
     def val_sampler(self, cfg: MetaConfig) -> EpisodeSampler | RankingSampler:
         usable = usable_in(self.task, self.val, cfg)
         if not usable:
-            raise MetaNLPError(
-                f"no training language keeps {cfg.n_way} classes with {cfg.k_shot + cfg.n_query} examples in its "
-                f"meta-validation share (--val-fraction {cfg.val_fraction}); raise --val-fraction or lower --n-query")
+            need = f"{cfg.n_way * (cfg.k_shot + cfg.n_query)} translation pairs" if self.ranking else \
+                f"{cfg.n_way} classes with {cfg.k_shot + cfg.n_query} examples"
+            raise MetaNLPError(f"no training language keeps {need} in its meta-validation share (--val-fraction "
+                               f"{cfg.val_fraction}); raise --val-fraction or lower --n-query")
         if self.ranking:
             return RankingSampler({lang: self.val[lang] for lang in usable}, cfg.n_way, cfg.k_shot, cfg.n_query,
                                   cfg.seed + VAL_SEED_OFFSET, what="meta-validation")
