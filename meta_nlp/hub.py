@@ -99,15 +99,30 @@ def hub_base_model(model: str) -> str | None:
     return model
 
 
+def is_ranking(run: Run) -> bool:
+    """A translation-ranking run: its results carry full retrieval accuracy."""
+    return any("retrieval" in r for r in run.results.get("results", []))
+
+
 def eval_results_of(run: Run) -> list[EvalResult]:
-    """One Hub eval result per held-out language, for the meta-learned method only (baselines are in the text)."""
+    """Hub eval results per held-out language, for the meta-learned method only (baselines are in the text):
+    episode accuracy, and for translation ranking the full retrieval accuracy in both directions."""
     task = run.config["task"]
-    return [EvalResult(task_type="text-classification", task_name=f"{r['n_way']}-way {r['k_shot']}-shot classification",
-                       dataset_type=task, dataset_name=f"{dataset_of(task)} ({r['language']})",
-                       dataset_config=r["language"], dataset_split="test", metric_type="accuracy",
-                       metric_name=f"accuracy (mean over {r['n_episodes']} episodes)",
-                       metric_value=round(float(r["accuracy"]), 4))
-            for r in run.results.get("results", []) if r["method"] == run.method]
+    ranking = is_ranking(run)
+    out = []
+    for r in (r for r in run.results.get("results", []) if r["method"] == run.method):
+        where = dict(dataset_type=task, dataset_name=f"{dataset_of(task)} ({r['language']})",
+                     dataset_config=r["language"], dataset_split="test")
+        kind = f"{r['n_way']}-way {r['k_shot']}-shot " + ("translation ranking" if ranking else "classification")
+        out.append(EvalResult(task_type="sentence-similarity" if ranking else "text-classification", task_name=kind,
+                              metric_type="accuracy", metric_name=f"accuracy (mean over {r['n_episodes']} episodes)",
+                              metric_value=round(float(r["accuracy"]), 4), **where))
+        if "retrieval" in r:
+            out += [EvalResult(task_type="sentence-similarity", task_name="bitext retrieval (all pairs)",
+                               metric_type="accuracy", metric_name=f"retrieval accuracy {name}",
+                               metric_value=round(float(r["retrieval"][key]), 4), **where)
+                    for key, name in (("to_pivot", f"{r['language']} → pivot"), ("from_pivot", f"pivot → {r['language']}"))]
+    return out
 
 
 def card_data(run: Run, repo_id: str) -> ModelCardData:
@@ -120,11 +135,15 @@ def card_data(run: Run, repo_id: str) -> ModelCardData:
 
 
 def results_table(run: Run) -> str:
-    rows = ["| held-out language | method | accuracy (± 95% CI) | episodes | task |", "|---|---|---|---|---|"]
+    ranking = is_ranking(run)
+    extra = " retrieval → pivot | pivot → |" if ranking else ""
+    rows = ["| held-out language | method | accuracy (± 95% CI) | episodes | task |" + extra,
+            "|---|---|---|---|---|" + ("---|---|" if ranking else "")]
     for r in run.results.get("results", []):
         method = f"**{r['method']}** (this model)" if r["method"] == run.method else r["method"]
+        cells = f" {r['retrieval']['to_pivot']:.4f} | {r['retrieval']['from_pivot']:.4f} |" if "retrieval" in r else ""
         rows.append(f"| {r['language']} | {method} | {r['accuracy']:.4f} ± {r['ci95']:.4f} | {r['n_episodes']} "
-                    f"| {r['n_way']}-way {r['k_shot']}-shot |")
+                    f"| {r['n_way']}-way {r['k_shot']}-shot |" + cells)
     return "\n".join(rows)
 
 
@@ -174,6 +193,29 @@ def training_section(run: Run, command: str | None) -> str:
     return "\n".join(lines)
 
 
+def ranking_usage_section(repo_id: str) -> str:
+    return f"""The encoder is a plain `transformers` model; sentence embeddings are mean-pooled and L2-normalised:
+
+```python
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained("{repo_id}")
+model = AutoModel.from_pretrained("{repo_id}")
+
+def embed(texts):
+    batch = tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+    hidden = model(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1)
+    return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+
+scores = embed(["Il pleut aujourd'hui."]) @ embed(["It is raining today.", "I like cats."]).T  # pick the max
+```
+
+To adapt it to a new language from a few translation pairs as in the evaluation, meta-train with
+`meta_nlp` (`scripts/meta_train.py --task tatoeba ...`) and evaluate with `scripts/evaluate.py`."""
+
+
 def usage_section(repo_id: str, steps: int) -> str:
     return f"""With the `meta_nlp` package installed (`pip install -e .` in a clone of its repository):
 
@@ -214,12 +256,17 @@ def card_text(run: Run, repo_id: str, command: str | None) -> str:
     has_plot = (run.path / "accuracy_by_step.png").is_file()
     plot = "\n![accuracy vs adaptation steps](accuracy_by_step.png)\n" if has_plot else ""
     steps = run.meta.get("test_time", {}).get("steps", c["inner_steps"])
+    purpose = ("a bi-encoder for translation ranking: it embeds sentences of both languages so that a sentence's "
+               "translation is its nearest neighbour, and adapts to a new language from a few translation pairs. "
+               "Episode accuracy: each sentence picks its translation among N candidates; retrieval: among all of "
+               "the language's pairs, without adaptation.") if is_ranking(run) else \
+        ("for few-shot text classification in languages it was not trained on: give it a few labelled examples "
+         "of new classes, in any language, and it adapts in a few gradient steps.")
     return f"""
 # {repo_id.split('/')[-1]}
 
 `{c['model']}` meta-learned with **{run.method}** by `meta_nlp` on the task
-`{c['task']}`, for few-shot text classification in languages it was not trained on: give it a few
-labelled examples of new classes, in any language, and it adapts in a few gradient steps.
+`{c['task']}`, {purpose}
 
 ## Results
 
@@ -235,7 +282,7 @@ it on the pooled training languages.
 
 ## How to use
 
-{usage_section(repo_id, steps)}
+{ranking_usage_section(repo_id) if is_ranking(run) else usage_section(repo_id, steps)}
 
 ## Limitations
 

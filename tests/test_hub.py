@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -105,6 +106,23 @@ def test_card_text_has_all_methods_command_and_usage(upload_dir):
     assert "meta_train --seed 7" in text and "seed 7" in text
     assert 'MetaLearner.from_pretrained("alice/tiny-protonet")' in text
     assert "## Limitations" in text
+
+
+def test_translation_ranking_card_reports_retrieval_and_embedding_usage(run_dir, tmp_path):
+    from huggingface_hub import ModelCard
+    ranking = tmp_path / "ranking_run"
+    shutil.copytree(run_dir, ranking)
+    data = json.loads((ranking / "results.json").read_text())
+    for r in data["results"]:
+        r["retrieval"] = {"to_pivot": 0.25, "from_pivot": 0.5, "n_pairs": 1000}
+    (ranking / "results.json").write_text(json.dumps(data))
+    upload = build_upload_folder(ranking, tmp_path / "up", repo_id="alice/tiny-ranker")
+    results = ModelCard.load(upload / "README.md").data.eval_results
+    assert [(r.task_type, r.metric_value) for r in results] == [("sentence-similarity", 0.8125),
+                                                                ("sentence-similarity", 0.25), ("sentence-similarity", 0.5)]
+    text = (upload / "README.md").read_text()
+    assert "translation ranking" in text and "| 0.2500 | 0.5000 |" in text
+    assert 'AutoModel.from_pretrained("alice/tiny-ranker")' in text and "MetaLearner" not in text
 
 
 def test_card_without_command_shows_an_equivalent_one(run_dir, tmp_path):
