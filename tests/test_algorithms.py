@@ -204,10 +204,12 @@ def test_cached_lower_layers_give_the_same_embeddings(tiny_model, batch):
     assert tiny_model.first_adapted_layer(tiny_model.adaptable_names(-1)) is None  # nothing to cache
 
 
-@pytest.mark.parametrize("algorithm", ["maml", "fomaml", "anil", "metasgd", "reptile", "protonet"])
+@pytest.mark.parametrize("algorithm", ["maml", "fomaml", "anil", "metasgd", "reptile", "protonet", "mldg"])
 def test_every_algorithm_learns_translation_ranking(tiny_model, ranking_batch, algorithm):
-    """Each learner turns a ranking episode into a finite, non-zero meta-gradient of the encoder."""
-    grads = meta_grad(tiny_model, build_algorithm(cfg_for(algorithm)), ranking_batch)
+    """Each learner turns a ranking episode into a finite, non-zero meta-gradient of the encoder
+    (MLDG: a meta-train and a pseudo-target episode)."""
+    task = [ranking_batch, ranking_batch] if algorithm == "mldg" else ranking_batch
+    grads = meta_grad(tiny_model, build_algorithm(cfg_for(algorithm)), task)
     encoder = [g for n, g in grads.items() if n.startswith("encoder.")]
     assert all(torch.isfinite(g).all() for g in encoder)
     assert sum(g.abs().sum() for g in encoder) > 0
