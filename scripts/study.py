@@ -6,7 +6,7 @@ baseline with its bootstrap CI) and plots (per language, against shots K, agains
 examples:
   python scripts/study.py --leave-one-out ja,it,ko --methods fomaml,mldg --seeds 0,1,2    # the study
   python scripts/study.py --methods maml,mldg --held-out-language ja --eval-mode zero_shot  # en support, ja query
-  accelerate launch scripts/study.py --config configs/study.yaml                           # many GPUs
+  accelerate launch scripts/study.py --config configs/study_chatterbot.yaml --methods fomaml,anil,protonet,mldg --seeds 0,1 --shots 5
   python scripts/study.py --leave-one-out ja,it --max-steps 2 --eval-episodes 20 --seeds 0 --shots 1,5   # a smoke test
 
 Every run setting is a meta_train flag (below); the study's own flags are --methods, --seeds, --shots
