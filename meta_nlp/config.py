@@ -92,8 +92,11 @@ class MetaConfig:
     eval_shots: list = _f([], "also evaluate at these test-time K (e.g. 1 2 5 10; meta-training keeps --k-shot)", nargs=int)
     finetune_lr: float = _f(0.05, "test-time SGD lr of the baselines (scaled by the grid, like the meta-learners')")
     baselines: list = _f(["finetune", "multitask"], "comma-separated baselines: finetune, multitask (or 'none')", comma=True)
-    multitask_steps: int = _f(40, "supervised steps of the multitask baseline on pooled training languages")
-    multitask_batch_size: int = _f(32, "batch size of the multitask baseline")
+    multitask_steps: int = _f(0, "supervised steps of the multitask baseline on the pooled training languages "
+                                 "(0: --max-steps, the meta-learners' budget); its checkpoint is chosen on "
+                                 "meta-validation every --eval-every steps, φ⁰ included, as theirs is")
+    multitask_batch_size: int = _f(0, "labelled examples per multitask step (0: as many as one meta-step sees, "
+                                      "meta-batch x processes x n-way x (k-shot + n-query))")
     multitask_lr: float = _f(3e-5, "AdamW learning rate of the multitask baseline")
     # --- run -----------------------------------------------------------------------
     seed: int = _f(0, "seed of episodes, initial heads and dropout")
@@ -106,6 +109,13 @@ class MetaConfig:
     report_to: str = _f("none", "trackers: 'none', 'tensorboard', 'wandb', ... (Accelerate)")
 
     # ---------------------------------------------------------------------------------
+    def multitask_budget(self, num_processes: int = 1) -> tuple[int, int]:
+        """(steps, batch size) of the multitask baseline: by default the labelled examples the meta-learners see,
+        so that the baseline is not starved (meta-learning gains often vanish against a well-fed baseline)."""
+        steps = self.multitask_steps or self.max_steps
+        batch = self.multitask_batch_size or self.meta_batch_size * num_processes * self.n_way * (self.k_shot + self.n_query)
+        return steps, batch
+
     @property
     def second_order(self) -> bool:
         """Whether the inner loop is differentiated through (needs double-backward attention)."""
@@ -138,6 +148,10 @@ class MetaConfig:
             raise MetaNLPError("a --leave-one-out sweep resumes with --resume-from-checkpoint latest only")
         if any(k < 1 for k in self.eval_shots):
             raise MetaNLPError(f"--eval-shots must all be at least 1, got {self.eval_shots}")
+        for name in ("multitask_steps", "multitask_batch_size"):
+            if getattr(self, name) < 0:
+                raise MetaNLPError(f"--{name.replace('_', '-')} must be 0 (match the meta-learners) or more, "
+                                   f"got {getattr(self, name)}")
         for name in ("n_way", "k_shot", "n_query", "meta_batch_size", "eval_episodes", "val_episodes"):
             if getattr(self, name) < 1:
                 raise MetaNLPError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")

@@ -14,7 +14,7 @@ from meta_nlp.config import MetaConfig
 from meta_nlp.data.languages import (LanguageSplit, load_held_out, pivot_of, prepare_languages, read_training_data,
                                      task_of, usable_in)
 from meta_nlp.data.ranking import RankingSampler, retrieval_accuracy
-from meta_nlp.evaluation.evaluator import evaluate_method, paired_difference
+from meta_nlp.evaluation.evaluator import evaluate_method, paired_difference, validation_accuracy
 from meta_nlp.evaluation.methods import test_time_rule_for
 from meta_nlp.evaluation.report import plot_accuracy_by_step, write_report, write_results
 from meta_nlp.learner import META_FILE, MetaLearner, resolve_learner_dir
@@ -33,7 +33,7 @@ def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> d
     training = trainer.train()
     best_dir = Path(cfg.output_dir) / "best"
     results = evaluate_run(cfg, trainer.languages, best_dir, acc, methods=[cfg.algorithm, *cfg.baselines])
-    extra = {"training": training, "wall_time_s": round(time.time() - started, 1),
+    extra = {"training": training, "wall_time_s": round(time.time() - started, 1), "peak_memory_mib": peak_memory_mib(),
              "num_processes": acc.num_processes, "train_languages": list(trainer.languages.train)}
     if acc.is_main_process:
         write_outputs(Path(cfg.output_dir), cfg, results, extra)
@@ -43,6 +43,12 @@ def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> d
         for tracker in acc.trackers:
             tracker.finish()
     return {"results": results, **extra}
+
+
+def peak_memory_mib() -> int:
+    """This process's peak resident memory so far (CPU), in MiB."""
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def run_sweep(cfg: MetaConfig) -> dict:
@@ -107,7 +113,7 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, best_dir: Path, acc:
     test_samplers = {k: {lang: load_held_out(c, lang) for lang in cfg.held_out_language} for k, c in by_shots.items()}
     results = []
     for method in methods:
-        model, tokenizer = model_for(method, cfg, languages, best_dir, acc)
+        model, tokenizer, selection = model_for(method, cfg, languages, best_dir, acc, val_samplers[cfg.k_shot])
         rule = test_time_rule_for(method, model, cfg)
         retrieval = {lang: full_retrieval(model, tokenizer, sampler, cfg, acc)
                      for lang, sampler in test_samplers[cfg.k_shot].items()} if languages.ranking else {}
@@ -115,7 +121,8 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, best_dir: Path, acc:
             for scores in evaluate_method(method, model, tokenizer, rule, val_samplers[k], test_samplers[k], cfg_k, acc):
                 results.append(scores.summary(cfg_k) | {"episode_accuracy": [
                     round(float(x), 4) for x in scores.by_episode_step[:, scores.steps]]}
-                    | ({"retrieval": retrieval[scores.language]} if retrieval else {}))
+                    | ({"retrieval": retrieval[scores.language]} if retrieval else {})
+                    | ({"selection": selection} if selection else {}))
                 if record_choice and method == cfg.algorithm and k == cfg.k_shot and acc.is_main_process:
                     record_test_time_choice(best_dir, scores.lr_factor, scores.steps)
     return add_paired_differences(results, cfg)
@@ -147,16 +154,25 @@ def add_paired_differences(results: list[dict], cfg: MetaConfig) -> list[dict]:
     return results
 
 
-def model_for(method: str, cfg: MetaConfig, languages: LanguageSplit, best_dir: Path, acc: Accelerator):
-    """(model, tokenizer): the selected meta-learned checkpoint, φ⁰ (finetune), or φ⁰ after ERM (multitask)."""
+def model_for(method: str, cfg: MetaConfig, languages: LanguageSplit, best_dir: Path, acc: Accelerator,
+              val_sampler) -> tuple[MetaModel, object, dict]:
+    """(model, tokenizer, how it was selected): the meta-learned checkpoint chosen on meta-validation, φ⁰
+    (finetune), or φ⁰ after ERM (multitask) at the step chosen on the same meta-validation episodes."""
     if method == cfg.algorithm:
         learner = MetaLearner.from_pretrained(str(best_dir), device=str(acc.device))
-        return learner.model, learner.tokenizer
+        meta = json.loads((best_dir / META_FILE).read_text())
+        selection = {"selected_step": meta["step"], "val_accuracy": meta["val_accuracy"]} if "step" in meta else {}
+        return learner.model, learner.tokenizer, selection
     encoder, tokenizer = load_encoder(cfg.model)
     model = MetaModel(encoder, cfg.logit_scale).to(acc.device)
-    if method == "multitask":
-        train_multitask(model, tokenizer, languages.train, cfg, acc, ranking=languages.ranking)
-    return model, tokenizer
+    if method != "multitask":
+        return model, tokenizer, {}
+
+    def validate(m: MetaModel) -> float:
+        return validation_accuracy(m, tokenizer, test_time_rule_for(method, m, cfg), val_sampler, cfg, acc,
+                                   desc="meta-validate multitask")
+    return model, tokenizer, train_multitask(model, tokenizer, languages.train, cfg, acc, ranking=languages.ranking,
+                                             validate=validate)
 
 
 def record_test_time_choice(best_dir: Path, lr_factor: float, steps: int) -> None:

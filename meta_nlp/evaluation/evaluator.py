@@ -20,7 +20,7 @@ from meta_nlp.algorithms import TestTimeRule
 from meta_nlp.algorithms.inner import adapt_and_predict, to_batch
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import EpisodeSampler
-from meta_nlp.models.encoder import MetaModel
+from meta_nlp.models.encoder import MetaModel, reusing_lower_states
 
 METRIC_PATH = str(Path(__file__).parent / "metrics" / "accuracy" / "accuracy.py")
 
@@ -92,13 +92,22 @@ def score_episodes(model: MetaModel, tokenizer, rule: TestTimeRule, sampler: Epi
     model.requires_grad_(False)  # only the fast weights need gradients at test time
     mine = range(accelerator.process_index, n_episodes, accelerator.num_processes)
     rows = []
-    for i in tqdm(mine, desc=desc, disable=not accelerator.is_local_main_process, leave=False, dynamic_ncols=True):
-        batch = to_batch(sampler.episode(i), tokenizer, cfg.max_length, accelerator.device)
-        refs = batch.query_labels.tolist()
-        preds = adapt_and_predict(model, batch, rule.names, steps, rule.scaled(lr_factor), cfg.head_init)
-        rows.append((i, [metric.compute(predictions=p, references=refs)["accuracy"] for p in preds]))
+    with reusing_lower_states(model):  # φ is frozen here: each text runs through the unadapted layers once
+        for i in tqdm(mine, desc=desc, disable=not accelerator.is_local_main_process, leave=False, dynamic_ncols=True):
+            batch = to_batch(sampler.episode(i), tokenizer, cfg.max_length, accelerator.device)
+            refs = batch.query_labels.tolist()
+            preds = adapt_and_predict(model, batch, rule.names, steps, rule.scaled(lr_factor), cfg.head_init)
+            rows.append((i, [metric.compute(predictions=p, references=refs)["accuracy"] for p in preds]))
     rows = sorted(gather_object(rows)) if accelerator.num_processes > 1 else rows
     return np.array([r for _, r in rows], dtype=float)
+
+
+def validation_accuracy(model: MetaModel, tokenizer, rule: TestTimeRule, val_sampler: EpisodeSampler, cfg: MetaConfig,
+                        accelerator: Accelerator, desc: str = "meta-validate") -> float:
+    """Model selection's score: mean query accuracy on the first --val-episodes meta-validation episodes after
+    --inner-steps steps of `rule`. Meta-learners' checkpoints and the multitask baseline's are chosen by it."""
+    return float(score_episodes(model, tokenizer, rule, val_sampler, cfg.val_episodes, cfg.inner_steps, 1.0, cfg,
+                                accelerator, desc)[:, -1].mean())
 
 
 def tune_test_time(model: MetaModel, tokenizer, rule: TestTimeRule, val_sampler: EpisodeSampler, cfg: MetaConfig,

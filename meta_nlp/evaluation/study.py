@@ -16,6 +16,7 @@ and runs the rest (the interrupted one resumes its meta-training with --resume-f
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -28,7 +29,8 @@ from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.evaluator import bootstrap_difference, mean_ci95
 from meta_nlp.evaluation.report import (plot_accuracy_by_language, plot_accuracy_by_shots, plot_accuracy_by_step,
                                         write_results)
-from meta_nlp.pipeline import evaluate_run, fold_config, run_experiment, sweep_languages, write_outputs
+from meta_nlp.pipeline import (evaluate_run, fold_config, peak_memory_mib, run_experiment, sweep_languages,
+                               write_outputs)
 from meta_nlp.training.trainer import make_accelerator
 
 STUDY_OUTPUT_DIR = "runs/study"  # used when --output-dir is left at meta_train's default
@@ -118,10 +120,13 @@ def run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
     acc = make_accelerator(cfg)  # a fresh one per run: its checkpoints hold only this run's objects
     if method != BASELINE_RUN:
         return run_experiment(replace(cfg, algorithm=method, baselines=[]).validate(), acc)["results"]
+    started = time.time()
     results = evaluate_run(cfg, prepare_languages(cfg), out / "best", acc, methods=list(cfg.baselines),
                            record_choice=False)
     if acc.is_main_process:
-        write_outputs(out, cfg, results, {"note": "the study's baselines: no meta-training in this folder"})
+        write_outputs(out, cfg, results, {"note": "the study's baselines: no meta-training in this folder",
+                                          "wall_time_s": round(time.time() - started, 1),
+                                          "peak_memory_mib": peak_memory_mib()})
     return results
 
 

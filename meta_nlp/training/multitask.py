@@ -57,24 +57,52 @@ def contrastive_objective(model: MetaModel, tokenizer, corpus: PairCorpus, cfg: 
 
 
 def train_multitask(model: MetaModel, tokenizer, corpus: Corpus | PairCorpus, cfg: MetaConfig,
-                    accelerator: Accelerator, ranking: bool = False) -> MetaModel:
-    """Every process runs the same seeded training (small; avoids a second distributed code path)."""
+                    accelerator: Accelerator, ranking: bool = False,
+                    validate: Callable[[MetaModel], float] | None = None) -> dict:
+    """Train `model` in place and leave it at the step `validate` (meta-validation accuracy) scores best, φ⁰
+    (step 0) included, checked every --eval-every steps: the selection the meta-learners get, so the baseline
+    is tuned as carefully. Returns the selection record. Every process runs the same seeded training (small;
+    avoids a second distributed code path)."""
     device = accelerator.device
+    steps, batch_size = cfg.multitask_budget(accelerator.num_processes)
     objective = contrastive_objective if ranking else classification_objective
     examples, extra, batch_loss = objective(model, tokenizer, corpus, cfg, device)
     groups = [{"params": list(model.encoder.parameters()), "lr": cfg.multitask_lr}]
     opt = torch.optim.AdamW(groups + ([{"params": extra, "lr": 1e-2}] if extra else []))
     rng = np.random.default_rng([cfg.seed, 11])
     torch.manual_seed(cfg.seed)
+    val_by_step: dict[int, float] = {}
+    best_state = None
+
+    def select(step: int) -> None:
+        nonlocal best_state
+        if validate is None:
+            return
+        val = validate(model)
+        accelerator.print(f"multitask step {step}: meta-validation accuracy {val:.4f}")
+        if not val_by_step or val > max(val_by_step.values()):  # ties keep the earlier, as the meta-trainer does
+            best_state = {k: v.detach().clone() for k, v in model.encoder.state_dict().items()}
+        val_by_step[step] = val
+
+    select(0)
+    model.encoder.requires_grad_(True)
     model.train()
-    for _ in tqdm(range(cfg.multitask_steps), desc="multitask baseline", disable=not accelerator.is_local_main_process,
-                  dynamic_ncols=True):
-        idx = rng.choice(len(examples), min(cfg.multitask_batch_size, len(examples)), replace=False)
+    for step in tqdm(range(1, steps + 1), desc="multitask baseline", disable=not accelerator.is_local_main_process,
+                     dynamic_ncols=True):
+        idx = rng.choice(len(examples), min(batch_size, len(examples)), replace=False)
         with accelerator.autocast():
             loss = batch_loss([examples[i] for i in idx])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.encoder.parameters(), cfg.max_grad_norm)
         opt.step()
         opt.zero_grad(set_to_none=True)
+        if step % cfg.eval_every == 0 or step == steps:
+            select(step)
+            model.encoder.requires_grad_(True)
+            model.train()
     model.eval()
-    return model
+    if best_state is not None:
+        model.encoder.load_state_dict(best_state)
+    chosen = max(val_by_step, key=lambda s: (val_by_step[s], -s)) if val_by_step else steps
+    return {"steps": steps, "batch_size": batch_size, "selected_step": chosen, "val_accuracy": val_by_step.get(chosen),
+            "val_accuracy_by_step": {str(s): round(v, 4) for s, v in val_by_step.items()}}

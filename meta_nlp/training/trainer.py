@@ -26,11 +26,12 @@ from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
 from meta_nlp.algorithms import Algorithm, build_algorithm
-from meta_nlp.algorithms.inner import adapt_and_score, to_batch, to_task_batch
+from meta_nlp.algorithms.inner import to_task_batch
 from meta_nlp.algorithms.interpolation import TaskInterpolation
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.augmentation import training_sampler
 from meta_nlp.data.languages import LanguageSplit, prepare_languages
+from meta_nlp.evaluation.evaluator import validation_accuracy
 from meta_nlp.models.encoder import MetaModel, load_encoder
 from meta_nlp.learner import save_learner
 
@@ -159,26 +160,12 @@ class MetaTrainer:
         return sums
 
     # ------------------------------------------------------------------ validation
-    def validation_accuracy(self) -> float:
-        """Mean query accuracy after the training inner loop on the fixed meta-validation episodes."""
-        cfg, acc = self.cfg, self.accelerator
-        rule = self.algorithm.test_time_rule(self.model)
-        self.model.eval()
-        self.model.requires_grad_(False)
-        mine = list(range(acc.process_index, cfg.val_episodes, acc.num_processes))
-        scores = []
-        for i in mine:
-            batch = to_batch(self.val_sampler.episode(i), self.tokenizer, cfg.max_length, acc.device)
-            scores.append(adapt_and_score(self.model, batch, rule.names, cfg.inner_steps, rule.lr, cfg.head_init)[-1])
-        self.model.requires_grad_(True)
-        self.model.train()
-        local = torch.tensor([sum(scores), len(scores)], device=acc.device, dtype=torch.float64)
-        total = acc.reduce(local, reduction="sum")
-        return float(total[0] / total[1])
-
     def validate_and_keep_best(self) -> None:
         acc = self.accelerator
-        val = self.validation_accuracy()
+        val = validation_accuracy(self.model, self.tokenizer, self.algorithm.test_time_rule(self.model),
+                                  self.val_sampler, self.cfg, acc)
+        self.model.requires_grad_(True)
+        self.model.train()
         acc.log({"val_accuracy": val}, step=self.state.step)
         acc.print(f"step {self.state.step}: meta-validation accuracy {val:.4f}")
         if val > self.state.best_val:

@@ -1,0 +1,92 @@
+"""Evaluation shortcuts must not change what is measured, and the multitask baseline gets the model
+selection the meta-learners get."""
+from __future__ import annotations
+
+import pytest
+import torch
+from accelerate import Accelerator
+
+from meta_nlp.algorithms.inner import to_batch
+from meta_nlp.config import MetaConfig
+from meta_nlp.data.episodes import Episode
+from meta_nlp.models.encoder import SetEncoder, reusing_lower_states, tokenize
+from meta_nlp.training.multitask import train_multitask
+
+TEXTS = ["the cat sat", "a much longer sentence about the stock market and the rain today", "jazz",
+         "old castle on the hill", "football match tonight at eight"]
+
+
+def embeddings(model, tokenizer, texts, names, fast):
+    return SetEncoder(model, tokenize(tokenizer, texts, 32, torch.device("cpu")), names)(fast)
+
+
+def test_reused_lower_states_give_the_embeddings_of_a_full_forward(tiny_model, tokenizer):
+    tiny_model.eval()
+    names = tiny_model.adaptable_names(1)  # the top layer adapts: layer 0 is the one whose states are reused
+    params = tiny_model.encoder_params()
+    torch.manual_seed(0)
+    fast = {n: params[n] + 0.1 * torch.randn_like(params[n]) for n in names}  # an adapted top layer
+    # Batches that share texts at other positions and paddings, with a duplicate inside one batch.
+    batches = [TEXTS[:3], [TEXTS[2], TEXTS[3], TEXTS[2], TEXTS[0]], [TEXTS[4], TEXTS[1]]]
+    expected = [embeddings(tiny_model, tokenizer, b, names, fast) for b in batches]
+    with reusing_lower_states(tiny_model):
+        got = [embeddings(tiny_model, tokenizer, b, names, fast) for b in batches]
+        cached = len(tiny_model.lower_cache.by_text)
+    assert cached == len(TEXTS)  # each distinct text ran through the lower layer once
+    for e, g in zip(expected, got):
+        torch.testing.assert_close(g, e, rtol=1e-9, atol=1e-9)
+    assert tiny_model.lower_cache is None  # nothing outlives the block
+
+
+def test_reusing_lower_states_refuses_a_model_in_training_mode(tiny_model):
+    tiny_model.train()
+    with pytest.raises(RuntimeError, match="eval mode"):
+        with reusing_lower_states(tiny_model):
+            pass
+
+
+def test_evaluation_scores_do_not_change_with_reused_lower_states(tiny_model, tokenizer):
+    from meta_nlp.algorithms.inner import adapt_and_predict, constant_lr
+    tiny_model.eval()
+    names = tiny_model.adaptable_names(1)
+    episodes = [Episode([TEXTS[i % 5] + f" {i}" for i in range(4)], [0, 0, 1, 1],
+                        [TEXTS[(i + 2) % 5] for i in range(4)], [0, 1, 0, 1], ["a", "b"], "xx") for _ in range(2)]
+    batches = [to_batch(ep, tokenizer, 32, torch.device("cpu")) for ep in episodes]
+    plain = [adapt_and_predict(tiny_model, b, names, 2, constant_lr(0.5), "proto") for b in batches]
+    with reusing_lower_states(tiny_model):
+        reused = [adapt_and_predict(tiny_model, b, names, 2, constant_lr(0.5), "proto") for b in batches]
+    assert reused == plain
+
+
+CORPUS = {"en": {"food": ["I love pizza", "pasta is great", "a bowl of soup", "fresh bread"],
+                 "sport": ["what a goal", "the match was won", "a great race", "the final score"]}}
+
+
+def multitask_cfg(**kw) -> MetaConfig:
+    return MetaConfig(max_steps=4, eval_every=2, multitask_lr=5e-3, max_length=16, **kw)
+
+
+def test_multitask_budget_defaults_to_the_meta_learners_examples():
+    cfg = MetaConfig(max_steps=40, meta_batch_size=2, n_way=5, k_shot=5, n_query=5)
+    assert cfg.multitask_budget() == (40, 100)
+    assert cfg.multitask_budget(num_processes=4) == (40, 400)
+    assert MetaConfig(multitask_steps=7, multitask_batch_size=3).multitask_budget() == (7, 3)
+
+
+@pytest.mark.parametrize("val_scores, chosen", [([0.5, 0.4, 0.45], 0), ([0.3, 0.6, 0.5], 2), ([0.3, 0.3, 0.3], 0)])
+def test_multitask_keeps_the_step_meta_validation_prefers_phi0_included(tokenizer, val_scores, chosen):
+    from conftest import tiny_bert
+    from meta_nlp.models.encoder import MetaModel
+    model = MetaModel(tiny_bert())
+    seen = []  # the encoder's weights at each validation
+
+    def validate(model):
+        seen.append({k: v.detach().clone() for k, v in model.encoder.state_dict().items()})
+        return val_scores[len(seen) - 1]
+    record = train_multitask(model, tokenizer, CORPUS, multitask_cfg(), Accelerator(cpu=True), validate=validate)
+    assert record["selected_step"] == chosen
+    assert list(record["val_accuracy_by_step"]) == ["0", "2", "4"]
+    assert not torch.equal(seen[0]["embeddings.word_embeddings.weight"], seen[-1]["embeddings.word_embeddings.weight"])
+    final = model.encoder.state_dict()
+    for name, value in seen[chosen // 2].items():
+        assert torch.equal(final[name], value), name
