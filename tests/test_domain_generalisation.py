@@ -237,7 +237,12 @@ def test_study_pools_seeds_pairs_with_the_best_baseline_and_resumes(tmp_path, ti
     assert vs["baseline"] == "finetune" and vs["ci95_low"] <= vs["difference"] <= vs["ci95_high"]
     for name in ("accuracy_by_language.png", "accuracy_by_shots.png", "accuracy_by_step.png"):
         assert (run / name).stat().st_size > 1000
-    assert "## held-out language: it" in (run / "report.md").read_text()
+    report = (run / "report.md").read_text()
+    assert "## held-out language: it" in report and "Method against method" in report
+    pair = next(p for p in data["pairwise"] if p["k_shot"] == 2)
+    assert {pair["method"], pair["other"]} == {"fomaml", "finetune"}
+    assert pair["ci95_low"] <= pair["difference"] <= pair["ci95_high"]
+    assert data["over_languages"] == []  # one held-out language: nothing to average over
     assert (run / "it" / "seed1" / "fomaml" / "results.json").is_file()
     assert (run / "it" / "seed1" / "baselines" / "results.json").is_file()
 
@@ -269,3 +274,40 @@ def test_cross_lingual_meta_training_step(tmp_path, tiny_model_dir):
     ep = trainer.algorithm.draw_episodes(trainer.train_sampler, 0, 0)[0]
     assert ep.support_language != ep.language
     assert trainer.meta_step(0)["grad_norm"] > 0
+
+
+def synthetic_run(method: str, language: str, seed: int, accuracies: list[float]) -> dict:
+    """A (language, seed, method) run's result row, as evaluate_run writes it."""
+    return {"method": method, "language": language, "seed": seed, "k_shot": 5, "n_way": 5, "n_query": 5,
+            "episode_accuracy": accuracies, "accuracy": float(np.mean(accuracies)), "accuracy_by_step": [0.2, 0.3],
+            "adapt_steps": 1, "lr_factor": 1.0, "selection": {"selected_step": 20}}
+
+
+def test_study_comparisons_find_a_known_difference_and_no_difference():
+    from meta_nlp.evaluation import study
+    rng = np.random.default_rng(0)
+    rows = []
+    for lang, gain in (("ja", 0.1), ("it", 0.0)):
+        for seed in (0, 1):
+            base = list(rng.uniform(0.2, 0.8, size=50).round(2))
+            rows += [synthetic_run("finetune", lang, seed, base),
+                     synthetic_run("mldg", lang, seed, [b + gain for b in base]),
+                     synthetic_run("fomaml", lang, seed, list(rng.uniform(0.2, 0.8, size=50)))]
+    results = study.pooled_over_seeds(rows, ["finetune"], 500)
+    mldg_ja = next(r for r in results if (r["method"], r["language"]) == ("mldg", "ja"))
+    assert mldg_ja["selected_step"] == [20, 20] and mldg_ja["n_episodes"] == 100
+    assert mldg_ja["vs_best_baseline"]["difference"] == pytest.approx(0.1)
+    assert mldg_ja["vs_best_baseline"]["ci95_low"] == pytest.approx(0.1)  # the same gain in every episode
+
+    pairs = {(p["language"], p["method"], p["other"]): p for p in study.pairwise_differences(results, 500)}
+    assert len(pairs) == 2 * 3  # three methods, both orders counted once, per language
+    assert pairs["it", "finetune", "mldg"]["difference"] == pytest.approx(0.0)
+    assert pairs["ja", "finetune", "mldg"]["difference"] == pytest.approx(-0.1)
+
+    overall = {o["method"]: o for o in study.over_languages(results, ["finetune"], 500)}
+    assert overall["mldg"]["vs_finetune"]["difference"] == pytest.approx(0.05)  # mean of +0.1 and 0
+    assert overall["mldg"]["vs_finetune"]["ci95_low"] == pytest.approx(0.05)
+    assert overall["mldg"]["beats_best_baseline_in"] == ["ja"]
+    assert "vs_finetune" not in overall["finetune"]
+    lo, hi = overall["fomaml"]["vs_finetune"]["ci95_low"], overall["fomaml"]["vs_finetune"]["ci95_high"]
+    assert lo < overall["fomaml"]["vs_finetune"]["difference"] < hi

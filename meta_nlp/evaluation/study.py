@@ -87,18 +87,20 @@ def run_study(cfg: MetaConfig, spec: StudySpec) -> dict:
                 rows += run_results(replace(fold, seed=seed), method, Path(fold.output_dir) / f"seed{seed}" / method)
     results = pooled_over_seeds(rows, cfg.baselines, spec.bootstrap_resamples)
     languages = sorted({r["language"] for r in results})
+    comparisons = {"pairwise": pairwise_differences(results, spec.bootstrap_resamples),
+                   "over_languages": over_languages(results, cfg.baselines, spec.bootstrap_resamples)}
     out = Path(cfg.output_dir)
     if PartialState().is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         config = replace(cfg, held_out_language=languages).to_dict()
-        write_results(out, config, results, {"study": asdict(spec)})
+        write_results(out, config, results, {"study": asdict(spec), **comparisons})
         main_k = [r for r in results if r["k_shot"] == cfg.k_shot]
         plot_accuracy_by_language(out, main_k, cfg.n_way)
         plot_accuracy_by_shots(out, results, cfg.n_way)
         plot_accuracy_by_step(out, main_k, cfg.n_way)
-        write_study_report(out, cfg, spec, results)
+        write_study_report(out, cfg, spec, results, comparisons)
     PartialState().destroy_process_group()
-    return {"results": results, "languages": languages}
+    return {"results": results, "languages": languages, **comparisons}
 
 
 def folds(cfg: MetaConfig, spec: StudySpec) -> list[MetaConfig]:
@@ -143,7 +145,7 @@ def pooled_over_seeds(rows: list[dict], baselines: list[str], n_resamples: int) 
         best = max(candidates, key=lambda r: r["accuracy"])
         for r in same:
             if r["method"] not in baselines:
-                r["vs_best_baseline"] = paired_difference_to(r, best, n_resamples)
+                r["vs_best_baseline"] = {"baseline": best["method"], **paired_bootstrap(r, best, n_resamples)}
     return results
 
 
@@ -158,40 +160,126 @@ def pooled(rows: list[dict]) -> dict:
             "n_query": first["n_query"], "accuracy_by_step": np.mean([r["accuracy_by_step"] for r in rows], 0).tolist(),
             "seeds": [r["seed"] for r in rows], "accuracy_by_seed": [r["accuracy"] for r in rows],
             "adapt_steps": [r["adapt_steps"] for r in rows], "lr_factor": [r["lr_factor"] for r in rows],
+            "selected_step": [r.get("selection", {}).get("selected_step") for r in rows],
             "episode_accuracy": episodes.tolist(),
             "episode_seed": [r["seed"] for r in rows for _ in r["episode_accuracy"]]}
 
 
-def paired_difference_to(result: dict, baseline: dict, n_resamples: int) -> dict:
-    if result["episode_seed"] != baseline["episode_seed"]:
-        raise MetaNLPError(f"{result['method']} and {baseline['method']} on {result['language']} were not run on the "
+def paired_bootstrap(result: dict, other: dict, n_resamples: int) -> dict:
+    """result − other over the same (seed, episode) pairs, with its paired-bootstrap 95% interval (within seeds)."""
+    if result["episode_seed"] != other["episode_seed"]:
+        raise MetaNLPError(f"{result['method']} and {other['method']} on {result['language']} were not run on the "
                            f"same seeds and episodes; re-run the missing ones")
-    diff, low, high = bootstrap_difference(result["episode_accuracy"], baseline["episode_accuracy"],
+    diff, low, high = bootstrap_difference(result["episode_accuracy"], other["episode_accuracy"],
                                            n_resamples=n_resamples, strata=result["episode_seed"])
-    return {"baseline": baseline["method"], "difference": diff, "ci95": (high - low) / 2, "ci95_low": low,
-            "ci95_high": high, "test": f"paired bootstrap over (seed, episode), within seeds, {n_resamples} resamples"}
+    return {"difference": diff, "ci95": (high - low) / 2, "ci95_low": low, "ci95_high": high,
+            "test": f"paired bootstrap over (seed, episode), within seeds, {n_resamples} resamples"}
 
 
-def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: list[dict]) -> Path:
+def pairwise_differences(results: list[dict], n_resamples: int) -> list[dict]:
+    """Every method against every other (baselines included) per language and K: does MLDG beat plain
+    meta-training, does ANIL beat ProtoNet... One entry per unordered pair (`method` − `other`)."""
+    out = []
+    for lang, k in dict.fromkeys((r["language"], r["k_shot"]) for r in results):
+        same = [r for r in results if (r["language"], r["k_shot"]) == (lang, k)]
+        for i, a in enumerate(same):
+            for b in same[i + 1:]:
+                out.append({"language": lang, "k_shot": k, "method": a["method"], "other": b["method"],
+                            **paired_bootstrap(a, b, n_resamples)})
+    return out
+
+
+def over_languages(results: list[dict], baselines: list[str], n_resamples: int) -> list[dict]:
+    """Per K and method: the accuracy averaged over held-out languages (each counts once) and the paired
+    difference to each baseline over all (language, seed, episode) triples, resampled within (language, seed).
+    Only where every language has as many episodes, so that pooling them weighs each language equally."""
+    out = []
+    for k in sorted({r["k_shot"] for r in results}):
+        at_k = [r for r in results if r["k_shot"] == k]
+        languages = sorted({r["language"] for r in at_k})
+        by_method = {m: {r["language"]: r for r in at_k if r["method"] == m} for m in dict.fromkeys(r["method"] for r in at_k)}
+        complete = {m: rows for m, rows in by_method.items() if sorted(rows) == languages}
+        if len(languages) < 2 or len({len(r["episode_accuracy"]) for rows in complete.values() for r in rows.values()}) != 1:
+            continue
+
+        def pooled_episodes(rows: dict) -> tuple[list[float], list[str]]:
+            return ([a for lang in languages for a in rows[lang]["episode_accuracy"]],
+                    [f"{lang}/{s}" for lang in languages for s in rows[lang]["episode_seed"]])
+        for method, rows in complete.items():
+            entry = {"method": method, "k_shot": k, "languages": languages,
+                     "accuracy": float(np.mean([rows[lang]["accuracy"] for lang in languages]))}
+            episodes, strata = pooled_episodes(rows)
+            for baseline in baselines:
+                if baseline == method or baseline not in complete:
+                    continue
+                base, base_strata = pooled_episodes(complete[baseline])
+                if base_strata != strata:
+                    raise MetaNLPError(f"{method} and {baseline} were not run on the same seeds and episodes")
+                diff, low, high = bootstrap_difference(episodes, base, n_resamples=n_resamples, strata=strata)
+                entry[f"vs_{baseline}"] = {"difference": diff, "ci95_low": low, "ci95_high": high}
+            entry["beats_best_baseline_in"] = [lang for lang in languages
+                                               if rows[lang].get("vs_best_baseline", {}).get("ci95_low", 0) > 0]
+            out.append(entry)
+    return out
+
+
+def interval(d: dict) -> str:
+    """'+0.0120 [+0.0061, +0.0178]', in bold when the interval excludes 0."""
+    text = f"{d['difference']:+.4f} [{d['ci95_low']:+.4f}, {d['ci95_high']:+.4f}]"
+    return f"**{text}**" if d["ci95_low"] > 0 or d["ci95_high"] < 0 else text
+
+
+def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: list[dict], comparisons: dict) -> Path:
     main_k = [r for r in results if r["k_shot"] == cfg.k_shot]
     episodes = main_k[0]["n_episodes"] // len(main_k[0]["seeds"]) if main_k else 0
     lines = [f"# meta_nlp study: {cfg.task}, {cfg.n_way}-way {cfg.k_shot}-shot ({cfg.eval_mode.replace('_', '-')})", "",
              f"Methods {', '.join(spec.methods)} and baselines {', '.join(cfg.baselines) or 'none'}; seeds "
              f"{', '.join(map(str, spec.seeds))}; {episodes} held-out episodes per seed, the same for every method; "
-             f"{cfg.max_steps} meta-training steps on `{cfg.model}`. Checkpoints and test-time settings were chosen on "
-             "the training languages' validation share; each held-out language was read only by its final evaluation.",
+             f"{cfg.max_steps} meta-training steps on `{cfg.model}`. Checkpoints (the meta-learners' and the multitask "
+             "baseline's, φ⁰ a candidate for both) and test-time settings were chosen on the training languages' "
+             "validation share; each held-out language was read only by its final evaluation.",
              "Accuracy ± 95% CI over the pooled (seed, episode) pairs; Δ = method − best baseline on the same "
-             "episodes, with its paired-bootstrap 95% interval.", ""]
+             "episodes, with its paired-bootstrap 95% interval (resampling episodes within seeds); **bold**: the "
+             "interval excludes 0.", ""]
     for lang in sorted({r["language"] for r in main_k}):
+        rows = [r for r in main_k if r["language"] == lang]
         lines += [f"## held-out language: {lang}", "",
-                  "| method | accuracy ± 95% CI | per seed | episodes | Δ vs best baseline [95% CI] |",
-                  "|---|---|---|---|---|"]
-        for r in (r for r in main_k if r["language"] == lang):
+                  "| method | accuracy ± 95% CI | per seed | episodes | checkpoint step (per seed) "
+                  "| Δ vs best baseline [95% CI] |", "|---|---|---|---|---|---|"]
+        for r in rows:
             v = r.get("vs_best_baseline")
-            delta = f"{v['difference']:+.4f} [{v['ci95_low']:+.4f}, {v['ci95_high']:+.4f}] vs {v['baseline']}" if v else "—"
+            delta = f"{interval(v)} vs {v['baseline']}" if v else "—"
             per_seed = " ".join(f"{a:.3f}" for a in r["accuracy_by_seed"])
+            chosen = " ".join("—" if s is None else str(s) for s in r.get("selected_step", []))
             lines.append(f"| {r['method']} | {r['accuracy']:.4f} ± {r['ci95']:.4f} | {per_seed} | {r['n_episodes']} "
-                         f"| {delta} |")
+                         f"| {chosen or '—'} | {delta} |")
+        lines += ["", "Method against method (row − column):", "",
+                  "| | " + " | ".join(r["method"] for r in rows) + " |", "|---|" + "---|" * len(rows)]
+        pairs = {(p["method"], p["other"]): p for p in comparisons["pairwise"]
+                 if (p["language"], p["k_shot"]) == (lang, cfg.k_shot)}
+        for a in rows:
+            cells = []
+            for b in rows:
+                if (a["method"], b["method"]) in pairs:
+                    cells.append(interval(pairs[a["method"], b["method"]]))
+                elif (b["method"], a["method"]) in pairs:
+                    p = pairs[b["method"], a["method"]]
+                    cells.append(interval({"difference": -p["difference"], "ci95_low": -p["ci95_high"],
+                                           "ci95_high": -p["ci95_low"]}))
+                else:
+                    cells.append("")
+            lines.append(f"| {a['method']} | " + " | ".join(cells) + " |")
+        lines.append("")
+    overall = [o for o in comparisons["over_languages"] if o["k_shot"] == cfg.k_shot]
+    if overall:
+        names = [b for b in cfg.baselines if any(f"vs_{b}" in o for o in overall)]
+        lines += [f"## over all held-out languages ({', '.join(overall[0]['languages'])}; each counts once)", "",
+                  "| method | mean accuracy | " + " | ".join(f"Δ vs {b} [95% CI]" for b in names)
+                  + " | beats the best baseline in |", "|---|---|" + "---|" * (len(names) + 1)]
+        for o in overall:
+            cells = [interval(o[f"vs_{b}"]) if f"vs_{b}" in o else "—" for b in names]
+            wins = ", ".join(o["beats_best_baseline_in"]) if o["method"] not in cfg.baselines else "—"
+            lines.append(f"| {o['method']} | {o['accuracy']:.4f} | " + " | ".join(cells) + f" | {wins or 'none'} |")
         lines.append("")
     shots = sorted({r["k_shot"] for r in results})
     lines += ["## accuracy against shots K", "", "| language | method | " + " | ".join(f"K={k}" for k in shots) + " |",
