@@ -105,18 +105,19 @@ def mean_over_languages(results: list[dict], k_shot: int) -> dict[str, float]:
 
 
 def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, best_dir: Path, acc: Accelerator,
-                 methods: list[str], record_choice: bool = True) -> list[dict]:
-    """Every method on the same seeded held-out episodes, at --k-shot and at every --eval-shots K (test-time
-    settings tuned per K on meta-validation). The held-out languages are read here, first."""
-    by_shots = {k: replace(cfg, k_shot=k) for k in sorted({cfg.k_shot, *cfg.eval_shots})}
+                 methods: list[str], record_choice: bool = True, shots: list[int] | None = None) -> list[dict]:
+    """Every method on the same seeded held-out episodes, at every K of `shots` (default: --k-shot and every
+    --eval-shots K; test-time settings tuned per K on meta-validation). The held-out languages are read here, first."""
+    by_shots = {k: replace(cfg, k_shot=k) for k in sorted(shots or {cfg.k_shot, *cfg.eval_shots})}
     val_samplers = {k: languages.val_sampler(c) for k, c in by_shots.items()}
     test_samplers = {k: {lang: load_held_out(c, lang) for lang in cfg.held_out_language} for k, c in by_shots.items()}
+    selection_sampler = val_samplers.get(cfg.k_shot) or languages.val_sampler(cfg)  # model selection at training K
     results = []
     for method in methods:
-        model, tokenizer, selection = model_for(method, cfg, languages, best_dir, acc, val_samplers[cfg.k_shot])
+        model, tokenizer, selection = model_for(method, cfg, languages, best_dir, acc, selection_sampler)
         rule = test_time_rule_for(method, model, cfg)
-        retrieval = {lang: full_retrieval(model, tokenizer, sampler, cfg, acc)
-                     for lang, sampler in test_samplers[cfg.k_shot].items()} if languages.ranking else {}
+        retrieval = {lang: full_retrieval(model, tokenizer, sampler, cfg, acc)  # the corpus: the same at every K
+                     for lang, sampler in next(iter(test_samplers.values())).items()} if languages.ranking else {}
         for k, cfg_k in by_shots.items():
             for scores in evaluate_method(method, model, tokenizer, rule, val_samplers[k], test_samplers[k], cfg_k, acc):
                 results.append(scores.summary(cfg_k) | {"episode_accuracy": [

@@ -255,6 +255,17 @@ def test_study_pools_seeds_pairs_with_the_best_baseline_and_resumes(tmp_path, ti
     assert calls == ["baselines"]
     assert [r["accuracy"] for r in again["results"]] == [r["accuracy"] for r in out["results"]]
 
+    # more K later: the finished runs are evaluated at K=3 from what they saved, never re-trained
+    calls.clear()
+    wider = study.run_study(cfg, replace(spec, shots=[1, 2, 3]))
+    assert calls == ["baselines"] * 4  # 2 seeds x (fomaml run, baselines run), evaluation only
+    by_key = {(r["method"], r["k_shot"]): r for r in wider["results"]}
+    assert set(by_key) == {(m, k) for m in ("fomaml", "finetune") for k in (1, 2, 3)}
+    assert by_key["fomaml", 3]["seeds"] == [0, 1] and by_key["fomaml", 3]["n_episodes"] == 4
+    assert [by_key[r["method"], r["k_shot"]]["accuracy"] for r in out["results"]] == [r["accuracy"] for r in out["results"]]
+    saved = json.loads((run / "it" / "seed0" / "fomaml" / "results.json").read_text())
+    assert sorted(r["k_shot"] for r in saved["results"]) == [1, 2, 3] and saved["training"]["steps"] == 1
+
 
 def test_mldg_and_zero_shot_evaluation_run_end_to_end(tmp_path, tiny_model_dir):
     from meta_nlp.pipeline import run_experiment

@@ -96,7 +96,8 @@ def run_study(cfg: MetaConfig, spec: StudySpec) -> dict:
         write_results(out, config, results, {"study": asdict(spec), **comparisons})
         main_k = [r for r in results if r["k_shot"] == cfg.k_shot]
         plot_accuracy_by_language(out, main_k, cfg.n_way)
-        plot_accuracy_by_shots(out, results, cfg.n_way)
+        if len({r["k_shot"] for r in results}) > 1:  # one K would be a column of dots
+            plot_accuracy_by_shots(out, results, cfg.n_way)
         plot_accuracy_by_step(out, main_k, cfg.n_way)
         write_study_report(out, cfg, spec, results, comparisons)
     PartialState().destroy_process_group()
@@ -113,11 +114,10 @@ def folds(cfg: MetaConfig, spec: StudySpec) -> list[MetaConfig]:
 
 
 def run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
-    """The result rows of one (fold, seed, method) run, read back when it finished earlier."""
-    finished = out / "results.json"
-    if finished.is_file():
-        PartialState().print(f"study: {out} finished earlier, reading it")
-        return json.loads(finished.read_text())["results"]
+    """The result rows of one (fold, seed, method) run; a run that finished earlier is read back, and evaluated
+    from what it saved at the K it lacks when --shots asks for more (no re-training)."""
+    if (out / "results.json").is_file():
+        return finished_run_results(cfg, method, out)
     cfg = replace(cfg, output_dir=str(out))
     acc = make_accelerator(cfg)  # a fresh one per run: its checkpoints hold only this run's objects
     if method != BASELINE_RUN:
@@ -129,6 +129,24 @@ def run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
         write_outputs(out, cfg, results, {"note": "the study's baselines: no meta-training in this folder",
                                           "wall_time_s": round(time.time() - started, 1),
                                           "peak_memory_mib": peak_memory_mib()})
+    return results
+
+
+def finished_run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
+    data = json.loads((out / "results.json").read_text())
+    missing = sorted(set(cfg.eval_shots) - {r["k_shot"] for r in data["results"]})
+    if not missing:
+        PartialState().print(f"study: {out} finished earlier, reading it")
+        return data["results"]
+    PartialState().print(f"study: {out} finished earlier; evaluating its saved model at K={missing} too")
+    baseline_run = method == BASELINE_RUN
+    cfg = replace(cfg, output_dir=str(out), **({} if baseline_run else {"algorithm": method, "baselines": []}))
+    methods = list(cfg.baselines) if baseline_run else [method]
+    results = data["results"] + evaluate_run(cfg, prepare_languages(cfg), out / "best", make_accelerator(cfg),
+                                             methods=methods, record_choice=False, shots=missing)
+    if PartialState().is_main_process:
+        kept = {k: v for k, v in data.items() if k not in ("config", "versions", "results")}
+        write_outputs(out, replace(cfg, eval_shots=sorted({r["k_shot"] for r in results})), results, kept)
     return results
 
 
@@ -282,14 +300,18 @@ def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: lis
             lines.append(f"| {o['method']} | {o['accuracy']:.4f} | " + " | ".join(cells) + f" | {wins or 'none'} |")
         lines.append("")
     shots = sorted({r["k_shot"] for r in results})
-    lines += ["## accuracy against shots K", "", "| language | method | " + " | ".join(f"K={k}" for k in shots) + " |",
-              "|---|---|" + "---|" * len(shots)]
-    for lang, method in dict.fromkeys((r["language"], r["method"]) for r in results):
-        by_k = {r["k_shot"]: r for r in results if (r["language"], r["method"]) == (lang, method)}
-        cells = [f"{by_k[k]['accuracy']:.3f} ± {by_k[k]['ci95']:.3f}" if k in by_k else "—" for k in shots]
-        lines.append(f"| {lang} | {method} | " + " | ".join(cells) + " |")
-    lines += ["", "![accuracy per language](accuracy_by_language.png)", "",
-              "![accuracy against shots](accuracy_by_shots.png)", "",
+    if len(shots) > 1:
+        lines += ["## accuracy against shots K", "",
+                  "| language | method | " + " | ".join(f"K={k}" for k in shots) + " |", "|---|---|" + "---|" * len(shots)]
+        for lang, method in dict.fromkeys((r["language"], r["method"]) for r in results):
+            by_k = {r["k_shot"]: r for r in results if (r["language"], r["method"]) == (lang, method)}
+            cells = [f"{by_k[k]['accuracy']:.3f} ± {by_k[k]['ci95']:.3f}" if k in by_k else "—" for k in shots]
+            lines.append(f"| {lang} | {method} | " + " | ".join(cells) + " |")
+        lines += ["", "![accuracy against shots](accuracy_by_shots.png)", ""]
+    else:
+        lines += [f"One test-time K ({shots[0]}); re-run with `--shots 1,2,5,10` for accuracy against K: finished runs "
+                  "are then evaluated at the new K from their saved models, without re-training.", ""]
+    lines += ["![accuracy per language](accuracy_by_language.png)", "",
               "![accuracy against adaptation steps](accuracy_by_step.png)", ""]
     path = out / "report.md"
     path.write_text("\n".join(lines))
