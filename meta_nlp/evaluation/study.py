@@ -305,9 +305,10 @@ def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: lis
                   "| language | method | " + " | ".join(f"K={k}" for k in shots) + " |", "|---|---|" + "---|" * len(shots)]
         for lang, method in dict.fromkeys((r["language"], r["method"]) for r in results):
             by_k = {r["k_shot"]: r for r in results if (r["language"], r["method"]) == (lang, method)}
-            cells = [f"{by_k[k]['accuracy']:.3f} ± {by_k[k]['ci95']:.3f}" if k in by_k else "—" for k in shots]
+            cells = [f"{by_k[k]['accuracy']:.3f} ± {by_k[k]['ci95']:.3f} ({by_k[k]['n_episodes']})" if k in by_k else "—"
+                     for k in shots]
             lines.append(f"| {lang} | {method} | " + " | ".join(cells) + " |")
-        lines += ["", "![accuracy against shots](accuracy_by_shots.png)", ""]
+        lines += ["", "(episodes in brackets)", "", "![accuracy against shots](accuracy_by_shots.png)", ""]
     else:
         lines += [f"One test-time K ({shots[0]}); re-run with `--shots 1,2,5,10` for accuracy against K: finished runs "
                   "are then evaluated at the new K from their saved models, without re-training.", ""]
