@@ -14,6 +14,7 @@ from meta_nlp.config import MetaConfig
 from meta_nlp.data.languages import (LanguageSplit, load_held_out, pivot_of, prepare_languages, read_training_data,
                                      task_of, usable_in)
 from meta_nlp.data.ranking import RankingSampler, retrieval_accuracy
+from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.evaluator import evaluate_method, paired_difference, validation_accuracy
 from meta_nlp.evaluation.methods import test_time_rule_for
 from meta_nlp.evaluation.report import plot_accuracy_by_step, write_report, write_results
@@ -59,10 +60,9 @@ def run_sweep(cfg: MetaConfig) -> dict:
     results = []
     for lang in languages:
         fold = fold_config(cfg, lang)
-        finished = Path(fold.output_dir) / "results.json"
-        if finished.is_file():
-            PartialState().print(f"leave-one-out: {lang} finished earlier, reading {finished}")
-            results += json.loads(finished.read_text())["results"]
+        if (Path(fold.output_dir) / "results.json").is_file():
+            PartialState().print(f"leave-one-out: {lang} finished earlier, reading {fold.output_dir}/results.json")
+            results += finished_run(fold)["results"]
             continue
         # A fresh accelerator per language, so that its checkpoints hold only this run's objects.
         results += run_experiment(fold, make_accelerator(fold))["results"]
@@ -71,6 +71,24 @@ def run_sweep(cfg: MetaConfig) -> dict:
         write_outputs(Path(cfg.output_dir), replace(cfg, held_out_language=languages), results, extra)
     PartialState().destroy_process_group()
     return {"results": results, **extra}
+
+
+# Settings that do not change what a run measured: where it read and wrote, how it resumed, extra test-time K.
+NOT_MEASURED = ("output_dir", "data_dir", "task_dir", "resume_from_checkpoint", "eval_shots", "report_to")
+
+
+def finished_run(cfg: MetaConfig) -> dict:
+    """What the finished run in cfg.output_dir wrote (results.json), if it ran with `cfg`'s settings. A sweep or
+    study re-run reuses finished runs; one of other settings (say --max-steps) must not be pooled with the rest."""
+    out = Path(cfg.output_dir)
+    data = json.loads((out / "results.json").read_text())
+    saved, wanted = data.get("config", {}), json.loads(json.dumps(cfg.to_dict()))
+    differ = [k for k, v in wanted.items() if k not in NOT_MEASURED and k in saved and saved[k] != v]
+    if differ:
+        more = f" (and {len(differ) - 1} more settings)" if len(differ) > 1 else ""
+        raise MetaNLPError(f"{out} finished earlier with {differ[0]}={saved[differ[0]]!r}, not {wanted[differ[0]]!r}"
+                           f"{more}: pass another --output-dir, or delete that folder to run it again")
+    return data
 
 
 def sweep_languages(cfg: MetaConfig) -> list[str]:

@@ -18,6 +18,7 @@ from meta_nlp.config import MetaConfig
 from meta_nlp.data import chatterbot
 from meta_nlp.data.episodes import EpisodeSampler
 from meta_nlp.data.languages import load_held_out, prepare_languages
+from meta_nlp.errors import MetaNLPError
 from meta_nlp.models.encoder import double_backward_attention, head_logits, init_head
 
 # --------------------------------------------------------------------------- MLDG
@@ -218,6 +219,8 @@ def test_leave_one_out_sweep_writes_every_language_and_skips_finished_ones(tmp_p
     assert ran == [["it"]]
     assert (run / "en" / "results.json").read_text() == first_en
     assert [r["accuracy"] for r in again["results"]] == [r["accuracy"] for r in out["results"]]  # exact resume
+    with pytest.raises(MetaNLPError, match="max_steps=1, not 3"):  # never pooled with runs of other settings
+        pipeline.run_sweep(replace(cfg, max_steps=3))
 
 
 def test_study_pools_seeds_pairs_with_the_best_baseline_and_resumes(tmp_path, tiny_model_dir, monkeypatch):
@@ -265,6 +268,14 @@ def test_study_pools_seeds_pairs_with_the_best_baseline_and_resumes(tmp_path, ti
     assert [by_key[r["method"], r["k_shot"]]["accuracy"] for r in out["results"]] == [r["accuracy"] for r in out["results"]]
     saved = json.loads((run / "it" / "seed0" / "fomaml" / "results.json").read_text())
     assert sorted(r["k_shot"] for r in saved["results"]) == [1, 2, 3] and saved["training"]["steps"] == 1
+
+    # a finished run of other settings is refused, not pooled; where it was written does not matter
+    with pytest.raises(MetaNLPError, match=r"seed0/fomaml finished earlier with eval_episodes=2, not 5"):
+        study.run_study(replace(cfg, eval_episodes=5), spec)
+    (tmp_path / "run").rename(tmp_path / "moved")
+    calls.clear()
+    moved = study.run_study(replace(cfg, output_dir=str(tmp_path / "moved")), replace(spec, shots=[1, 2, 3]))
+    assert calls == [] and moved["results"] == wider["results"]
 
 
 def test_mldg_and_zero_shot_evaluation_run_end_to_end(tmp_path, tiny_model_dir):

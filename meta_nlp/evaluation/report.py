@@ -3,14 +3,31 @@ from __future__ import annotations
 
 import json
 import platform
+import subprocess
 from pathlib import Path
 
 
 def library_versions() -> dict:
     import accelerate, datasets, torch, transformers
     import meta_nlp
-    return {"meta_nlp": meta_nlp.__version__, "torch": torch.__version__, "transformers": transformers.__version__,
-            "accelerate": accelerate.__version__, "datasets": datasets.__version__, "python": platform.python_version()}
+    return {"meta_nlp": meta_nlp.__version__, "meta_nlp_commit": code_commit(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "accelerate": accelerate.__version__,
+            "datasets": datasets.__version__, "python": platform.python_version()}
+
+
+def code_commit() -> str | None:
+    """The git commit of the meta_nlp checkout that ran ('+changes' when it had uncommitted ones): measured results
+    are kept with the code (results/), so each names the code that made it. None outside a git checkout."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        def git(*args: str) -> str:
+            return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True,
+                                  timeout=10).stdout.strip()
+        git("ls-files", "--error-unmatch", "meta_nlp/__init__.py")  # this package's own repository, not an enclosing one
+        commit = git("rev-parse", "--short=12", "HEAD")
+        return commit + ("+changes" if git("status", "--porcelain", "--untracked-files=no", "--", "meta_nlp") else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def write_results(output_dir: Path, config: dict, results: list[dict], extra: dict | None = None) -> Path:

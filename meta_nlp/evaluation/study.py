@@ -15,7 +15,6 @@ and runs the rest (the interrupted one resumes its meta-training with --resume-f
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -29,8 +28,8 @@ from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.evaluator import bootstrap_difference, mean_ci95
 from meta_nlp.evaluation.report import (plot_accuracy_by_language, plot_accuracy_by_shots, plot_accuracy_by_step,
                                         write_results)
-from meta_nlp.pipeline import (evaluate_run, fold_config, peak_memory_mib, run_experiment, sweep_languages,
-                               write_outputs)
+from meta_nlp.pipeline import (evaluate_run, finished_run, fold_config, peak_memory_mib, run_experiment,
+                               sweep_languages, write_outputs)
 from meta_nlp.training.trainer import make_accelerator
 
 STUDY_OUTPUT_DIR = "runs/study"  # used when --output-dir is left at meta_train's default
@@ -114,14 +113,14 @@ def folds(cfg: MetaConfig, spec: StudySpec) -> list[MetaConfig]:
 
 
 def run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
-    """The result rows of one (fold, seed, method) run; a run that finished earlier is read back, and evaluated
-    from what it saved at the K it lacks when --shots asks for more (no re-training)."""
+    """The result rows of one (fold, seed, method) run; a run that finished earlier with the same settings is read
+    back, and evaluated from what it saved at the K it lacks when --shots asks for more (no re-training)."""
+    cfg = replace(cfg, output_dir=str(out), **({} if method == BASELINE_RUN else {"algorithm": method, "baselines": []}))
     if (out / "results.json").is_file():
         return finished_run_results(cfg, method, out)
-    cfg = replace(cfg, output_dir=str(out))
     acc = make_accelerator(cfg)  # a fresh one per run: its checkpoints hold only this run's objects
     if method != BASELINE_RUN:
-        return run_experiment(replace(cfg, algorithm=method, baselines=[]).validate(), acc)["results"]
+        return run_experiment(cfg.validate(), acc)["results"]
     started = time.time()
     results = evaluate_run(cfg, prepare_languages(cfg), out / "best", acc, methods=list(cfg.baselines),
                            record_choice=False)
@@ -133,15 +132,13 @@ def run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
 
 
 def finished_run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
-    data = json.loads((out / "results.json").read_text())
+    data = finished_run(cfg)
     missing = sorted(set(cfg.eval_shots) - {r["k_shot"] for r in data["results"]})
     if not missing:
         PartialState().print(f"study: {out} finished earlier, reading it")
         return data["results"]
     PartialState().print(f"study: {out} finished earlier; evaluating its saved model at K={missing} too")
-    baseline_run = method == BASELINE_RUN
-    cfg = replace(cfg, output_dir=str(out), **({} if baseline_run else {"algorithm": method, "baselines": []}))
-    methods = list(cfg.baselines) if baseline_run else [method]
+    methods = list(cfg.baselines) if method == BASELINE_RUN else [method]
     results = data["results"] + evaluate_run(cfg, prepare_languages(cfg), out / "best", make_accelerator(cfg),
                                              methods=methods, record_choice=False, shots=missing)
     if PartialState().is_main_process:
