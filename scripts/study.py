@@ -9,8 +9,11 @@ examples:
   accelerate launch scripts/study.py --config configs/study_chatterbot.yaml --methods fomaml,anil,protonet,mldg --seeds 0,1 --shots 5
   python scripts/study.py --leave-one-out ja,it --max-steps 2 --eval-episodes 20 --seeds 0 --shots 1,5   # a smoke test
 
-Every run setting is a meta_train flag (below); the study's own flags are --methods, --seeds, --shots
-and --bootstrap-resamples. Writes OUTPUT_DIR (default runs/study)/results.json, report.md,
+  python scripts/study.py --config configs/study_chatterbot.yaml --methods fomaml,anil,protonet,mldg --seeds 0,1 --shots 5 --finished-only
+      # the report of what has finished so far (say, one process per language still running), running nothing
+
+Every run setting is a meta_train flag (below); the study's own flags are --methods, --seeds, --shots,
+--bootstrap-resamples and --finished-only. Writes OUTPUT_DIR (default runs/study)/results.json, report.md,
 accuracy_by_language.png, accuracy_by_shots.png, accuracy_by_step.png, and one folder per
 (held-out language, seed, method) run. Re-running the same command skips the finished runs.
 Cost: (languages x seeds x methods) meta-training runs plus (languages x seeds) baseline runs,

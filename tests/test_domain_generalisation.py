@@ -254,6 +254,10 @@ def test_study_pools_seeds_pairs_with_the_best_baseline_and_resumes(tmp_path, ti
     real = study.evaluate_run
     monkeypatch.setattr(study, "run_experiment", lambda *a, **k: calls.append("meta-train"))
     monkeypatch.setattr(study, "evaluate_run", lambda *a, **k: calls.append("baselines") or real(*a, **k))
+    so_far = study.run_study(cfg, replace(spec, finished_only=True))  # seed 1 is left out, nothing runs
+    assert calls == [] and all(r["seeds"] == [0] and r["n_episodes"] == 2 for r in so_far["results"])
+    with pytest.raises(MetaNLPError, match="no .language, seed. of this study has finished"):
+        study.run_study(replace(cfg, output_dir=str(tmp_path / "empty")), replace(spec, finished_only=True))
     again = study.run_study(cfg, spec)
     assert calls == ["baselines"]
     assert [r["accuracy"] for r in again["results"]] == [r["accuracy"] for r in out["results"]]
@@ -328,8 +332,16 @@ def test_study_comparisons_find_a_known_difference_and_no_difference():
 
     overall = {o["method"]: o for o in study.over_languages(results, ["finetune"], 500)}
     assert overall["mldg"]["vs_finetune"]["difference"] == pytest.approx(0.05)  # mean of +0.1 and 0
+    assert overall["mldg"]["seeds"] == [0, 1]
     assert overall["mldg"]["vs_finetune"]["ci95_low"] == pytest.approx(0.05)
     assert overall["mldg"]["beats_best_baseline_in"] == ["ja"]
     assert "vs_finetune" not in overall["finetune"]
     lo, hi = overall["fomaml"]["vs_finetune"]["ci95_low"], overall["fomaml"]["vs_finetune"]["ci95_high"]
     assert lo < overall["fomaml"]["vs_finetune"]["difference"] < hi
+
+    # a study under way: 'it' has only seed 0, so the languages are compared on seed 0 alone, each counting once
+    under_way = study.pooled_over_seeds([r for r in rows if (r["language"], r["seed"]) != ("it", 1)], ["finetune"], 500)
+    overall = {o["method"]: o for o in study.over_languages(under_way, ["finetune"], 500)}
+    seed0 = {(r["method"], r["language"]): r["accuracy"] for r in rows if r["seed"] == 0}
+    assert overall["mldg"]["seeds"] == [0] and overall["mldg"]["vs_finetune"]["difference"] == pytest.approx(0.05)
+    assert overall["fomaml"]["accuracy"] == pytest.approx((seed0["fomaml", "ja"] + seed0["fomaml", "it"]) / 2)

@@ -15,6 +15,7 @@ and runs the rest (the interrupted one resumes its meta-training with --resume-f
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -43,6 +44,7 @@ class StudySpec:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     shots: list[int] = field(default_factory=lambda: [1, 2, 5, 10])
     bootstrap_resamples: int = 10_000
+    finished_only: bool = False  # report what has finished so far; run nothing
 
     def validate(self) -> "StudySpec":
         bad = [m for m in self.methods if m not in ALGORITHMS]
@@ -69,6 +71,10 @@ def study_flags() -> list:
                         "help": f"test-time K of the accuracy-vs-K plot (default: {','.join(map(str, d.shots))})"}),
         (("--bootstrap-resamples",), {"type": int, "default": d.bootstrap_resamples,
                                       "help": f"paired bootstrap resamples (default: {d.bootstrap_resamples})"}),
+        (("--finished-only",), {"action": "store_true", "default": d.finished_only,
+                                "help": "report the (language, seed) pairs whose every run has finished at every K "
+                                        "of --shots, and run nothing: a study still under way, or one spread over "
+                                        "several machines, seen so far"}),
     ]
 
 
@@ -82,8 +88,14 @@ def run_study(cfg: MetaConfig, spec: StudySpec) -> dict:
     rows = []
     for fold in plan:
         for seed in spec.seeds:
-            for method in [*spec.methods, *([BASELINE_RUN] if cfg.baselines else [])]:
-                rows += run_results(replace(fold, seed=seed), method, Path(fold.output_dir) / f"seed{seed}" / method)
+            runs = {m: Path(fold.output_dir) / f"seed{seed}" / m for m in [*spec.methods, *([BASELINE_RUN] if cfg.baselines else [])]}
+            if spec.finished_only and not all(set(cfg.eval_shots) <= finished_shots(out) for out in runs.values()):
+                PartialState().print(f"study: {Path(fold.output_dir).name} seed {seed} has not finished; left out")
+                continue
+            for method, out in runs.items():
+                rows += run_results(replace(fold, seed=seed), method, out)
+    if not rows:
+        raise MetaNLPError(f"--finished-only: no (language, seed) of this study has finished in {cfg.output_dir}")
     results = pooled_over_seeds(rows, cfg.baselines, spec.bootstrap_resamples)
     languages = sorted({r["language"] for r in results})
     comparisons = {"pairwise": pairwise_differences(results, spec.bootstrap_resamples),
@@ -110,6 +122,12 @@ def folds(cfg: MetaConfig, spec: StudySpec) -> list[MetaConfig]:
     if cfg.leave_one_out:
         return [fold_config(cfg, lang) for lang in sweep_languages(replace(cfg, k_shot=max(cfg.k_shot, *spec.shots)))]
     return [replace(cfg, output_dir=str(Path(cfg.output_dir) / "_".join(cfg.held_out_language)))]
+
+
+def finished_shots(out: Path) -> set[int]:
+    """The test-time K at which the run in `out` has results (none while it has not finished)."""
+    path = out / "results.json"
+    return {r["k_shot"] for r in json.loads(path.read_text())["results"]} if path.is_file() else set()
 
 
 def run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
@@ -207,22 +225,28 @@ def pairwise_differences(results: list[dict], n_resamples: int) -> list[dict]:
 def over_languages(results: list[dict], baselines: list[str], n_resamples: int) -> list[dict]:
     """Per K and method: the accuracy averaged over held-out languages (each counts once) and the paired
     difference to each baseline over all (language, seed, episode) triples, resampled within (language, seed).
-    Only where every language has as many episodes, so that pooling them weighs each language equally."""
+    Only on the seeds every language has, and where every language then has as many episodes, so that
+    pooling weighs each language equally (a study under way may have more seeds of some languages)."""
     out = []
     for k in sorted({r["k_shot"] for r in results}):
         at_k = [r for r in results if r["k_shot"] == k]
         languages = sorted({r["language"] for r in at_k})
         by_method = {m: {r["language"]: r for r in at_k if r["method"] == m} for m in dict.fromkeys(r["method"] for r in at_k)}
         complete = {m: rows for m, rows in by_method.items() if sorted(rows) == languages}
-        if len(languages) < 2 or len({len(r["episode_accuracy"]) for rows in complete.values() for r in rows.values()}) != 1:
+        seeds = sorted(set.intersection(*[set(r["seeds"]) for rows in complete.values() for r in rows.values()] or [set()]))
+        sizes = {r["episode_seed"].count(seed) for rows in complete.values() for r in rows.values() for seed in seeds}
+        if len(languages) < 2 or len(sizes) != 1:
             continue
 
+        def on_seeds(r: dict) -> list[float]:
+            return [a for a, s in zip(r["episode_accuracy"], r["episode_seed"]) if s in seeds]
+
         def pooled_episodes(rows: dict) -> tuple[list[float], list[str]]:
-            return ([a for lang in languages for a in rows[lang]["episode_accuracy"]],
-                    [f"{lang}/{s}" for lang in languages for s in rows[lang]["episode_seed"]])
+            return ([a for lang in languages for a in on_seeds(rows[lang])],
+                    [f"{lang}/{s}" for lang in languages for s in rows[lang]["episode_seed"] if s in seeds])
         for method, rows in complete.items():
-            entry = {"method": method, "k_shot": k, "languages": languages,
-                     "accuracy": float(np.mean([rows[lang]["accuracy"] for lang in languages]))}
+            entry = {"method": method, "k_shot": k, "languages": languages, "seeds": seeds,
+                     "accuracy": float(np.mean([np.mean(on_seeds(rows[lang])) for lang in languages]))}
             episodes, strata = pooled_episodes(rows)
             for baseline in baselines:
                 if baseline == method or baseline not in complete:
@@ -288,7 +312,8 @@ def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: lis
     overall = [o for o in comparisons["over_languages"] if o["k_shot"] == cfg.k_shot]
     if overall:
         names = [b for b in cfg.baselines if any(f"vs_{b}" in o for o in overall)]
-        lines += [f"## over all held-out languages ({', '.join(overall[0]['languages'])}; each counts once)", "",
+        lines += [f"## over all held-out languages ({', '.join(overall[0]['languages'])}, each counting once; "
+                  f"seeds {', '.join(map(str, overall[0]['seeds']))})", "",
                   "| method | mean accuracy | " + " | ".join(f"Δ vs {b} [95% CI]" for b in names)
                   + " | beats the best baseline in |", "|---|---|" + "---|" * (len(names) + 1)]
         for o in overall:
