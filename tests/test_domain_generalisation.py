@@ -256,6 +256,7 @@ def test_study_pools_seeds_pairs_with_the_best_baseline_and_resumes(tmp_path, ti
     monkeypatch.setattr(study, "evaluate_run", lambda *a, **k: calls.append("baselines") or real(*a, **k))
     so_far = study.run_study(cfg, replace(spec, finished_only=True))  # seed 1 is left out, nothing runs
     assert calls == [] and all(r["seeds"] == [0] and r["n_episodes"] == 2 for r in so_far["results"])
+    assert "not finished yet, so left out here: it seed 1." in (run / "report.md").read_text()
     with pytest.raises(MetaNLPError, match="no .language, seed. of this study has finished"):
         study.run_study(replace(cfg, output_dir=str(tmp_path / "empty")), replace(spec, finished_only=True))
     again = study.run_study(cfg, spec)

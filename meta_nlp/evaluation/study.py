@@ -85,12 +85,14 @@ def run_study(cfg: MetaConfig, spec: StudySpec) -> dict:
     for fold in plan:  # every run's settings are checked before the first run starts
         for method in spec.methods:
             replace(fold, algorithm=method).validate()
-    rows = []
+    rows, not_finished = [], []
     for fold in plan:
         for seed in spec.seeds:
-            runs = {m: Path(fold.output_dir) / f"seed{seed}" / m for m in [*spec.methods, *([BASELINE_RUN] if cfg.baselines else [])]}
+            runs = {m: Path(fold.output_dir) / f"seed{seed}" / m
+                    for m in [*spec.methods, *([BASELINE_RUN] if cfg.baselines else [])]}
             if spec.finished_only and not all(set(cfg.eval_shots) <= finished_shots(out) for out in runs.values()):
-                PartialState().print(f"study: {Path(fold.output_dir).name} seed {seed} has not finished; left out")
+                not_finished.append(f"{Path(fold.output_dir).name} seed {seed}")
+                PartialState().print(f"study: {not_finished[-1]} has not finished; left out")
                 continue
             for method, out in runs.items():
                 rows += run_results(replace(fold, seed=seed), method, out)
@@ -104,13 +106,13 @@ def run_study(cfg: MetaConfig, spec: StudySpec) -> dict:
     if PartialState().is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         config = replace(cfg, held_out_language=languages).to_dict()
-        write_results(out, config, results, {"study": asdict(spec), **comparisons})
+        write_results(out, config, results, {"study": asdict(spec), "not_finished": not_finished, **comparisons})
         main_k = [r for r in results if r["k_shot"] == cfg.k_shot]
         plot_accuracy_by_language(out, main_k, cfg.n_way)
         if len({r["k_shot"] for r in results}) > 1:  # one K would be a column of dots
             plot_accuracy_by_shots(out, results, cfg.n_way)
         plot_accuracy_by_step(out, main_k, cfg.n_way)
-        write_study_report(out, cfg, spec, results, comparisons)
+        write_study_report(out, cfg, spec, results, comparisons, not_finished)
     PartialState().destroy_process_group()
     return {"results": results, "languages": languages, **comparisons}
 
@@ -268,12 +270,15 @@ def interval(d: dict) -> str:
     return f"**{text}**" if d["ci95_low"] > 0 or d["ci95_high"] < 0 else text
 
 
-def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: list[dict], comparisons: dict) -> Path:
+def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: list[dict], comparisons: dict,
+                       not_finished: list[str] = ()) -> Path:
     main_k = [r for r in results if r["k_shot"] == cfg.k_shot]
     episodes = main_k[0]["n_episodes"] // len(main_k[0]["seeds"]) if main_k else 0
+    seeds = sorted({s for r in results for s in r["seeds"]})
     lines = [f"# meta_nlp study: {cfg.task}, {cfg.n_way}-way {cfg.k_shot}-shot ({cfg.eval_mode.replace('_', '-')})", "",
+             *([f"**Under way**: not finished yet, so left out here: {', '.join(not_finished)}.", ""] if not_finished else []),
              f"Methods {', '.join(spec.methods)} and baselines {', '.join(cfg.baselines) or 'none'}; seeds "
-             f"{', '.join(map(str, spec.seeds))}; {episodes} held-out episodes per seed, the same for every method; "
+             f"{', '.join(map(str, seeds))}; {episodes} held-out episodes per seed, the same for every method; "
              f"{cfg.max_steps} meta-training steps on `{cfg.model}`. Checkpoints (the meta-learners' and the multitask "
              "baseline's, φ⁰ a candidate for both) and test-time settings were chosen on the training languages' "
              "validation share; each held-out language was read only by its final evaluation.",
