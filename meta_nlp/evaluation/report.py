@@ -10,7 +10,7 @@ from pathlib import Path
 def library_versions() -> dict:
     import accelerate, datasets, torch, transformers
     import meta_nlp
-    return {"meta_nlp": meta_nlp.__version__, "meta_nlp_commit": code_commit(), "torch": torch.__version__,
+    return {"meta_nlp": meta_nlp.__version__, "meta_nlp_commit": CODE_COMMIT, "torch": torch.__version__,
             "transformers": transformers.__version__, "accelerate": accelerate.__version__,
             "datasets": datasets.__version__, "python": platform.python_version()}
 
@@ -28,6 +28,9 @@ def code_commit() -> str | None:
         return commit + ("+changes" if git("status", "--porcelain", "--untracked-files=no", "--", "meta_nlp") else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+CODE_COMMIT = code_commit()  # read once, when the code is loaded: a run's checkout may move on while it runs
 
 
 def write_results(output_dir: Path, config: dict, results: list[dict], extra: dict | None = None) -> Path:
