@@ -3,6 +3,7 @@ bootstrap, leave-one-out sweeps and the study. Tiny random BERT, float64 where g
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -281,6 +282,9 @@ def test_study_pools_seeds_pairs_with_the_best_baseline_and_resumes(tmp_path, ti
     calls.clear()
     moved = study.run_study(replace(cfg, output_dir=str(tmp_path / "moved")), replace(spec, shots=[1, 2, 3]))
     assert calls == [] and moved["results"] == wider["results"]
+    shutil.rmtree(tmp_path / "moved" / "it" / "seed0" / "fomaml" / "best")  # scores kept, weights not (results/)
+    with pytest.raises(MetaNLPError, match=r"seed0/fomaml has no saved model \(best/\) to evaluate at K=\[4\]"):
+        study.run_study(replace(cfg, output_dir=str(tmp_path / "moved")), replace(spec, shots=[1, 2, 3, 4]))
 
 
 def test_mldg_and_zero_shot_evaluation_run_end_to_end(tmp_path, tiny_model_dir):

@@ -157,6 +157,9 @@ def finished_run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
     if not missing:
         PartialState().print(f"study: {out} finished earlier, reading it")
         return data["results"]
+    if method != BASELINE_RUN and not (out / "best").is_dir():  # results/ keeps a run's scores, not its weights
+        raise MetaNLPError(f"{out} has no saved model (best/) to evaluate at K={missing}: its weights stayed on the "
+                           "machine that ran it; ask for the K it has, or run the study into another --output-dir")
     PartialState().print(f"study: {out} finished earlier; evaluating its saved model at K={missing} too")
     methods = list(cfg.baselines) if method == BASELINE_RUN else [method]
     results = data["results"] + evaluate_run(cfg, prepare_languages(cfg), out / "best", make_accelerator(cfg),
