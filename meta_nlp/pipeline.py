@@ -19,6 +19,7 @@ from meta_nlp.evaluation.evaluator import evaluate_method, paired_difference, va
 from meta_nlp.evaluation.methods import test_time_rule_for
 from meta_nlp.evaluation.report import plot_accuracy_by_step, write_report, write_results
 from meta_nlp.learner import META_FILE, MetaLearner, resolve_learner_dir
+from meta_nlp.memory import reset_peak_rss, run_peak_mib
 from meta_nlp.models.encoder import MetaModel, load_encoder, tokenize
 from meta_nlp.training.multitask import train_multitask
 from meta_nlp.training.trainer import MetaTrainer, make_accelerator
@@ -26,6 +27,7 @@ from meta_nlp.training.trainer import MetaTrainer, make_accelerator
 
 def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> dict:
     started = time.time()
+    reset_peak_rss()  # this run's peak memory, not the process's (a sweep or study runs many)
     trainer = MetaTrainer(cfg, accelerator)
     trainer.setup()
     acc = trainer.accelerator
@@ -34,7 +36,7 @@ def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> d
     training = trainer.train()
     best_dir = Path(cfg.output_dir) / "best"
     results = evaluate_run(cfg, trainer.languages, best_dir, acc, methods=[cfg.algorithm, *cfg.baselines])
-    extra = {"training": training, "wall_time_s": round(time.time() - started, 1), "peak_memory_mib": peak_memory_mib(),
+    extra = {"training": training, "wall_time_s": round(time.time() - started, 1), "peak_memory_mib": run_peak_mib(),
              "num_processes": acc.num_processes, "train_languages": list(trainer.languages.train)}
     if acc.is_main_process:
         write_outputs(Path(cfg.output_dir), cfg, results, extra)
@@ -46,10 +48,6 @@ def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> d
     return {"results": results, **extra}
 
 
-def peak_memory_mib() -> int:
-    """This process's peak resident memory so far (CPU), in MiB."""
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def run_sweep(cfg: MetaConfig) -> dict:

@@ -27,7 +27,6 @@ import copy
 import gc
 import json
 import platform
-import resource
 import sys
 import time
 from dataclasses import replace
@@ -38,8 +37,8 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from meta_nlp.cli import main_guard  # noqa: E402
 from meta_nlp.config import ALGORITHMS, MetaConfig  # noqa: E402
+from meta_nlp.memory import MIB, current_rss_bytes, proc_status_kib, reset_peak_rss, ru_maxrss_bytes  # noqa: E402
 
-MIB = 2 ** 20
 DEFAULTS = MetaConfig()
 TINY_BERT = dict(hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=64)
 
@@ -122,36 +121,6 @@ def episode_batches(corpus: dict, tokenizer, cfg: MetaConfig, count: int, device
 
 
 # ------------------------------------------------------------------ memory
-def current_rss_bytes() -> int:
-    try:
-        import psutil
-        return psutil.Process().memory_info().rss
-    except ImportError:
-        return proc_status_kib("VmRSS") * 1024
-
-
-def proc_status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise KeyError(field)
-
-
-def ru_maxrss_bytes() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
-
-
-def reset_peak_rss() -> bool:
-    """Reset Linux's VmHWM (clear_refs 5); False where the kernel or OS does not allow it."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        proc_status_kib("VmHWM")
-        return True
-    except (OSError, KeyError):
-        return False
-
-
 def return_freed_memory_to_os() -> None:
     """glibc keeps freed blocks mapped: without a trim the previous row's memory hides this row's growth."""
     try:

@@ -57,3 +57,15 @@ def test_two_processes_give_the_same_meta_gradient_as_one(tmp_path, tiny_model_d
     for name in one:
         assert torch.allclose(one[name], two[name], rtol=1e-4, atol=1e-7), name
     assert any(g.abs().sum() > 0 for g in one.values())
+
+
+def test_a_runs_peak_memory_is_its_own_not_the_processes():
+    """A study runs many runs in one process: each records the peak since its own start."""
+    import numpy as np
+    from meta_nlp.memory import reset_peak_rss, run_peak_mib
+    big = np.ones(300 * 2 ** 20 // 8)  # 300 MiB, every page touched
+    high = run_peak_mib()
+    del big
+    if not reset_peak_rss():
+        pytest.skip("this OS keeps only the process's lifetime peak (no /proc/self/clear_refs)")
+    assert run_peak_mib() < high - 200

@@ -29,8 +29,8 @@ from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.evaluator import bootstrap_difference, mean_ci95
 from meta_nlp.evaluation.report import (plot_accuracy_by_language, plot_accuracy_by_shots, plot_accuracy_by_step,
                                         write_results)
-from meta_nlp.pipeline import (evaluate_run, finished_run, fold_config, peak_memory_mib, run_experiment,
-                               sweep_languages, write_outputs)
+from meta_nlp.memory import reset_peak_rss, run_peak_mib
+from meta_nlp.pipeline import evaluate_run, finished_run, fold_config, run_experiment, sweep_languages, write_outputs
 from meta_nlp.training.trainer import make_accelerator
 
 STUDY_OUTPUT_DIR = "runs/study"  # used when --output-dir is left at meta_train's default
@@ -142,12 +142,13 @@ def run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
     if method != BASELINE_RUN:
         return run_experiment(cfg.validate(), acc)["results"]
     started = time.time()
+    reset_peak_rss()
     results = evaluate_run(cfg, prepare_languages(cfg), out / "best", acc, methods=list(cfg.baselines),
                            record_choice=False)
     if acc.is_main_process:
         write_outputs(out, cfg, results, {"note": "the study's baselines: no meta-training in this folder",
                                           "wall_time_s": round(time.time() - started, 1),
-                                          "peak_memory_mib": peak_memory_mib()})
+                                          "peak_memory_mib": run_peak_mib()})
     return results
 
 
