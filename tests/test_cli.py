@@ -82,3 +82,16 @@ def test_evaluate_and_push_need_a_real_run(tmp_path):
     assert_one_line_error(run_script("evaluate.py", "--checkpoint", str(tmp_path / "none"), "--held-out-language", "it"),
                           "checkpoint not found")
     assert_one_line_error(run_script("meta_train.py", "--push-to-hub"), "--hub-model-id")
+
+
+def test_token_overlap_counts_the_pieces_a_held_out_language_shares_with_its_training_languages():
+    def shared(held_out: str, *train: str) -> float:
+        proc = run_script("token_overlap.py", "--held-out-language", held_out,
+                          *[a for lang in train for a in ("--train-languages", lang)])
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        row = next(line for line in proc.stdout.splitlines() if line.startswith(f"| {held_out} |"))
+        return float(row.split("|")[3].strip().rstrip("%"))
+    # Spanish and Portuguese share most of Italian's word pieces; Korean's jamo occur in neither
+    assert shared("it", "es", "pt") > 70 > 10 > shared("ko", "es", "pt")
+    proc = run_script("token_overlap.py", "--task", "tatoeba", "--data-dir", str(ROOT / "no-such-folder"))
+    assert_one_line_error(proc, "no-such-folder")
