@@ -48,8 +48,6 @@ def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> d
     return {"results": results, **extra}
 
 
-
-
 def run_sweep(cfg: MetaConfig) -> dict:
     """Leave one language out: the whole run once per held-out language into OUTPUT_DIR/<lang>/, each
     training on the others, then every result in OUTPUT_DIR. A language whose results.json exists is
