@@ -48,6 +48,12 @@ def test_broken_and_unknown_yaml_configs(tmp_path):
     assert_one_line_error(run_script("meta_train.py", "--config", str(tmp_path / "none.yaml")), "not found")
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_load_and_validate(path):
+    from meta_nlp.config import config_from_dict, load_yaml_config
+    config_from_dict(load_yaml_config(str(path)), source=path.name).validate()
+
+
 def test_missing_hub_model_is_a_clear_error_offline(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "meta_train.py"), "--model", "nobody/no-such-model",
                            "--output-dir", str(tmp_path)], capture_output=True, text=True, timeout=300, cwd=ROOT,
