@@ -2,7 +2,8 @@
 
 The repository root is the run's `best/` learner (so `MetaLearner.from_pretrained("<repo id>")`
 works), plus results.json, report.md, the accuracy plot and a model card (README.md).
-Resumable checkpoints (checkpoints/step_N) are never uploaded.
+Resumable checkpoints (checkpoints/checkpoint_N) are never uploaded, nor any absolute path of this machine
+(the uploaded configs, report and card show paths relative to the run folder, or only by name).
 
 `push_run` does not know about processes: in a multi-process (accelerate) run, callers must
 call it on the main process only, after the run's outputs are written.
@@ -82,6 +83,86 @@ def read_run(run_dir: Path) -> Run:
     return Run(run_dir, results, meta)
 
 
+# --- nothing of this machine is published -------------------------------------------------
+# The run's own files keep its absolute paths; what is uploaded (and what --hub-dry-run writes)
+# shows them relative to the run folder, or only by name.
+
+UNPUBLISHED_FLAGS = ("--output-dir", "--resume-from-checkpoint", "--hub-token")  # where it ran, and a secret
+
+
+def is_local_path(value: str) -> bool:
+    return value.startswith(("/", "~/")) or value == "~"
+
+
+def packaged_model_dir() -> Path | None:
+    from meta_nlp.models.encoder import resolve_model_path
+    path = resolve_model_path(DEFAULT_MODEL)
+    return None if path == DEFAULT_MODEL else Path(path).resolve()
+
+
+def shareable_path(value: str, run_dir: Path) -> str:
+    """An absolute path as the Hub sees it: the packaged default model as its id, a path in the run relative to
+    the run folder ('.' for the run itself), any other as '.../NAME'. Anything else is returned unchanged."""
+    if not is_local_path(value):
+        return value
+    path, run_dir = Path(value).expanduser().resolve(), Path(run_dir).resolve()
+    if path == packaged_model_dir():
+        return DEFAULT_MODEL
+    if path.is_relative_to(run_dir):
+        return path.relative_to(run_dir).as_posix()
+    return f".../{Path(value).expanduser().name}"
+
+
+def shareable(tree, run_dir: Path):
+    """A JSON tree (results.json, meta_nlp.json) with every absolute path made shareable."""
+    if isinstance(tree, str):
+        return shareable_path(tree, run_dir)
+    if isinstance(tree, list):
+        return [shareable(v, run_dir) for v in tree]
+    if isinstance(tree, dict):
+        return {k: shareable(v, run_dir) for k, v in tree.items()}
+    return tree
+
+
+def strings_in(tree) -> list[str]:
+    if isinstance(tree, str):
+        return [tree]
+    values = tree.values() if isinstance(tree, dict) else tree if isinstance(tree, list) else []
+    return [s for v in values for s in strings_in(v)]
+
+
+def shareable_command(command: str, run_dir: Path) -> str:
+    """The command line without --output-dir, --resume-from-checkpoint and --hub-token, other paths made shareable."""
+    args, out = shlex.split(command), []
+    while args:
+        arg = args.pop(0)
+        flag, eq, value = arg.partition("=")
+        if flag in UNPUBLISHED_FLAGS:
+            if not eq and args:
+                args.pop(0)
+            continue
+        out.append(f"{flag}={shareable_path(value, run_dir)}" if eq and flag.startswith("--")
+                   else shareable_path(arg, run_dir))
+    return shlex.join(out)
+
+
+def shareable_run(run: Run) -> Run:
+    return Run(run.path, shareable(run.results, run.path), shareable(run.meta, run.path))
+
+
+def write_shareable_copies(run: Run, dest: Path) -> None:
+    """Replace the upload folder's copies of meta_nlp.json, results.json and report.md by shareable ones."""
+    public = shareable_run(run)
+    (dest / META_FILE).write_text(json.dumps(public.meta, indent=2), encoding="utf-8")
+    (dest / "results.json").write_text(json.dumps(public.results, indent=2), encoding="utf-8")
+    report = dest / "report.md"
+    if report.is_file():  # written from the config: the same paths, replaced longest first
+        text = report.read_text(encoding="utf-8")
+        for path in sorted({s for s in strings_in([run.meta, run.results]) if is_local_path(s)}, key=len, reverse=True):
+            text = text.replace(path, shareable_path(path, run.path))
+        report.write_text(text, encoding="utf-8")
+
+
 # --- model card ---------------------------------------------------------------------------
 
 def plural(n: int, word: str) -> str:
@@ -153,7 +234,7 @@ def reconstructed_command(config: dict) -> str:
     args = ["accelerate", "launch", "scripts/meta_train.py"]
     for f in fields(MetaConfig):
         value = config.get(f.name, defaults[f.name])
-        if value == defaults[f.name] or value is None or f.name == "resume_from_checkpoint":
+        if value == defaults[f.name] or value is None or f"--{f.name.replace('_', '-')}" in UNPUBLISHED_FLAGS:
             continue
         flag = f"--{f.name.replace('_', '-')}"
         if f.metadata.get("repeat"):
@@ -292,8 +373,9 @@ it on the pooled training languages.
 
 def model_card(run_dir: Path, repo_id: str | None = None, command: str | None = None) -> ModelCard:
     """The model card of a finished run: Hub metadata (base model, languages, eval results) + text."""
-    run = read_run(Path(run_dir))
+    run = shareable_run(read_run(Path(run_dir)))
     repo_id = repo_id or PLACEHOLDER_REPO_ID
+    command = shareable_command(command, run.path) if command else None
     data = card_data(run, repo_id)
     return ModelCard(f"---\n{data.to_yaml()}\n---\n{card_text(run, repo_id, command)}")
 
@@ -327,6 +409,7 @@ def build_upload_folder(run_dir: Path, dest: Path | None = None, command: str | 
     for name in RUN_FILES:
         if (run_dir / name).is_file():
             shutil.copy2(run_dir / name, dest / name)
+    write_shareable_copies(read_run(run_dir), dest)
     card.save(dest / "README.md")
     return dest
 

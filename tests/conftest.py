@@ -1,6 +1,7 @@
 """Shared fixtures: tiny random BERTs built from a BertConfig, and tiny episodes."""
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 
@@ -17,6 +18,23 @@ from meta_nlp.config import MetaConfig  # noqa: E402
 # make them ~90x slower; subprocess tests (the real CLI) keep torch's default.
 torch.set_num_threads(1)
 from meta_nlp.models.encoder import MetaModel  # noqa: E402
+
+
+HF_ENVIRONMENT = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "HF_TOKEN", "HF_HUB_TOKEN",
+                  "HUGGING_FACE_HUB_TOKEN")
+
+
+@pytest.fixture(autouse=True)
+def no_hub_environment(monkeypatch):
+    """Tests see neither the caller's offline switch nor token: a test about them sets them itself.
+    huggingface_hub and datasets read the offline switch once, at import, so their copies are reset too."""
+    for name in HF_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    import huggingface_hub.constants
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    if "datasets.config" in sys.modules:  # not imported here: most tests never need it
+        monkeypatch.setattr(sys.modules["datasets.config"], "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(sys.modules["datasets.config"], "HF_DATASETS_OFFLINE", False)
 
 
 def tiny_bert(vocab_size: int = 30522, seed: int = 0):
@@ -48,6 +66,13 @@ def tiny_model_dir(tmp_path_factory, tokenizer) -> str:
     tiny_bert().save_pretrained(path)
     tokenizer.save_pretrained(path)
     return str(path)
+
+
+def free_port() -> int:
+    """A port nobody listens on now, for a multi-process test (a fixed one collides with parallel runs)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def tiny_cfg(tmp_path, model_dir: str, **overrides) -> MetaConfig:

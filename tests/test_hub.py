@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from unittest.mock import MagicMock
 
 import pytest
 
-from meta_nlp.config import MetaConfig
+from meta_nlp.config import DEFAULT_MODEL, MetaConfig
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.hub import build_upload_folder, push_run, resolve_token
 
@@ -60,8 +61,8 @@ def run_dir(tmp_path_factory) -> Path:
         "wall_time_s": 1.5, "num_processes": 1, "train_languages": ["en", "it"]}))
     (run / "report.md").write_text("# report\n")
     (run / "accuracy_by_step.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    (run / "checkpoints" / "step_2").mkdir(parents=True)
-    (run / "checkpoints" / "step_2" / "optimizer.bin").write_bytes(b"state")
+    (run / "checkpoints" / "checkpoint_2").mkdir(parents=True)
+    (run / "checkpoints" / "checkpoint_2" / "optimizer.bin").write_bytes(b"state")
     return run
 
 
@@ -75,10 +76,63 @@ def files_in(folder: Path) -> set[str]:
     return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
 
 
+def machine_paths(tmp_path_factory) -> list[str]:
+    """Absolute paths of this machine that must never be uploaded: pytest's temp root, the checkout, the home."""
+    return [str(tmp_path_factory.getbasetemp()), str(ROOT)] + ([str(Path.home())] if Path.home() != Path("/") else [])
+
+
+def files_holding(folder: Path, paths: list[str]) -> dict[str, list[str]]:
+    """Each file of `folder` that contains any of `paths`, with the paths it contains."""
+    found = {f.relative_to(folder).as_posix(): [p for p in paths if p.encode() in f.read_bytes()]
+             for f in folder.rglob("*") if f.is_file()}
+    return {name: hits for name, hits in found.items() if hits}
+
+
 def test_upload_folder_holds_learner_results_and_card_but_no_checkpoints(upload_dir):
     files = files_in(upload_dir)
     assert LEARNER_FILES | {"results.json", "report.md", "accuracy_by_step.png", "README.md"} <= files
     assert not any(f.startswith("checkpoints") for f in files)
+
+
+def test_upload_folder_holds_no_path_of_this_machine(upload_dir, run_dir, tmp_path_factory):
+    assert json.loads((run_dir / "results.json").read_text())["config"]["output_dir"] == str(run_dir)  # the run's own
+    assert files_holding(upload_dir, machine_paths(tmp_path_factory)) == {}
+    assert json.loads((upload_dir / "results.json").read_text())["config"]["output_dir"] == "."
+
+
+@pytest.mark.parametrize("model", ["local folder", "packaged default"])
+@pytest.mark.parametrize("with_command", [True, False])
+def test_local_paths_are_shown_relative_to_the_run_or_by_name(run_dir, tmp_path, tmp_path_factory, model, with_command):
+    from huggingface_hub import ModelCard
+    from meta_nlp.models.encoder import resolve_model_path
+    run = tmp_path / "alice" / "runs" / "local"
+    shutil.copytree(run_dir, run)
+    model_dir = str(tmp_path / "models" / "tiny-bert") if model == "local folder" else resolve_model_path(DEFAULT_MODEL)
+    if model_dir == DEFAULT_MODEL:
+        pytest.skip("the packaged model is not installed")
+    local = {"model": model_dir, "data_dir": str(tmp_path / "data" / "sib200"), "task_dir": [str(tmp_path / "tasks")],
+             "output_dir": str(run), "resume_from_checkpoint": str(run / "checkpoints" / "checkpoint_2")}
+    for name in ("results.json", "best/meta_nlp.json"):
+        data = json.loads((run / name).read_text())
+        data["config"].update(local)
+        (run / name).write_text(json.dumps(data))
+    (run / "report.md").write_text(f"# report\n\nModel `{model_dir}`, data from {local['data_dir']}\n")
+    command = shlex.join([str(ROOT / "scripts" / "meta_train.py"), "--model", model_dir, "--output-dir", str(run),
+                          f"--data-dir={local['data_dir']}", "--hub-token", "hf_secret", "--seed", "7"])
+    upload = build_upload_folder(run, tmp_path / "up", command=command if with_command else None, repo_id="alice/tiny")
+
+    assert files_holding(upload, machine_paths(tmp_path_factory)) == {}
+    assert "hf_secret" not in (upload / "README.md").read_text()
+    shown = DEFAULT_MODEL if model == "packaged default" else ".../tiny-bert"
+    for name in ("results.json", "meta_nlp.json"):
+        config = json.loads((upload / name).read_text())["config"]
+        assert (config["model"], config["data_dir"], config["task_dir"]) == (shown, ".../sib200", [".../tasks"])
+        assert (config["output_dir"], config["resume_from_checkpoint"]) == (".", "checkpoints/checkpoint_2")
+    assert f"Model `{shown}`, data from .../sib200" in (upload / "report.md").read_text()
+    card = ModelCard.load(upload / "README.md")
+    assert card.data.base_model == (DEFAULT_MODEL if model == "packaged default" else None)
+    assert "--data-dir" in card.text and "--output-dir" not in card.text and "--resume" not in card.text
+    assert json.loads((run / "results.json").read_text())["config"] == {**json.loads((run_dir / "results.json").read_text())["config"], **local}
 
 
 def test_default_upload_folder_is_in_the_run_and_is_rebuilt_clean(run_dir):
@@ -132,26 +186,30 @@ def test_card_without_command_shows_an_equivalent_one(run_dir, tmp_path):
 
 
 def test_upload_folder_loads_offline_and_adapts(upload_dir, monkeypatch):
+    import huggingface_hub.constants
     from meta_nlp.learner import MetaLearner
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # read at import: set both
     learner = MetaLearner.from_pretrained(str(upload_dir), device="cpu")
     predictions = learner.adapt(TEXTS, LABELS).predict(TEXTS)
     assert len(predictions) == len(TEXTS) and set(predictions) <= set(LABELS)
 
 
 @pytest.mark.parametrize("revision", [None, "v1"])
-def test_push_creates_repo_and_uploads_the_folder(run_dir, revision):
+def test_push_creates_repo_and_uploads_the_folder(run_dir, revision, tmp_path_factory):
     api = MagicMock()
     api.create_repo.return_value = "https://huggingface.co/alice/tiny"
     uploaded: dict = {}
     # the upload folder is temporary: record its files while it exists
-    api.upload_folder.side_effect = lambda **kw: uploaded.update(kw, files=files_in(Path(kw["folder_path"])))
+    api.upload_folder.side_effect = lambda **kw: uploaded.update(
+        kw, files=files_in(Path(kw["folder_path"])), leaks=files_holding(Path(kw["folder_path"]), machine_paths(tmp_path_factory)))
     url = push_run(run_dir, "alice/tiny", private=True, revision=revision, api=api)
     api.create_repo.assert_called_once_with("alice/tiny", private=True, exist_ok=True, repo_type="model")
     assert (api.create_branch.call_count == 1) == bool(revision)
     assert uploaded["repo_id"] == "alice/tiny" and uploaded["revision"] == revision
     assert LEARNER_FILES | {"README.md", "results.json"} <= uploaded["files"]
     assert not any(f.startswith("checkpoints") for f in uploaded["files"])
+    assert uploaded["leaks"] == {}
     assert url == "https://huggingface.co/alice/tiny" + (f"/tree/{revision}" if revision else "")
 
 
