@@ -86,7 +86,8 @@ class MetaSGD(MAML):
                 continue
             shape = (cfg.inner_steps,) if cfg.lr_granularity == "layer_step" else \
                 (params[name].shape if name in params else ())
-            model.inner_lrs[key] = torch.nn.Parameter(torch.full(shape, cfg.inner_lr))
+            like = model.log_scale  # the model's dtype and device (a float64 test model gets float64 rates)
+            model.inner_lrs[key] = torch.nn.Parameter(torch.full(shape, cfg.inner_lr, dtype=like.dtype, device=like.device))
 
     def inner_lr(self, model: MetaModel) -> LrFn:
         g = self.cfg.lr_granularity
