@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,29 @@ import yaml
 from meta_nlp.errors import MetaNLPError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-ALGORITHMS = ("maml", "fomaml", "reptile", "anil", "metasgd", "protonet", "mldg")
-BASELINES = ("finetune", "multitask")
+# The one registry of what can be trained: name -> "module:class" (resolved only when built, so this
+# bottom layer imports none of them). A meta-learner is an Algorithm (meta_nlp/algorithms), trained by
+# the episodic objective (meta_nlp/objectives/meta_learning.py).
+ALGORITHMS = {
+    "maml": "meta_nlp.algorithms.maml:MAML",
+    "fomaml": "meta_nlp.algorithms.maml:FOMAML",
+    "reptile": "meta_nlp.algorithms.reptile:Reptile",
+    "anil": "meta_nlp.algorithms.maml:ANIL",
+    "metasgd": "meta_nlp.algorithms.maml:MetaSGD",
+    "protonet": "meta_nlp.algorithms.protonet:ProtoNet",
+    "mldg": "meta_nlp.algorithms.mldg:MLDG",
+}
+# Baselines: finetune adapts φ⁰ as it is; multitask is trained first by its own objective.
+BASELINES = {
+    "finetune": None,
+    "multitask": "meta_nlp.objectives.multitask:MultitaskObjective",
+}
+
+
+def registered(spec: str) -> Any:
+    """The class a registry entry ("module:class") names."""
+    module, name = spec.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
@@ -81,6 +104,8 @@ class MetaConfig:
     max_grad_norm: float = _f(1.0, "gradient clipping of the all-reduced meta-gradient")
     eval_every: int = _f(20, "meta-validate every N steps (keeps the best checkpoint)")
     save_every: int = _f(20, "save a resumable checkpoint every N steps")
+    save_total_limit: int = _f(2, "resumable checkpoints kept (the oldest are deleted; the selected model in best/ "
+                                  "is kept apart)")
     val_episodes: int = _f(12, "meta-validation episodes (model selection and test-time lr tuning)")
     # --- evaluation ----------------------------------------------------------------
     eval_episodes: int = _f(200, "held-out episodes per method (the same seeded episodes for all)")
@@ -90,6 +115,7 @@ class MetaConfig:
                                        "(support in --zero-shot-source, query in the held-out language)")
     zero_shot_source: str = _f("en", "support language of zero-shot evaluation (never a held-out language)")
     eval_shots: list = _f([], "also evaluate at these test-time K (e.g. 1 2 5 10; meta-training keeps --k-shot)", nargs=int)
+    # --- baselines -------------------------------------------------------------------
     finetune_lr: float = _f(0.05, "test-time SGD lr of the baselines (scaled by the grid, like the meta-learners')")
     baselines: list = _f(["finetune", "multitask"], "comma-separated baselines: finetune, multitask (or 'none')", comma=True)
     multitask_steps: int = _f(0, "supervised steps of the multitask baseline on the pooled training languages "
@@ -97,7 +123,8 @@ class MetaConfig:
                                  "meta-validation every --eval-every steps, φ⁰ included, as theirs is")
     multitask_batch_size: int = _f(0, "labelled examples per multitask step (0: as many as one meta-step sees, "
                                       "meta-batch x processes x n-way x (k-shot + n-query))")
-    multitask_lr: float = _f(3e-5, "AdamW learning rate of the multitask baseline")
+    multitask_lr: float = _f(3e-5, "AdamW learning rate of the multitask baseline's encoder")
+    multitask_head_lr: float = _f(1e-2, "AdamW learning rate of the multitask baseline's classification head")
     # --- run -----------------------------------------------------------------------
     seed: int = _f(0, "seed of episodes, initial heads and dropout")
     output_dir: str = _f("runs/default", "where checkpoints, results.json, report.md and plots go")
@@ -116,13 +143,9 @@ class MetaConfig:
         batch = self.multitask_batch_size or self.meta_batch_size * num_processes * self.n_way * (self.k_shot + self.n_query)
         return steps, batch
 
-    @property
-    def second_order(self) -> bool:
-        """Whether the inner loop is differentiated through (needs double-backward attention)."""
-        return self.algorithm in ("maml", "metasgd") or (self.algorithm == "mldg" and not self.mldg_first_order)
-
     def validate(self) -> "MetaConfig":
-        """Raise a one-line MetaNLPError for values that cannot work."""
+        """Raise a one-line MetaNLPError for values that cannot work, before any model or data is loaded."""
+        self.check_types_and_ranges()
         if self.algorithm not in ALGORITHMS:
             raise MetaNLPError(f"unknown algorithm {self.algorithm!r}; choose one of: {', '.join(ALGORITHMS)}")
         bad = [b for b in self.baselines if b not in BASELINES]
@@ -135,33 +158,20 @@ class MetaConfig:
             raise MetaNLPError(f"--data-dir {self.data_dir} is not a folder")
         if not self.held_out_language:
             raise MetaNLPError("at least one --held-out-language is required")
-        if self.algorithm == "mldg" and (self.cross_lingual_episodes or self.pseudo_target_queries):
-            raise MetaNLPError("--algorithm mldg draws its own languages (meta-train vs pseudo-target): drop "
-                               "--cross-lingual-episodes / --pseudo-target-queries")
-        if (self.algorithm == "mldg" or self.pseudo_target_queries) and len(self.train_languages) == 1:
-            raise MetaNLPError("a pseudo-held-out language needs at least 2 --train-languages")
-        if self.algorithm == "mldg" and self.head_init != "proto":
-            raise MetaNLPError("--algorithm mldg needs --head-init proto (a zero head gives the pseudo-target no gradient)")
+        registered(ALGORITHMS[self.algorithm]).check_config(self)  # each algorithm validates its own options
         if self.eval_mode == "zero_shot" and not self.leave_one_out and self.zero_shot_source in self.held_out_language:
             raise MetaNLPError(f"--zero-shot-source {self.zero_shot_source} is a held-out language")
         if self.leave_one_out and self.resume_from_checkpoint not in (None, "latest"):
             raise MetaNLPError("a --leave-one-out sweep resumes with --resume-from-checkpoint latest only")
         if any(k < 1 for k in self.eval_shots):
             raise MetaNLPError(f"--eval-shots must all be at least 1, got {self.eval_shots}")
-        for name in ("multitask_steps", "multitask_batch_size"):
-            if getattr(self, name) < 0:
-                raise MetaNLPError(f"--{name.replace('_', '-')} must be 0 (match the meta-learners) or more, "
-                                   f"got {getattr(self, name)}")
-        for name in ("n_way", "k_shot", "n_query", "meta_batch_size", "eval_episodes", "val_episodes"):
-            if getattr(self, name) < 1:
-                raise MetaNLPError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.n_way < 2:
-            raise MetaNLPError("--n-way must be at least 2")
-        if self.mlti_alpha <= 0:
-            raise MetaNLPError(f"--mlti-alpha must be positive, got {self.mlti_alpha}")
         for name in ("smlmt_ratio", "cross_lingual_support_ratio", "mlti_ratio"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise MetaNLPError(f"--{name.replace('_', '-')} must be between 0 and 1, got {getattr(self, name)}")
+                raise MetaNLPError(f"{flag(name)} must be between 0 and 1, got {getattr(self, name)}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise MetaNLPError(f"--val-fraction must be between 0 and 1 (exclusive), got {self.val_fraction}")
+        if not self.eval_lr_grid or any(not math.isfinite(x) or x <= 0 for x in self.eval_lr_grid):
+            raise MetaNLPError(f"--eval-lr-grid needs at least one positive factor, got {self.eval_lr_grid}")
         choices = {"head_init": ("proto", "zero"), "backend": ("func", "higher"),
                    "lr_granularity": ("layer_step", "parameter"), "protonet_distance": ("euclidean", "cosine"),
                    "mixed_precision": ("no", "bf16", "fp16"), "eval_mode": ("in_language", "zero_shot")}
@@ -172,8 +182,59 @@ class MetaConfig:
             raise MetaNLPError("--backend higher is the reference for maml/fomaml only")
         return self
 
+    def check_types_and_ranges(self) -> None:
+        """Every field has its default's type (a YAML `ture` is no boolean) and numbers lie in their range."""
+        for f in fields(self):
+            value, default = getattr(self, f.name), _default(f)
+            kind = bool if isinstance(default, bool) else int if isinstance(default, int) else \
+                float if isinstance(default, float) else list if isinstance(default, list) else str
+            ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool)) or \
+                (kind is float and isinstance(value, int) and not isinstance(value, bool)) or (default is None and value is None)
+            if not ok:
+                raise MetaNLPError(f"{flag(f.name)} must be {kind.__name__ if kind is not str else 'text'}, got {value!r}")
+            if kind is float and not math.isfinite(value):
+                raise MetaNLPError(f"{flag(f.name)} must be a finite number, got {value}")
+        for name, lowest in AT_LEAST.items():
+            if getattr(self, name) < lowest:
+                raise MetaNLPError(f"{flag(name)} must be at least {lowest}, got {getattr(self, name)}")
+        for name in POSITIVE:
+            if getattr(self, name) <= 0:
+                raise MetaNLPError(f"{flag(name)} must be positive, got {getattr(self, name)}")
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+# --help groups the flags by concern: the field each group starts with, and its title.
+SECTIONS = {"algorithm": "what to learn", "n_way": "episodes", "smlmt_ratio": "task augmentation (meta-training only)",
+            "inner_steps": "inner loop", "lr_granularity": "MAML++ / Meta-SGD", "mldg_beta": "MLDG",
+            "meta_lr": "training (the engine, for every objective)", "eval_episodes": "evaluation",
+            "finetune_lr": "baselines", "seed": "run"}
+
+# Numeric ranges, checked before anything loads. 0 means "match the meta-learners" for the multitask budget.
+AT_LEAST = {"n_way": 2, "k_shot": 1, "n_query": 1, "inner_steps": 1, "eval_inner_steps": 0, "inner_layers": -1,
+            "max_length": 2, "meta_batch_size": 1, "max_steps": 0, "warmup_steps": 0, "eval_every": 1, "save_every": 1,
+            "save_total_limit": 1, "val_episodes": 1, "eval_episodes": 1, "multi_step_loss_steps": 0,
+            "first_order_steps": 0, "multitask_steps": 0, "multitask_batch_size": 0, "meta_param_lr": 0.0,
+            "mldg_beta": 0.0, "seed": 0}
+POSITIVE = ("inner_lr", "meta_lr", "finetune_lr", "multitask_lr", "multitask_head_lr", "max_grad_norm", "logit_scale",
+            "mlti_alpha")
+
+
+def flag(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
+
+
+def _default(f: dataclasses.Field) -> Any:
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+
+
+def parse_bool(text: str) -> bool:
+    """true/false (yes/no, 1/0); anything else is an error, not a silent False."""
+    value = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(text.lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value
 
 
 def _meta(f: dataclasses.Field) -> dict:
@@ -190,13 +251,16 @@ def build_arg_parser(description: str, extra: list | None = None) -> argparse.Ar
     parser.add_argument("--config", help="YAML file of MetaConfig fields; flags given here override it")
     for flags, kw in extra or []:  # script-specific flags that are not run settings
         parser.add_argument(*flags, **kw)
+    group = parser
     for f in fields(MetaConfig):
+        if f.name in SECTIONS:
+            group = parser.add_argument_group(SECTIONS[f.name])
         flags = [f"--{f.name.replace('_', '-')}"]
         if "_" in f.name:
             flags.append(f"--{f.name}")
         meta = _meta(f)
         kw: dict[str, Any] = {"help": meta.get("help", ""), "dest": f.name, "default": argparse.SUPPRESS}
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        default = _default(f)
         if meta.get("repeat"):
             kw.update(action="append")
         elif meta.get("comma"):
@@ -206,7 +270,7 @@ def build_arg_parser(description: str, extra: list | None = None) -> argparse.Ar
         elif meta.get("nargs"):
             kw.update(type=meta["nargs"], nargs="+")
         elif isinstance(default, bool):
-            kw.update(type=lambda s: s.lower() in ("1", "true", "yes"))
+            kw.update(type=parse_bool)
         elif isinstance(default, int):
             kw.update(type=int)
         elif isinstance(default, float):
@@ -214,7 +278,7 @@ def build_arg_parser(description: str, extra: list | None = None) -> argparse.Ar
         elif default is None:
             kw.update(type=_parse_bool_or_none)
         kw["help"] += f" (default: {default})"
-        parser.add_argument(*flags, **kw)
+        group.add_argument(*flags, **kw)
     return parser
 
 

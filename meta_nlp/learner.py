@@ -67,10 +67,8 @@ class MetaLearner:
     """Load a meta-trained encoder and adapt it to a new few-shot task in any language."""
 
     def __init__(self, model, tokenizer, cfg: MetaConfig, meta: dict):
-        from meta_nlp.algorithms import build_algorithm
         self.model, self.tokenizer, self.cfg, self.meta = model, tokenizer, cfg, meta
         self.model.eval().requires_grad_(False)
-        self.algorithm = build_algorithm(cfg)
         tuned = meta.get("test_time", {})
         self.lr_factor = float(tuned.get("lr_factor", 1.0))
         self.steps = int(tuned.get("steps", cfg.inner_steps))
@@ -121,5 +119,5 @@ class MetaLearner:
                                  {k: v.detach() for k, v in state.head.items()}, names)
 
     def test_time_rule(self):
-        from meta_nlp.evaluation.methods import test_time_rule_for
-        return test_time_rule_for(self.meta.get("method", self.cfg.algorithm), self.model, self.cfg)
+        from meta_nlp.algorithms.test_time import test_time_rule
+        return test_time_rule(self.meta.get("method", self.cfg.algorithm), self.model, self.cfg)

@@ -1,55 +1,80 @@
 #!/usr/bin/env python
-"""Meta-training speed and peak memory of every algorithm, against a naive `higher` MAML.
+"""Speed (tasks/s) and peak memory of the real training step, with 1 and more processes, against a naive `higher` MAML.
 
-    python scripts/benchmark.py                                    # MiniLM, chatterbot episodes, every algorithm
-    python scripts/benchmark.py --algorithms maml fomaml --episodes 20 --json runs/benchmark.json
+    python scripts/benchmark.py                                     # MiniLM, chatterbot, every method, 1 process
+    python scripts/benchmark.py --processes 1,2 --json runs/benchmark.json   # 1 and 2 processes, one table
+    python scripts/benchmark.py --algorithms maml fomaml multitask --steps 20 --meta-batch-size 4
     python scripts/benchmark.py --mixed-precision bf16 --max-length 64 --inner-steps 5
-    python scripts/benchmark.py --tiny --episodes 2 --warmup 1     # tiny random BERT + synthetic texts: smoke test
+    python scripts/benchmark.py --tiny --steps 2 --warmup 1 --processes 1,2   # tiny random BERT: smoke test
+    ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 scripts/benchmark.py ...  # by hand
 
-Runs on cuda if available, else cpu. Each algorithm runs the trainer's own path: per episode,
-`accumulate_meta_gradient` inside `double_backward_attention(...)` and the Accelerator's
-autocast, then the gradients are zeroed (no optimiser step: it costs the same for all).
-One episode is one meta-step here, for the algorithms and the reference alike (MLDG's
-two-episode task runs on the episode twice).
+Every row builds the trainer exactly as a run does (meta_nlp.recipes.meta_learn.trainer_for over the
+run's training languages, with make_accelerator) and times `Trainer.train_step(i)` for i in
+WARMUP .. WARMUP+STEPS-1 after WARMUP unmeasured steps: the real step, in which each process draws
+META_BATCH_SIZE tasks through the objective, computes their gradients under autocast, all-reduces
+them across processes, clips, and takes the AdamW step and the schedule's step.
+  tasks/s = (tasks per step across all processes) x STEPS / seconds;   s/step = seconds / STEPS.
+A task of a meta-learner is its episode(s) (MLDG: a meta-train and a pseudo-target episode); a task of
+the multitask baseline is one process-share of its batch (by default as many labelled examples as one
+episode holds).
 
-The REFERENCE is the same second-order MAML step written naively with `higher`: encoder +
-a fresh nn.Linear head per episode in `innerloop_ctx`, SGD on *all* encoder parameters
-(embeddings included), query loss backward. Every row is also given as a ratio to it:
-throughput x ref > 1 is faster, memory x ref < 1 is smaller.
+Processes: `--processes 1,2` measures each count and merges the rows into one table. The count 1 runs
+in this process (torch's default CPU threads, or --threads); every larger N re-launches this script with
+`python -m accelerate.commands.launch --multi_gpu --num_processes N` on a free port, OMP_NUM_THREADS=1
+per process, on CPU with ACCELERATE_USE_CPU=1 (gloo), else one GPU per process: the same command
+everywhere. Launched by hand under `accelerate launch`, the script measures the processes it was
+launched with (--processes is then ignored). Only the main process prints and writes.
 
-Memory: on CUDA, torch.cuda.max_memory_allocated over the measured episodes (weights
-included); on CPU, the increase of the process's peak resident set size over the RSS at the
-start of the measured episodes (Linux VmHWM, reset for every row; elsewhere ru_maxrss, a
-process-lifetime high-water mark). The output names the one used.
+The REFERENCE (single process only; --no-reference skips it) is second-order MAML written naively with
+`higher`: encoder + a fresh nn.Linear head per episode in `innerloop_ctx`, SGD on *all* encoder
+parameters (embeddings included), query loss backward, no optimiser step; one task is one episode of
+the same training languages, and it runs STEPS x META_BATCH_SIZE episodes after WARMUP. Every row is
+also given as a ratio to it: tasks/s x ref > 1 is faster, memory x ref < 1 is smaller.
+
+Memory: on CUDA, torch.cuda.max_memory_allocated over the measured steps (weights included); on CPU,
+the increase of the process's peak resident set size over the RSS at the start of the measured steps
+(Linux VmHWM, reset for every row; elsewhere ru_maxrss, a process-lifetime high-water mark). With
+several processes, the largest over the processes. The output names the one used.
 """
 import argparse
-import copy
+import contextlib
 import gc
 import json
+import os
 import platform
+import socket
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
-# The repo root replaces this folder on the path: scripts/evaluate.py must not shadow the `evaluate` package.
-sys.path[0] = str(Path(__file__).resolve().parents[1])
-
-from meta_nlp.cli import main_guard  # noqa: E402
-from meta_nlp.config import ALGORITHMS, MetaConfig  # noqa: E402
-from meta_nlp.memory import MIB, current_rss_bytes, proc_status_kib, reset_peak_rss, ru_maxrss_bytes  # noqa: E402
+from meta_nlp.cli import main_guard
+from meta_nlp.config import ALGORITHMS, MetaConfig
+from meta_nlp.errors import MetaNLPError
+from meta_nlp.memory import MIB, current_rss_bytes, proc_status_kib, reset_peak_rss, ru_maxrss_bytes
 
 DEFAULTS = MetaConfig()
+METHODS = [*ALGORITHMS, "multitask"]
 TINY_BERT = dict(hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=64)
+REFERENCE = "REFERENCE naive higher MAML (all)"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--algorithms", nargs="+", choices=ALGORITHMS, default=list(ALGORITHMS),
-                   help="algorithms to measure (default: all)")
-    p.add_argument("--episodes", type=int, default=10, help="measured episodes per algorithm (default: 10)")
-    p.add_argument("--warmup", type=int, default=2, help="unmeasured episodes first (default: 2)")
+    p.add_argument("--algorithms", nargs="+", choices=METHODS, default=METHODS, metavar="METHOD",
+                   help=f"methods to measure: {', '.join(METHODS)} (default: all)")
+    p.add_argument("--processes", default="1", type=process_counts,
+                   help="comma-separated process counts, e.g. 1,2 (default: 1); N > 1 re-launches under accelerate")
+    p.add_argument("--steps", "--episodes", dest="steps", type=int, default=10,
+                   help="measured training steps per row (default: 10)")
+    p.add_argument("--warmup", type=int, default=2, help="unmeasured steps first (default: 2)")
+    p.add_argument("--meta-batch-size", type=int, default=DEFAULTS.meta_batch_size,
+                   help=f"tasks per step on each process (default: {DEFAULTS.meta_batch_size})")
     p.add_argument("--model", default=DEFAULTS.model, help=f"encoder id or folder (default: {DEFAULTS.model})")
+    p.add_argument("--train-languages", type=lambda s: [x for x in s.split(",") if x], default=[],
+                   help="comma-separated training languages (default: every language of the task but the held-out ja)")
     p.add_argument("--n-way", type=int, default=DEFAULTS.n_way, help=f"classes per episode (default: {DEFAULTS.n_way})")
     p.add_argument("--k-shot", type=int, default=DEFAULTS.k_shot, help=f"support examples per class (default: {DEFAULTS.k_shot})")
     p.add_argument("--n-query", type=int, default=DEFAULTS.n_query, help=f"query examples per class (default: {DEFAULTS.n_query})")
@@ -58,66 +83,62 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--inner-layers", type=int, default=DEFAULTS.inner_layers,
                    help=f"top layers the algorithms adapt; -1 = all, like the reference (default: {DEFAULTS.inner_layers})")
     p.add_argument("--max-length", type=int, default=DEFAULTS.max_length, help=f"tokens per text (default: {DEFAULTS.max_length})")
-    p.add_argument("--mixed-precision", choices=("no", "bf16"), default="no", help="autocast precision (default: no)")
+    p.add_argument("--mixed-precision", choices=("no", "bf16", "fp16"), default="no", help="autocast precision (default: no)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads of the single-process rows (default: torch's own; with --tiny: 1, as a tiny "
+                        "model only loses from more); launched processes run with OMP_NUM_THREADS=1")
     p.add_argument("--tiny", action="store_true",
-                   help="tiny random BERT and synthetic texts instead of --model and the corpus (quick check)")
+                   help="tiny random BERT (packaged MiniLM tokenizer) instead of --model: a quick check")
+    p.add_argument("--no-reference", action="store_true", help="skip the naive higher MAML reference row")
     p.add_argument("--json", metavar="PATH", help="also write the numbers, device and config used to PATH")
     args = p.parse_args(argv)
-    if args.episodes < 1 or args.warmup < 0:
-        p.error("--episodes must be at least 1 and --warmup at least 0")
+    if args.steps < 1 or args.warmup < 0 or args.meta_batch_size < 1 or args.threads < 0:
+        p.error("--steps and --meta-batch-size must be at least 1, --warmup and --threads at least 0")
+    if args.tiny and not args.threads:
+        args.threads = 1
     return args
 
 
-def benchmark_config(args: argparse.Namespace) -> MetaConfig:
-    """The run settings: MetaConfig defaults, with the episode shape and inner loop of the command line."""
-    return MetaConfig(model=args.model, n_way=args.n_way, k_shot=args.k_shot, n_query=args.n_query,
+def process_counts(text: str) -> list[int]:
+    counts = sorted({int(x) for x in text.split(",") if x.strip()})
+    if not counts or counts[0] < 1:
+        raise argparse.ArgumentTypeError("process counts are positive integers, e.g. 1,2")
+    return counts
+
+
+def launched_processes() -> int:
+    """How many processes a launcher (accelerate launch, torchrun) started this one among; 1 if none."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def benchmark_config(args: argparse.Namespace, model: str, output_dir: str) -> MetaConfig:
+    """A run's settings: MetaConfig defaults, with the episode shape, inner loop and batch of the command line."""
+    return MetaConfig(model=model, n_way=args.n_way, k_shot=args.k_shot, n_query=args.n_query,
                       inner_steps=args.inner_steps, inner_layers=args.inner_layers, max_length=args.max_length,
-                      mixed_precision=args.mixed_precision).validate()
+                      mixed_precision=args.mixed_precision, meta_batch_size=args.meta_batch_size,
+                      max_steps=args.warmup + args.steps, train_languages=list(args.train_languages),
+                      held_out_language=["ja"], output_dir=output_dir).validate()
 
 
-# ------------------------------------------------------------------ data and model
-def synthetic_corpus(cfg: MetaConfig, seed: int = 0) -> dict:
-    """{language: {label: [texts]}} of random word sequences, just big enough for the episode shape."""
-    import numpy as np
-    rng = np.random.default_rng(seed)
-    words = [f"word{i}" for i in range(64)]
-    per_label = cfg.k_shot + cfg.n_query + 2
-    # The label word makes texts unique across labels (the sampler drops texts filed under two labels).
-    return {lang: {f"topic{c}": [" ".join([f"topic{c}", *rng.choice(words, rng.integers(3, cfg.max_length))])
-                                 for _ in range(per_label)]
-                   for c in range(cfg.n_way + 1)}
-            for lang in ("xa", "xb")}
-
-
-def tiny_encoder_and_tokenizer(corpus: dict, max_length: int, seed: int = 0):
-    """A randomly initialised 3-layer BERT and a word-level BertTokenizer over the corpus vocabulary."""
+# ------------------------------------------------------------------ model
+def save_tiny_model(path: Path, max_length: int, seed: int = 0) -> str:
+    """A randomly initialised BERT (TINY_BERT) with the packaged MiniLM tokenizer, saved as a model folder."""
     import torch
-    from transformers import AutoModel, BertConfig, BertTokenizer
-    words = sorted({w for by_label in corpus.values() for texts in by_label.values() for t in texts for w in t.split()})
-    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words])}
+    from transformers import AutoTokenizer, BertConfig, BertModel
+    from meta_nlp.models.encoder import resolve_model_path
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(DEFAULTS.model))
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=len(vocab), max_position_embeddings=max(64, max_length + 2), **TINY_BERT)
-    return AutoModel.from_config(config), BertTokenizer(vocab=vocab)
+    config = BertConfig(vocab_size=len(tokenizer), max_position_embeddings=max(64, max_length + 2), **TINY_BERT)
+    BertModel(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
 
 
-def encoder_tokenizer_corpus(cfg: MetaConfig, tiny: bool):
-    """(encoder on CPU, tokenizer, meta-training corpus): the real ones, or the tiny synthetic stand-ins."""
-    if tiny:
-        corpus = synthetic_corpus(cfg)
-        return (*tiny_encoder_and_tokenizer(corpus, cfg.max_length), corpus)
-    from meta_nlp.data.languages import prepare_languages
-    from meta_nlp.models.encoder import load_encoder
-    encoder, tokenizer = load_encoder(cfg.model)
-    return encoder, tokenizer, prepare_languages(cfg).train
-
-
-def episode_batches(corpus: dict, tokenizer, cfg: MetaConfig, count: int, device) -> list:
-    """The first `count` training episodes, tokenised once: every row runs on the very same batches,
-    and tokenisation (a CPU cost outside the meta-step) stays out of the timings."""
-    from meta_nlp.algorithms.inner import to_batch
-    from meta_nlp.data.episodes import EpisodeSampler
-    sampler = EpisodeSampler(corpus, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed)
-    return [to_batch(sampler.episode(i), tokenizer, cfg.max_length, device) for i in range(count)]
+def model_description(args) -> str:
+    if args.tiny:
+        return (f"tiny random BertConfig({', '.join(f'{k}={v}' for k, v in TINY_BERT.items())}), "
+                f"packaged MiniLM tokenizer")
+    return args.model
 
 
 # ------------------------------------------------------------------ memory
@@ -168,40 +189,57 @@ class PeakMemory:
         return self.base / MIB
 
 
+def release(memory: PeakMemory) -> None:
+    gc.collect()
+    if memory.cuda:
+        memory.torch.cuda.empty_cache()
+
+
 # ------------------------------------------------------------------ the steps measured
-def algorithm_step(name: str, cfg: MetaConfig, encoder, accelerator):
-    """(model, step(batch, i)) running one meta-step of `name` exactly as MetaTrainer.meta_step does."""
+def measure_method(method: str, cfg: MetaConfig, languages, args, memory: PeakMemory) -> dict:
+    """One row: the trainer of `method` as a run builds it, `train_step(i)` timed over the measured steps."""
+    from accelerate.utils import gather_object
+    from meta_nlp.engine.trainer import make_accelerator
+    from meta_nlp.recipes.meta_learn import trainer_for
+    run_cfg = replace(cfg, algorithm=method).validate() if method in ALGORITHMS else cfg
+    trainer = trainer_for(method, run_cfg, languages, make_accelerator(run_cfg))
+    acc = trainer.accelerator
+    for i in range(args.warmup):
+        trainer.train_step(i)
+    acc.wait_for_everyone()
+    memory.start()
+    acc.wait_for_everyone()
+    start = time.perf_counter()
+    for i in range(args.warmup, args.warmup + args.steps):
+        metrics = trainer.train_step(i)
+    if memory.cuda:
+        memory.torch.cuda.synchronize(memory.device)  # kernels are asynchronous: wait before reading the clock
+    acc.wait_for_everyone()
+    seconds = time.perf_counter() - start
+    processes = acc.num_processes
+    tasks_per_step = trainer.settings.tasks_per_process * processes
+    peaks = gather_object([(memory.peak_mib(), memory.base_mib())])
+    acc.free_memory()
+    del trainer, acc
+    release(memory)
     import torch
-    from meta_nlp.algorithms import build_algorithm
-    from meta_nlp.models.encoder import MetaModel, double_backward_attention
-    from meta_nlp.training.trainer import task_seed
-    algo_cfg = replace(cfg, algorithm=name)
-    model = MetaModel(copy.deepcopy(encoder), algo_cfg.logit_scale)
-    algorithm = build_algorithm(algo_cfg)
-    algorithm.setup(model)  # Meta-SGD's learned rates exist before the model moves, as in the trainer
-    algorithm.backward_fn = accelerator.backward
-    model.to(accelerator.device).train()
-
-    def step(batch, i: int) -> None:
-        with double_backward_attention(algorithm.needs_double_backward_attention(i)):
-            torch.manual_seed(task_seed(cfg.seed, i, 0))  # per-task dropout seed, as in training
-            with accelerator.autocast():
-                algorithm.accumulate_meta_gradient(model, task(batch), i, weight=1.0)
-        model.zero_grad(set_to_none=True)
-
-    def task(batch):  # an MLDG task is a meta-train and a pseudo-target episode: timed here on one, twice
-        return [batch, batch] if name == "mldg" else batch
-    return model, step
+    return {"method": method, "processes": processes, "threads_per_process": torch.get_num_threads(),
+            "tasks_per_step": tasks_per_step, "steps": args.steps, "seconds": seconds,
+            "seconds_per_step": seconds / args.steps, "tasks_per_s": tasks_per_step * args.steps / seconds,
+            "peak_mib": max(p for p, _ in peaks), "base_mib": max(b for _, b in peaks),
+            "last_loss": float(metrics.get("loss", float("nan")))}
 
 
 def reference_step(cfg: MetaConfig, encoder, accelerator):
     """(module, step(batch, i)): second-order MAML the naive way, with `higher` on all encoder weights."""
+    import copy
+
     import higher
     import torch
     import torch.nn.functional as F
     from torch import nn
-    from meta_nlp.models.encoder import double_backward_attention
-    from meta_nlp.training.trainer import task_seed
+    from meta_nlp.engine.trainer import task_seed
+    from meta_nlp.models.encoder import double_backward_attention, mean_pool
 
     class EncoderWithLinearHead(nn.Module):
         def __init__(self):
@@ -210,9 +248,7 @@ def reference_step(cfg: MetaConfig, encoder, accelerator):
             self.head = nn.Linear(self.encoder.config.hidden_size, cfg.n_way)
 
         def forward(self, batch: dict) -> torch.Tensor:
-            hidden = self.encoder(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            return self.head((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0))
+            return self.head(mean_pool(self.encoder(**batch).last_hidden_state, batch["attention_mask"]))
 
     net = EncoderWithLinearHead().to(accelerator.device).train()
 
@@ -231,40 +267,101 @@ def reference_step(cfg: MetaConfig, encoder, accelerator):
     return net, step
 
 
-def timing_and_memory(step, batches: list, warmup: int, episodes: int, memory: PeakMemory) -> dict:
-    """Episodes per second and peak memory over `episodes` steps, after `warmup` unmeasured ones."""
+def measure_reference(cfg: MetaConfig, languages, args, memory: PeakMemory) -> dict:
+    """The reference row: one episode per task, STEPS x META_BATCH_SIZE episodes after WARMUP, on this process."""
     import torch
-    for i in range(warmup):
+    from meta_nlp.algorithms.inner import to_batch
+    from meta_nlp.engine.trainer import make_accelerator
+    from meta_nlp.models.encoder import load_encoder
+    accelerator = make_accelerator(cfg)
+    encoder, tokenizer = load_encoder(cfg.model)
+    episodes = args.steps * args.meta_batch_size
+    sampler = languages.train_sampler(cfg)
+    # Tokenised up front: tokenisation (a CPU cost outside the meta-step) stays out of the timing.
+    batches = [to_batch(sampler.episode(i), tokenizer, cfg.max_length, accelerator.device)
+               for i in range(args.warmup + episodes)]
+    net, step = reference_step(cfg, encoder, accelerator)
+    for i in range(args.warmup):
         step(batches[i], i)
     memory.start()
     start = time.perf_counter()
-    for i in range(warmup, warmup + episodes):
+    for i in range(args.warmup, args.warmup + episodes):
         step(batches[i], i)
     if memory.cuda:
-        torch.cuda.synchronize(memory.device)  # kernels are asynchronous: wait before reading the clock
+        torch.cuda.synchronize(memory.device)
     seconds = time.perf_counter() - start
-    return {"episodes_per_s": episodes / seconds, "seconds": seconds,
-            "peak_mib": memory.peak_mib(), "base_mib": memory.base_mib()}
-
-
-def measured(build, batches: list, args, memory: PeakMemory) -> dict:
-    """Build a model and its step, measure it, and free it before the next row."""
-    module, step = build()
-    row = timing_and_memory(step, batches, args.warmup, args.episodes, memory)
-    del module, step
-    gc.collect()
-    if memory.cuda:
-        memory.torch.cuda.empty_cache()
+    row = {"method": REFERENCE, "processes": 1, "threads_per_process": torch.get_num_threads(), "tasks_per_step": 1,
+           "steps": episodes, "seconds": seconds, "seconds_per_step": seconds / episodes,
+           "tasks_per_s": episodes / seconds, "peak_mib": memory.peak_mib(), "base_mib": memory.base_mib()}
+    del net, step, batches, encoder
+    release(memory)
     return row
 
 
-def with_ratios(row: dict, reference: dict) -> dict:
-    ref_mem = reference["peak_mib"]
-    return {**row, "throughput_vs_reference": row["episodes_per_s"] / reference["episodes_per_s"],
-            "memory_vs_reference": row["peak_mib"] / ref_mem if ref_mem > 0 else None}
+def measure_here(args, say) -> tuple[list[dict], list[str]]:
+    """(every row of the processes this one runs among (1, or those a launcher started), training languages)."""
+    from accelerate import PartialState
+    from accelerate.utils import broadcast_object_list
+    from meta_nlp.data.languages import prepare_languages
+    state, rows = PartialState(), []
+    with tempfile.TemporaryDirectory(prefix="meta_nlp_benchmark_") as tmp:
+        model = args.model
+        if args.tiny:  # saved once, by the main process (transformers saves on the main process only)
+            model = save_tiny_model(Path(tmp) / "tiny_bert", args.max_length) if state.is_main_process else None
+            model = broadcast_object_list([model])[0] if state.num_processes > 1 else model
+        cfg = benchmark_config(args, model, str(Path(tmp) / "run"))
+        languages = prepare_languages(cfg)
+        say(f"{launched_processes()} process(es); training languages: {', '.join(languages.train)}")
+        memory = PeakMemory(PartialState().device)
+        if not args.no_reference and launched_processes() == 1:
+            say("measuring reference (higher, second-order MAML on all encoder weights) ...")
+            rows.append(measure_reference(cfg, languages, args, memory))
+        for method in args.algorithms:
+            say(f"measuring {method} ({launched_processes()} process(es)) ...")
+            rows.append(measure_method(method, cfg, languages, args, memory))
+        state.wait_for_everyone()  # the main process's folder (the tiny model) outlives every reader
+    return rows, list(languages.train)
+
+
+# ------------------------------------------------------------------ more processes
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(n: int, argv: list[str], mixed_precision: str) -> tuple[list[dict], list[str]]:
+    """(rows, training languages) of this script re-launched under accelerate with `n` processes (gloo on CPU, one GPU each else)."""
+    import torch
+    cuda = torch.cuda.is_available() and os.environ.get("ACCELERATE_USE_CPU", "0").lower() not in ("1", "true", "yes")
+    if cuda and torch.cuda.device_count() < n:
+        raise MetaNLPError(f"--processes {n}: only {torch.cuda.device_count()} GPU(s) here")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if not cuda:
+        env["ACCELERATE_USE_CPU"] = "1"
+    with tempfile.TemporaryDirectory(prefix="meta_nlp_benchmark_") as tmp:
+        out = Path(tmp) / "rows.json"
+        # Later flags win: the child measures n processes, without the single-process reference, into `out`.
+        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_machines", "1", "--num_processes", str(n),
+               "--multi_gpu", "--main_process_port", str(free_port()), "--mixed_precision", mixed_precision,
+               "--dynamo_backend", "no", str(Path(__file__).resolve()), *argv,
+               "--processes", str(n), "--no-reference", "--json", str(out)]
+        proc = subprocess.run(cmd, env=env, stdout=sys.stderr)  # its progress and table go to our stderr
+        if proc.returncode != 0 or not out.is_file():
+            raise MetaNLPError(f"the {n}-process run failed (exit status {proc.returncode}); its output is above")
+        payload = json.loads(out.read_text())
+        return payload["rows"], payload["train_languages"]
 
 
 # ------------------------------------------------------------------ output
+def with_ratios(rows: list[dict]) -> list[dict]:
+    ref = next((r for r in rows if r["method"] == REFERENCE), None)
+    if ref is None:
+        return rows
+    return [{**r, "throughput_vs_reference": r["tasks_per_s"] / ref["tasks_per_s"],
+             "memory_vs_reference": r["peak_mib"] / ref["peak_mib"] if ref["peak_mib"] > 0 else None} for r in rows]
+
+
 def device_name(device) -> str:
     import torch
     if device.type == "cuda":
@@ -278,60 +375,74 @@ def device_name(device) -> str:
     return platform.processor() or platform.machine()
 
 
-def results_table(rows: dict, header: str, metric: str) -> str:
-    def ratio(x):
-        return "   n/a" if x is None else f"{x:5.2f}x"
+def run_header(args, device, model_desc: str, languages: str) -> str:
+    import torch
+    return (f"device: {device.type} ({device_name(device)}), torch {torch.__version__}, {os.cpu_count()} CPUs\n"
+            f"model: {model_desc}; chatterbot_topics, training languages: {languages}\n"
+            f"tasks: {args.n_way}-way {args.k_shot}-shot, {args.n_query} queries/class, max_length {args.max_length}; "
+            f"{args.inner_steps} inner steps "
+            f"({'all layers' if args.inner_layers < 0 else f'{args.inner_layers} top layers'} adapted), "
+            f"mixed precision {args.mixed_precision}; {args.meta_batch_size} tasks per process per step; "
+            f"{args.steps} measured steps after {args.warmup} warm-up")
+
+
+def results_table(rows: list[dict], header: str, metric: str) -> str:
+    def ratio(r, key):
+        x = r.get(key)
+        return "1.00x" if r["method"] == REFERENCE else "n/a" if x is None else f"{x:.2f}x"
     lines = [header, f"memory: {metric}", "",
-             f"{'algorithm':<34} {'episodes/s':>10} {'vs ref':>7} {'peak MiB':>10} {'vs ref':>7}",
-             "-" * 72]
-    for name, r in rows.items():
-        lines.append(f"{name:<34} {r['episodes_per_s']:>10.2f} {ratio(r.get('throughput_vs_reference', 1.0)):>7} "
-                     f"{r['peak_mib']:>10.1f} {ratio(r.get('memory_vs_reference', 1.0)):>7}")
+             "| method | processes | threads/process | tasks/step | tasks/s | s/step | tasks/s vs ref "
+             "| peak MiB | memory vs ref |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for r in rows:
+        lines.append(f"| {r['method']} | {r['processes']} | {r['threads_per_process']} | {r['tasks_per_step']} "
+                     f"| {r['tasks_per_s']:.2f} | {r['seconds_per_step']:.3f} | {ratio(r, 'throughput_vs_reference')} "
+                     f"| {r['peak_mib']:.1f} | {ratio(r, 'memory_vs_reference')} |")
     return "\n".join(lines)
 
 
-def run_header(args, cfg: MetaConfig, device, model_desc: str) -> str:
-    import torch
-    return (f"device: {device.type} ({device_name(device)}), torch {torch.__version__}, "
-            f"{torch.get_num_threads()} CPU threads\n"
-            f"model: {model_desc}\n"
-            f"episodes: {cfg.n_way}-way {cfg.k_shot}-shot, {cfg.n_query} queries/class, max_length {cfg.max_length}; "
-            f"{cfg.inner_steps} inner steps (lr {cfg.inner_lr}, "
-            f"{'all layers' if cfg.inner_layers < 0 else f'{cfg.inner_layers} top layers'} adapted), "
-            f"mixed precision {cfg.mixed_precision}; {args.episodes} measured after {args.warmup} warm-up")
-
-
 def main() -> int:
-    args = parse_args(sys.argv[1:])
-    cfg = benchmark_config(args)
+    argv = sys.argv[1:]
+    args = parse_args(argv)
     import torch
     import transformers
-    from accelerate import Accelerator
-    accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not torch.cuda.is_available())
-    device = accelerator.device
-    encoder, tokenizer, corpus = encoder_tokenizer_corpus(cfg, args.tiny)
-    model_desc = (f"tiny random BertConfig({', '.join(f'{k}={v}' for k, v in TINY_BERT.items())}), synthetic texts"
-                  if args.tiny else f"{cfg.model}, {cfg.task} training languages")
-    batches = episode_batches(corpus, tokenizer, cfg, args.warmup + args.episodes, device)
-    memory = PeakMemory(device)
+    from accelerate import PartialState
+    if args.threads and launched_processes() == 1:
+        torch.set_num_threads(args.threads)
+    from accelerate.utils import parse_flag_from_env
+    # As an Accelerator would: without cpu=True a CPU launch (ACCELERATE_USE_CPU, gloo) is not seen as distributed.
+    state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+    is_main = state.is_main_process
 
-    print("measuring reference (higher, second-order MAML on all encoder weights) ...", file=sys.stderr, flush=True)
-    reference = measured(lambda: reference_step(cfg, encoder, accelerator), batches, args, memory)
-    rows = {"REFERENCE naive higher MAML (all)": reference}
-    for name in args.algorithms:
-        print(f"measuring {name} ...", file=sys.stderr, flush=True)
-        row = measured(lambda: algorithm_step(name, cfg, encoder, accelerator), batches, args, memory)
-        rows[name] = with_ratios(row, reference)
+    def say(message: str) -> None:
+        if is_main:
+            print(message, file=sys.stderr, flush=True)
 
-    header = run_header(args, cfg, device, model_desc)
-    print(results_table(rows, header, memory.metric))
+    rows, train_languages = [], []
+    if launched_processes() > 1:  # under a launcher: measure the processes it started
+        counts = [launched_processes()]
+    else:
+        counts = args.processes
+        for n in (n for n in counts if n > 1):  # first, while this process holds no model nor GPU memory
+            say(f"launching {n} processes ...")
+            launched, train_languages = launch(n, argv, args.mixed_precision)
+            rows += launched
+    if launched_processes() > 1 or 1 in counts:
+        with contextlib.redirect_stdout(sys.stderr):  # the engine's notes: the table alone goes to stdout
+            here, train_languages = measure_here(args, say)
+            rows = here + rows
+    if not is_main:
+        return 0
+    rows = with_ratios(rows)
+    metric = PeakMemory(state.device).metric
+    header = run_header(args, state.device, model_description(args), ", ".join(train_languages))
+    print(results_table(rows, header, metric))
     if args.json:
-        payload = {"device": {"type": device.type, "name": device_name(device)},
-                   "torch": torch.__version__, "transformers": transformers.__version__,
-                   "cpu_threads": torch.get_num_threads(), "model": model_desc, "tiny": args.tiny,
-                   "episodes": args.episodes, "warmup": args.warmup, "memory_metric": memory.metric,
-                   "config": cfg.to_dict(), "reference": reference,
-                   "results": {n: r for n, r in rows.items() if n in args.algorithms}}
+        payload = {"device": {"type": state.device.type, "name": device_name(state.device)},
+                   "torch": torch.__version__, "transformers": transformers.__version__, "cpus": os.cpu_count(),
+                   "model": model_description(args), "tiny": args.tiny, "steps": args.steps, "warmup": args.warmup,
+                   "meta_batch_size": args.meta_batch_size, "memory_metric": metric, "train_languages": train_languages,
+                   "config": {k: v for k, v in vars(args).items() if k != "json"}, "rows": rows}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
         print(f"\nwrote {args.json}")

@@ -232,7 +232,7 @@ def test_ranking_inner_loop_adapts_the_projection_head(tiny_model, ranking_batch
 def test_mlti_mixes_two_tasks_class_by_class(tiny_model, tokenizer, kind):
     """A task mixed with itself is the task (same meta-gradient); mixed with another at λ=0.5 its inputs are
     the average of a's and the label-aligned b's token embeddings, and the meta-gradient reaches the embeddings."""
-    from meta_nlp.algorithms.interpolation import aligned, mix_batches
+    from meta_nlp.augmentation.interpolation import aligned, mix_batches
     make = tiny_ranking_episode if kind == "ranking" else tiny_episode
     a = to_batch(make(), tokenizer, 16, torch.device("cpu"))
     b_ep = make()

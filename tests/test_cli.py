@@ -1,8 +1,10 @@
 """Bad input gets one clear line (exit 2), never a traceback; --help explains."""
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
+import tomllib
 
 import pytest
 
@@ -101,3 +103,19 @@ def test_token_overlap_counts_the_pieces_a_held_out_language_shares_with_its_tra
     assert shared("it", "es", "pt") > 70 > 10 > shared("ko", "es", "pt")
     proc = run_script("token_overlap.py", "--task", "tatoeba", "--data-dir", str(ROOT / "no-such-folder"))
     assert_one_line_error(proc, "no-such-folder")
+
+
+def test_every_console_command_resolves_and_helps():
+    """[project.scripts]: each entry point imports to a callable whose --help exits 0 (run as the installed command)."""
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert "meta-nlp-train" in scripts
+    procs = {}
+    for name, target in scripts.items():
+        module, _, attr = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), attr)), target
+        code = f"import sys; sys.argv[0] = {name!r}; from {module} import {attr}; {attr}()"
+        procs[name] = subprocess.Popen([sys.executable, "-c", code, "--help"], stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0 and out.startswith(f"usage: {name}"), err[-2000:]

@@ -164,7 +164,7 @@ def test_zero_shot_episodes_support_in_source_query_in_held_out_never_read_befor
 
 
 def test_paired_bootstrap_covers_the_truth_and_beats_the_unpaired_interval():
-    from meta_nlp.evaluation.evaluator import bootstrap_difference
+    from meta_nlp.evaluation.stats import bootstrap_difference
     rng = np.random.default_rng(0)
     true_diff, covered, paired_widths, unpaired_widths = 0.05, 0, [], []
     for trial in range(60):
@@ -182,7 +182,7 @@ def test_paired_bootstrap_covers_the_truth_and_beats_the_unpaired_interval():
 
 
 def test_bootstrap_within_strata_keeps_every_stratum():
-    from meta_nlp.evaluation.evaluator import bootstrap_difference
+    from meta_nlp.evaluation.stats import bootstrap_difference
     a = np.r_[np.ones(10), np.zeros(10)]
     diff, low, high = bootstrap_difference(a, np.zeros(20), n_resamples=200, strata=[0] * 10 + [1] * 10)
     assert diff == low == high == 0.5  # each seed's share is fixed: no spread from mixing them
@@ -195,7 +195,7 @@ TINY = dict(max_steps=1, eval_episodes=2, val_episodes=2, eval_inner_steps=1, mu
 
 
 def test_leave_one_out_sweep_writes_every_language_and_skips_finished_ones(tmp_path, tiny_model_dir, monkeypatch):
-    from meta_nlp import pipeline
+    from meta_nlp.recipes import meta_learn as pipeline
     cfg = tiny_cfg(tmp_path, tiny_model_dir, leave_one_out=["en", "it"], **TINY)
     out = pipeline.run_sweep(cfg)
     run = tmp_path / "run"
@@ -225,7 +225,7 @@ def test_leave_one_out_sweep_writes_every_language_and_skips_finished_ones(tmp_p
 
 
 def test_study_pools_seeds_pairs_with_the_best_baseline_and_resumes(tmp_path, tiny_model_dir, monkeypatch):
-    from meta_nlp.evaluation import study
+    from meta_nlp.recipes import study
     cfg = tiny_cfg(tmp_path, tiny_model_dir, train_languages=["en"], held_out_language=["it"],
                    baselines=["finetune"], **TINY)
     spec = study.StudySpec(methods=["fomaml"], seeds=[0, 1], shots=[1, 2], bootstrap_resamples=200)
@@ -288,7 +288,7 @@ def test_study_pools_seeds_pairs_with_the_best_baseline_and_resumes(tmp_path, ti
 
 
 def test_mldg_and_zero_shot_evaluation_run_end_to_end(tmp_path, tiny_model_dir):
-    from meta_nlp.pipeline import run_experiment
+    from meta_nlp.recipes.meta_learn import run_experiment
     cfg = tiny_cfg(tmp_path, tiny_model_dir, algorithm="mldg", eval_mode="zero_shot", held_out_language=["ja"],
                    baselines=["finetune"], eval_shots=[1], **{**TINY, "max_steps": 2, "meta_batch_size": 2})
     out = run_experiment(cfg)
@@ -298,13 +298,16 @@ def test_mldg_and_zero_shot_evaluation_run_end_to_end(tmp_path, tiny_model_dir):
 
 
 def test_cross_lingual_meta_training_step(tmp_path, tiny_model_dir):
-    from meta_nlp.training.trainer import MetaTrainer
-    trainer = MetaTrainer(tiny_cfg(tmp_path, tiny_model_dir, cross_lingual_episodes=True, **TINY))
-    trainer.setup()
-    assert trainer.train_sampler.cross_lingual
-    ep = trainer.algorithm.draw_episodes(trainer.train_sampler, 0, 0)[0]
+    from meta_nlp.data.languages import prepare_languages
+    from meta_nlp.engine.trainer import make_accelerator
+    from meta_nlp.recipes.meta_learn import trainer_for
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, cross_lingual_episodes=True, **TINY)
+    trainer = trainer_for(cfg.algorithm, cfg, prepare_languages(cfg), make_accelerator(cfg))
+    objective = trainer.objective
+    assert objective.train_sampler.cross_lingual
+    ep = objective.draw_task(0, 0, 1).episodes[0]
     assert ep.support_language != ep.language
-    assert trainer.meta_step(0)["grad_norm"] > 0
+    assert trainer.train_step(0)["grad_norm"] > 0
 
 
 def synthetic_run(method: str, language: str, seed: int, accuracies: list[float]) -> dict:
@@ -315,7 +318,7 @@ def synthetic_run(method: str, language: str, seed: int, accuracies: list[float]
 
 
 def test_study_comparisons_find_a_known_difference_and_no_difference():
-    from meta_nlp.evaluation import study
+    from meta_nlp.recipes import study
     rng = np.random.default_rng(0)
     rows = []
     for lang, gain in (("ja", 0.1), ("it", 0.0)):

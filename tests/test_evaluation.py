@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from accelerate import Accelerator
 
 from meta_nlp.algorithms.inner import to_batch
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import Episode
 from meta_nlp.models.encoder import SetEncoder, reusing_lower_states, tokenize
-from meta_nlp.training.multitask import train_multitask
 
 TEXTS = ["the cat sat", "a much longer sentence about the stock market and the rain today", "jazz",
          "old castle on the hill", "football match tonight at eight"]
@@ -58,14 +56,6 @@ def test_evaluation_scores_do_not_change_with_reused_lower_states(tiny_model, to
     assert reused == plain
 
 
-CORPUS = {"en": {"food": ["I love pizza", "pasta is great", "a bowl of soup", "fresh bread"],
-                 "sport": ["what a goal", "the match was won", "a great race", "the final score"]}}
-
-
-def multitask_cfg(**kw) -> MetaConfig:
-    return MetaConfig(max_steps=4, eval_every=2, multitask_lr=5e-3, max_length=16, **kw)
-
-
 def test_multitask_budget_defaults_to_the_meta_learners_examples():
     cfg = MetaConfig(max_steps=40, meta_batch_size=2, n_way=5, k_shot=5, n_query=5)
     assert cfg.multitask_budget() == (40, 100)
@@ -73,20 +63,29 @@ def test_multitask_budget_defaults_to_the_meta_learners_examples():
     assert MetaConfig(multitask_steps=7, multitask_batch_size=3).multitask_budget() == (7, 3)
 
 
+@pytest.mark.parametrize("method", ["multitask", "fomaml"])
 @pytest.mark.parametrize("val_scores, chosen", [([0.5, 0.4, 0.45], 0), ([0.3, 0.6, 0.5], 2), ([0.3, 0.3, 0.3], 0)])
-def test_multitask_keeps_the_step_meta_validation_prefers_phi0_included(tokenizer, val_scores, chosen):
-    from conftest import tiny_bert
-    from meta_nlp.models.encoder import MetaModel
-    model = MetaModel(tiny_bert())
+def test_the_engine_keeps_the_step_meta_validation_prefers_start_included(tmp_path, tiny_model_dir, method,
+                                                                           val_scores, chosen):
+    """The multitask baseline gets the model selection the meta-learners get: the same engine code."""
+    from conftest import tiny_cfg
+    from meta_nlp.data.languages import prepare_languages
+    from meta_nlp.engine.trainer import make_accelerator
+    from meta_nlp.learner import MetaLearner
+    from meta_nlp.recipes.meta_learn import trainer_for
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, max_steps=4, multitask_steps=4, eval_every=2, multitask_lr=5e-3)
+    trainer = trainer_for(method, cfg, prepare_languages(cfg), make_accelerator(cfg))
+    model = trainer.objective.model
     seen = []  # the encoder's weights at each validation
 
-    def validate(model):
+    def selection_score(accelerator):
         seen.append({k: v.detach().clone() for k, v in model.encoder.state_dict().items()})
         return val_scores[len(seen) - 1]
-    record = train_multitask(model, tokenizer, CORPUS, multitask_cfg(), Accelerator(cpu=True), validate=validate)
+    trainer.objective.selection_score = selection_score
+    record = trainer.train()
     assert record["selected_step"] == chosen
     assert list(record["val_accuracy_by_step"]) == ["0", "2", "4"]
     assert not torch.equal(seen[0]["embeddings.word_embeddings.weight"], seen[-1]["embeddings.word_embeddings.weight"])
-    final = model.encoder.state_dict()
+    best = MetaLearner.from_pretrained(str(trainer.output_dir), device="cpu").model.encoder.state_dict()
     for name, value in seen[chosen // 2].items():
-        assert torch.equal(final[name], value), name
+        assert torch.equal(best[name], value), name

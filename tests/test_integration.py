@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -44,10 +44,13 @@ def test_meta_train_writes_results_report_and_plot(default_run):
         assert len(r["episode_accuracy"]) == 4
     assert "| ja | fomaml |" in (default_run / "report.md").read_text()
     assert (default_run / "accuracy_by_step.png").stat().st_size > 1000
-    assert (default_run / "checkpoints" / "step_2").is_dir()
+    assert (default_run / "checkpoints" / "checkpoint_2").is_dir()
+    assert (default_run / "multitask" / "best").is_dir()  # the baseline trains on the same engine, with checkpoints
+    assert (default_run / "multitask" / "checkpoints" / "checkpoint_2").is_dir()
     upload = default_run / "hub_upload"  # --hub-dry-run: exactly what would be pushed
     assert (upload / "README.md").is_file() and (upload / "meta_nlp.json").is_file()
     assert not (upload / "checkpoints").exists() and "me/tiny-fomaml" in (upload / "README.md").read_text()
+    assert not [f.name for f in upload.rglob("*") if f.is_file() and str(default_run).encode() in f.read_bytes()]
 
 
 def test_saved_run_adapts_from_python_and_reproduces_its_numbers(default_run):
@@ -55,7 +58,7 @@ def test_saved_run_adapts_from_python_and_reproduces_its_numbers(default_run):
     from meta_nlp import MetaLearner
     from meta_nlp.config import config_from_dict
     from meta_nlp.data.languages import prepare_languages
-    from meta_nlp.pipeline import evaluate_run
+    from meta_nlp.recipes.meta_learn import evaluate_run
 
     learner = MetaLearner.from_pretrained(str(default_run))
     clf = learner.adapt(["I love pizza", "pasta is great", "the match was won", "he scored a goal"],
@@ -64,8 +67,8 @@ def test_saved_run_adapts_from_python_and_reproduces_its_numbers(default_run):
     assert set(predictions) <= {"food", "sports"} and len(predictions) == 2
     saved = json.loads((default_run / "results.json").read_text())
     cfg = config_from_dict(saved["config"])
-    again = evaluate_run(cfg, prepare_languages(cfg), default_run / "best", Accelerator(cpu=True),
-                         methods=[cfg.algorithm], record_choice=False)
+    again = evaluate_run(cfg, prepare_languages(cfg), Accelerator(cpu=True), methods=[cfg.algorithm],
+                         learners={cfg.algorithm: default_run / "best"}, record_choice=False)
     first = next(r for r in saved["results"] if r["method"] == cfg.algorithm)
     assert again[0]["episode_accuracy"] == first["episode_accuracy"]
 
@@ -79,9 +82,17 @@ def test_evaluate_script_on_another_language(default_run):
 
 
 def test_resume_latest_of_a_finished_run_only_evaluates(default_run):
+    """Nothing is trained again: the selected weights stay byte for byte, and the scores are the same."""
+    before = json.loads((default_run / "results.json").read_text())
+    weights = (default_run / "best" / "model.safetensors").read_bytes()
     proc = run([sys.executable, "scripts/meta_train.py", *QUICK, "--output-dir", str(default_run),
                 "--resume-from-checkpoint", "latest", "--baselines", "none"])
-    assert "resumed from" in proc.stdout + proc.stderr
+    assert f"resumed from {default_run / 'checkpoints' / 'checkpoint_2'} at step 2" in proc.stdout + proc.stderr
+    after = json.loads((default_run / "results.json").read_text())
+    assert (default_run / "best" / "model.safetensors").read_bytes() == weights
+    first = next(r for r in before["results"] if r["method"] == "fomaml")
+    assert [r["episode_accuracy"] for r in after["results"]] == [first["episode_accuracy"]]
+    assert after["training"]["steps"] == 2 and after["training"]["selected_step"] == before["training"]["selected_step"]
 
 
 def test_two_process_cli_run(tmp_path, tiny_model_dir):
@@ -89,7 +100,7 @@ def test_two_process_cli_run(tmp_path, tiny_model_dir):
     # On a machine without GPUs: ACCELERATE_USE_CPU=1 with --multi_gpu (gloo). `--cpu --num_processes 2`
     # would silently run one process.
     run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29531",
+         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
          "scripts/meta_train.py", *QUICK, "--model", tiny_model_dir, "--output-dir", str(out), "--meta-batch-size", "2"],
         env={"OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "1"})
     data = json.loads((out / "results.json").read_text())

@@ -12,7 +12,7 @@ from conftest import SHARED_DATA
 from meta_nlp.algorithms.inner import to_batch
 from meta_nlp.config import MetaConfig
 from meta_nlp.data import chatterbot, sources
-from meta_nlp.data.augmentation import (CrossLingualSupport, MixedSampler, SMLMTSampler, parallel_task_of,
+from meta_nlp.augmentation.samplers import (CrossLingualSupport, MixedSampler, SMLMTSampler, parallel_task_of,
                                         training_sampler, translations_through_pivot, unlabelled_texts)
 from meta_nlp.data.episodes import EpisodeSampler
 from meta_nlp.data.languages import load_held_out, prepare_languages

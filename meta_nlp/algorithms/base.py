@@ -44,6 +44,13 @@ class Algorithm:
     def __init__(self, cfg: MetaConfig):
         self.cfg = cfg
 
+    @classmethod
+    def check_config(cls, cfg: MetaConfig) -> None:
+        """Raise a one-line MetaNLPError for settings this algorithm cannot run with (MetaConfig.validate calls it,
+        before anything loads)."""
+        if cfg.pseudo_target_queries and len(cfg.train_languages) == 1:
+            raise MetaNLPError("a pseudo-held-out language needs at least 2 --train-languages")
+
     def setup(self, model: MetaModel) -> None:
         """Create the meta-parameters this algorithm learns besides φ (before the optimiser is built)."""
 

@@ -33,9 +33,7 @@ class _EncoderWithHead(nn.Module):
             self.head.bias.copy_(head["head.bias"])
 
     def forward(self, batch: dict) -> torch.Tensor:
-        out = self.model.encoder(**batch).last_hidden_state
-        mask = batch["attention_mask"].unsqueeze(-1).to(out.dtype)
-        z = F.normalize((out * mask).sum(1) / mask.sum(1).clamp(min=1.0), dim=-1)
+        z = self.model.pool(self.model.encoder(**batch).last_hidden_state, batch)
         return head_logits(z, {"head.weight": self.head.weight, "head.bias": self.head.bias}, self.model.log_scale.exp())
 
 

@@ -23,6 +23,7 @@ from meta_nlp.algorithms.inner import EpisodeBatch, constant_lr, inner_loop, que
 from meta_nlp.algorithms.reptile import whole_task
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import Episode, EpisodeSampler
+from meta_nlp.errors import MetaNLPError
 from meta_nlp.models.encoder import MetaModel, double_backward_attention
 
 
@@ -32,6 +33,16 @@ class MLDG(Algorithm):
     def __init__(self, cfg: MetaConfig):
         super().__init__(cfg)
         self.second_order = not cfg.mldg_first_order
+
+    @classmethod
+    def check_config(cls, cfg: MetaConfig) -> None:
+        if cfg.cross_lingual_episodes or cfg.pseudo_target_queries:
+            raise MetaNLPError("--algorithm mldg draws its own languages (meta-train vs pseudo-target): drop "
+                               "--cross-lingual-episodes / --pseudo-target-queries")
+        if len(cfg.train_languages) == 1:
+            raise MetaNLPError("a pseudo-held-out language needs at least 2 --train-languages")
+        if cfg.head_init != "proto":
+            raise MetaNLPError("--algorithm mldg needs --head-init proto (a zero head gives the pseudo-target no gradient)")
 
     def draw_episodes(self, sampler: EpisodeSampler, index: int, step: int) -> list[Episode]:
         """[meta-train episode, pseudo-target episode]; the meta-train language cycles over the others."""

@@ -35,10 +35,6 @@ class Episode:
     def __post_init__(self) -> None:
         self.support_language = self.support_language or self.language
 
-    @property
-    def is_ranking(self) -> bool:
-        return self.query_targets is not None
-
 
 def drop_ambiguous_texts(by_label: dict[str, list[str]]) -> dict[str, list[str]]:
     """Remove texts filed under more than one label ("Hello" in greetings and conversations)."""

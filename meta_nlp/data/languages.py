@@ -28,7 +28,6 @@ class LanguageSplit:
     task: TaskSpec
     train: Corpus | PairCorpus
     val: Corpus | PairCorpus
-    held_out: list[str]  # names only: no data
 
     @property
     def ranking(self) -> bool:
@@ -123,8 +122,7 @@ def prepare_languages(cfg: MetaConfig) -> LanguageSplit:
         logger.info("skipping languages too small for %d-way %d-shot: %s", cfg.n_way, cfg.k_shot, ", ".join(skipped))
     if not usable:
         raise MetaNLPError(f"no training language has {cfg.n_way} classes with {cfg.k_shot + cfg.n_query} examples")
-    return LanguageSplit(task, {lang: train[lang] for lang in usable}, {lang: val[lang] for lang in usable},
-                         list(cfg.held_out_language))
+    return LanguageSplit(task, {lang: train[lang] for lang in usable}, {lang: val[lang] for lang in usable})
 
 
 def load_held_out(cfg: MetaConfig, language: str) -> EpisodeSampler:

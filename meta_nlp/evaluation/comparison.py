@@ -6,7 +6,7 @@ from pathlib import Path
 
 from meta_nlp.config import MetaConfig
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.evaluation.evaluator import bootstrap_difference, paired_difference
+from meta_nlp.evaluation.stats import interval, paired_bootstrap
 
 # What two runs must share for their episodes to be the same ones.
 PAIRING = ("task", "data_dir", "seed", "n_way", "k_shot", "n_query", "eval_episodes", "held_out_language", "eval_mode")
@@ -37,9 +37,9 @@ def compare_runs(runs: list[Path], reference: Path) -> str:
     ref_cfg, ref = run_summary(reference)
     lines = [f"Held-out {ref['language']}, {ref['n_way']}-way {ref['k_shot']}-shot, {ref['n_episodes']} episodes "
              f"(the same seeded episodes in every run); Δ = run − reference `{reference.name}` over those episodes, "
-             "± its 95% CI (normal approximation), and the 95% paired-bootstrap interval.", "",
-             "| run | settings vs reference | method | accuracy ± 95% CI | Δ ± 95% CI | bootstrap 95% |",
-             "|---|---|---|---|---|---|"]
+             "with its 95% paired-bootstrap interval.", "",
+             "| run | settings vs reference | method | accuracy ± 95% CI | Δ [95% paired bootstrap] |",
+             "|---|---|---|---|---|"]
     for path in dict.fromkeys([reference, *runs]):
         cfg, r = run_summary(path)
         differ = [k for k in PAIRING if cfg.get(k) != ref_cfg.get(k)]
@@ -47,10 +47,7 @@ def compare_runs(runs: list[Path], reference: Path) -> str:
             field = differ[0] if differ else "held-out language"
             raise MetaNLPError(f"{path} and {reference} differ in {field}: their episodes are not the same, so "
                                "they cannot be compared pair by pair")
-        diff, ci = paired_difference(r["episode_accuracy"], ref["episode_accuracy"])
-        _, low, high = bootstrap_difference(r["episode_accuracy"], ref["episode_accuracy"])
-        delta = "—" if path == reference else f"{diff:+.4f} ± {ci:.4f}"
-        boot = "—" if path == reference else f"[{low:+.4f}, {high:+.4f}]"
+        delta = "—" if path == reference else interval(paired_bootstrap(r, ref))
         lines.append(f"| {path.name} | {settings_changed(cfg, ref_cfg) if path != reference else 'reference'} "
-                     f"| {r['method']} | {r['accuracy']:.4f} ± {r['ci95']:.4f} | {delta} | {boot} |")
+                     f"| {r['method']} | {r['accuracy']:.4f} ± {r['ci95']:.4f} | {delta} |")
     return "\n".join(lines)

@@ -6,12 +6,10 @@ meta-learners and baselines.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from accelerate import Accelerator
 from accelerate.utils import gather_object
 from tqdm.auto import tqdm
@@ -20,6 +18,7 @@ from meta_nlp.algorithms import TestTimeRule
 from meta_nlp.algorithms.inner import adapt_and_predict, to_batch
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import EpisodeSampler
+from meta_nlp.evaluation.stats import mean_ci95
 from meta_nlp.models.encoder import MetaModel, reusing_lower_states
 
 METRIC_PATH = str(Path(__file__).parent / "metrics" / "accuracy" / "accuracy.py")
@@ -28,42 +27,6 @@ METRIC_PATH = str(Path(__file__).parent / "metrics" / "accuracy" / "accuracy.py"
 def load_accuracy_metric():
     import evaluate
     return evaluate.load(METRIC_PATH)  # shipped with the project: no network
-
-
-def mean_ci95(values: np.ndarray) -> tuple[float, float]:
-    """Mean and half-width of the normal-approximation 95% confidence interval over episodes."""
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return float(values.mean()), float("nan")
-    return float(values.mean()), float(1.96 * values.std(ddof=1) / math.sqrt(len(values)))
-
-
-def paired_difference(a: list[float], b: list[float]) -> tuple[float, float]:
-    """Mean and 95% CI half-width of a - b over the same episodes (pairing removes episode difficulty)."""
-    return mean_ci95(np.asarray(a, dtype=float) - np.asarray(b, dtype=float))
-
-
-def bootstrap_difference(a: list[float], b: list[float], paired: bool = True, n_resamples: int = 10_000,
-                         seed: int = 0, strata: list | None = None) -> tuple[float, float, float]:
-    """Mean of a − b and its 95% percentile-bootstrap interval (low, high).
-
-    paired=True resamples episodes with both methods' scores together, so what a pair shares (the
-    episode's difficulty) cancels; paired=False resamples a and b independently, the interval one
-    gets by ignoring the pairing. `strata` (e.g. each episode's seed) resamples within each stratum,
-    so every seed keeps its share of the episodes."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    strata = np.zeros(len(a)) if strata is None else np.asarray(strata)
-    rng = np.random.default_rng(seed)
-
-    def resampled_indices() -> np.ndarray:  # [n_resamples, n], drawn stratum by stratum
-        groups = [np.flatnonzero(strata == s) for s in np.unique(strata)]
-        return np.concatenate([g[rng.integers(len(g), size=(n_resamples, len(g)))] for g in groups], axis=1)
-
-    ia = resampled_indices()
-    ib = ia if paired else resampled_indices()
-    diffs = a[ia].mean(1) - b[ib].mean(1)
-    low, high = np.percentile(diffs, [2.5, 97.5])
-    return float(a.mean() - b.mean()), float(low), float(high)
 
 
 @dataclass

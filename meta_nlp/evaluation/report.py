@@ -6,6 +6,8 @@ import platform
 import subprocess
 from pathlib import Path
 
+from meta_nlp.evaluation.stats import interval
+
 
 def library_versions() -> dict:
     import accelerate, datasets, torch, transformers
@@ -64,7 +66,7 @@ def write_report(output_dir: Path, config: dict, results: list[dict], extra: dic
         if "vs_best_baseline" in r:
             v = r["vs_best_baseline"]
             lines += ["", f"- {r['method']} − {v['baseline']} on {r['language']}, K={r['k_shot']} (paired over the "
-                          f"same episodes): {v['difference']:+.4f} ± {v['ci95']:.4f}"]
+                          f"same episodes, 95% bootstrap interval): {interval(v)}"]
     for key, value in (extra or {}).items():
         lines += ["", f"- {key}: {value}"]
     lines += ["", "![accuracy vs adaptation steps](accuracy_by_step.png)", ""]

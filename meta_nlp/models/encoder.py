@@ -7,7 +7,6 @@ rebuilt per episode (N varies) and lives only in the inner loop's parameter dict
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import re
 from pathlib import Path
@@ -20,8 +19,13 @@ from torch.func import functional_call
 from meta_nlp.config import DEFAULT_MODEL
 from meta_nlp.errors import MetaNLPError
 
-logger = logging.getLogger(__name__)
 Params = dict[str, torch.Tensor]
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the hidden states over each text's real tokens (padding ignored)."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
 def resolve_model_path(model: str) -> str:
@@ -144,8 +148,8 @@ class MetaModel(nn.Module):
 
     @staticmethod
     def pool(hidden: torch.Tensor, batch: dict) -> torch.Tensor:
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        """The sentence embedding: normalised mean of the tokens' last hidden states."""
+        pooled = mean_pool(hidden, batch["attention_mask"])
         if pooled.dtype in (torch.float16, torch.bfloat16):
             pooled = pooled.float()  # logits and losses in fp32 under mixed precision
         return F.normalize(pooled, dim=-1)

@@ -21,10 +21,9 @@ import numpy as np
 import torch
 
 from meta_nlp.algorithms.inner import EpisodeBatch, TaskBatch, padded, to_batch
+from meta_nlp.augmentation import MLTI_STREAM
 from meta_nlp.data.episodes import Episode
 from meta_nlp.models.encoder import MetaModel
-
-MLTI_STREAM = 104  # a random stream of its own (see data/augmentation.py)
 
 
 @dataclass

@@ -1,5 +1,7 @@
-"""The whole job, top to bottom: meta-train, evaluate against baselines on held-out languages, report.
-`run_sweep` runs it once per held-out language (leave one language out) and aggregates."""
+"""Meta-learn and evaluate, top to bottom: meta-train the chosen learner on the training languages,
+train the baselines that need training (multitask) on the same engine, evaluate every method on the
+same seeded episodes of the held-out languages, report. `run_sweep` runs it once per held-out language
+(leave one language out) and aggregates."""
 from __future__ import annotations
 
 import json
@@ -9,43 +11,70 @@ from pathlib import Path
 
 from accelerate import Accelerator
 from accelerate.state import PartialState
+from accelerate.utils import set_seed
 
-from meta_nlp.config import MetaConfig
+from meta_nlp.config import MetaConfig, config_from_dict
 from meta_nlp.data.languages import (LanguageSplit, load_held_out, pivot_of, prepare_languages, read_training_data,
                                      task_of, usable_in)
 from meta_nlp.data.ranking import RankingSampler, retrieval_accuracy
+from meta_nlp.engine.trainer import EngineSettings, Trainer, make_accelerator
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.evaluation.evaluator import evaluate_method, paired_difference, validation_accuracy
-from meta_nlp.evaluation.methods import test_time_rule_for
+from meta_nlp.evaluation.evaluator import evaluate_method
 from meta_nlp.evaluation.report import plot_accuracy_by_step, write_report, write_results
+from meta_nlp.evaluation.stats import add_vs_best_baseline
 from meta_nlp.learner import META_FILE, MetaLearner, resolve_learner_dir
 from meta_nlp.memory import reset_peak_rss, run_peak_mib
 from meta_nlp.models.encoder import MetaModel, load_encoder, tokenize
-from meta_nlp.training.multitask import train_multitask
-from meta_nlp.training.trainer import MetaTrainer, make_accelerator
+from meta_nlp.objectives import build_objective
+from meta_nlp.algorithms.test_time import test_time_rule
+
+MULTITASK_DIR = "multitask"  # the multitask baseline's run inside a run folder: its checkpoints and best/
 
 
 def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> dict:
     started = time.time()
     reset_peak_rss()  # this run's peak memory, not the process's (a sweep or study runs many)
-    trainer = MetaTrainer(cfg, accelerator)
-    trainer.setup()
-    acc = trainer.accelerator
-    acc.print(f"meta-training languages: {', '.join(trainer.languages.train)}; "
+    acc = accelerator or make_accelerator(cfg)
+    set_seed(cfg.seed)
+    languages = prepare_languages(cfg)
+    acc.print(f"meta-training languages: {', '.join(languages.train)}; "
               f"held out: {', '.join(cfg.held_out_language)} (not read until evaluation)")
-    training = trainer.train()
-    best_dir = Path(cfg.output_dir) / "best"
-    results = evaluate_run(cfg, trainer.languages, best_dir, acc, methods=[cfg.algorithm, *cfg.baselines])
+    training = train(cfg.algorithm, cfg, languages, acc)
+    results = evaluate_run(cfg, languages, acc, methods=[cfg.algorithm, *cfg.baselines],
+                           learners={cfg.algorithm: Path(cfg.output_dir) / "best"})
     extra = {"training": training, "wall_time_s": round(time.time() - started, 1), "peak_memory_mib": run_peak_mib(),
-             "num_processes": acc.num_processes, "train_languages": list(trainer.languages.train)}
+             "num_processes": acc.num_processes, "train_languages": list(languages.train)}
     if acc.is_main_process:
         write_outputs(Path(cfg.output_dir), cfg, results, extra)
     if accelerator is None:
         acc.end_training()
-    else:  # the caller owns the process group (a sweep runs many experiments on it); this run's trackers end here
-        for tracker in acc.trackers:
-            tracker.finish()
     return {"results": results, **extra}
+
+
+def train(method: str, cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator) -> dict:
+    """Train `method` (a meta-learner, or the multitask baseline) on the engine; its model selection's choice
+    lands in its output folder's best/. Returns the training record."""
+    return trainer_for(method, cfg, languages, acc).train()
+
+
+def trainer_for(method: str, cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator) -> Trainer:
+    """The engine set up to train `method`: the meta-learner into OUTPUT_DIR, multitask into OUTPUT_DIR/multitask.
+    `acc` (the run's) places the objective; the Trainer keeps an accelerator of its own, so that its checkpoints
+    hold its objective's state and nothing else (accelerate's process state is shared between them)."""
+    set_seed(cfg.seed)
+    objective = build_objective(method, cfg, languages, acc.device, acc.num_processes)
+    if method == "multitask":
+        steps, _ = cfg.multitask_budget(acc.num_processes)
+        # A checkpoint path names the meta-learner's; the baseline resumes from its own latest.
+        resume = "latest" if cfg.resume_from_checkpoint else None
+        settings = EngineSettings.from_config(cfg, output_dir=str(Path(cfg.output_dir) / MULTITASK_DIR),
+                                              max_steps=steps, resume_from_checkpoint=resume,
+                                              desc="multitask baseline")
+    else:
+        settings = EngineSettings.from_config(cfg)
+    if objective.startup_note():
+        acc.print(objective.startup_note())
+    return Trainer(objective, settings)
 
 
 def run_sweep(cfg: MetaConfig) -> dict:
@@ -118,18 +147,27 @@ def mean_over_languages(results: list[dict], k_shot: int) -> dict[str, float]:
     return {m: round(float(sum(a) / len(a)), 4) for m, a in by_method.items()}
 
 
-def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, best_dir: Path, acc: Accelerator,
-                 methods: list[str], record_choice: bool = True, shots: list[int] | None = None) -> list[dict]:
+def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator, methods: list[str],
+                 learners: dict[str, Path] | None = None, record_choice: bool = True,
+                 shots: list[int] | None = None) -> list[dict]:
     """Every method on the same seeded held-out episodes, at every K of `shots` (default: --k-shot and every
-    --eval-shots K; test-time settings tuned per K on meta-validation). The held-out languages are read here, first."""
+    --eval-shots K; test-time settings tuned per K on meta-validation). `learners` names the saved learner of
+    a method trained elsewhere (the meta-learner's best/); finetune is φ⁰, and multitask, when not given, is
+    trained here first. The held-out languages are read here, after all training."""
+    learners = dict(learners or {})
+    training = {}
+    if "multitask" in methods and "multitask" not in learners:
+        budget = dict(zip(("steps", "batch_size"), cfg.multitask_budget(acc.num_processes)))
+        training["multitask"] = {**train("multitask", cfg, languages, acc), **budget}
+        learners["multitask"] = Path(cfg.output_dir) / MULTITASK_DIR / "best"
     by_shots = {k: replace(cfg, k_shot=k) for k in sorted(shots or {cfg.k_shot, *cfg.eval_shots})}
     val_samplers = {k: languages.val_sampler(c) for k, c in by_shots.items()}
     test_samplers = {k: {lang: load_held_out(c, lang) for lang in cfg.held_out_language} for k, c in by_shots.items()}
-    selection_sampler = val_samplers.get(cfg.k_shot) or languages.val_sampler(cfg)  # model selection at training K
     results = []
     for method in methods:
-        model, tokenizer, selection = model_for(method, cfg, languages, best_dir, acc, selection_sampler)
-        rule = test_time_rule_for(method, model, cfg)
+        model, tokenizer, selection = model_for(method, cfg, learners.get(method), acc)
+        selection.update(training.get(method, {}))
+        rule = test_time_rule(method, model, cfg)
         retrieval = {lang: full_retrieval(model, tokenizer, sampler, cfg, acc)  # the corpus: the same at every K
                      for lang, sampler in next(iter(test_samplers.values())).items()} if languages.ranking else {}
         for k, cfg_k in by_shots.items():
@@ -139,8 +177,8 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, best_dir: Path, acc:
                     | ({"retrieval": retrieval[scores.language]} if retrieval else {})
                     | ({"selection": selection} if selection else {}))
                 if record_choice and method == cfg.algorithm and k == cfg.k_shot and acc.is_main_process:
-                    record_test_time_choice(best_dir, scores.lr_factor, scores.steps)
-    return add_paired_differences(results, cfg)
+                    record_test_time_choice(learners[method], scores.lr_factor, scores.steps)
+    return add_vs_best_baseline(results, cfg.baselines)
 
 
 def full_retrieval(model: MetaModel, tokenizer, sampler: RankingSampler, cfg: MetaConfig, acc: Accelerator) -> dict:
@@ -153,41 +191,18 @@ def full_retrieval(model: MetaModel, tokenizer, sampler: RankingSampler, cfg: Me
     return retrieval_accuracy(embed, sampler.corpus[language])
 
 
-def add_paired_differences(results: list[dict], cfg: MetaConfig) -> list[dict]:
-    """Each non-baseline method vs the best baseline on the same episodes (same language and K):
-    mean difference ± 95% CI."""
-    for lang, k in {(r["language"], r["k_shot"]) for r in results}:
-        same = [r for r in results if (r["language"], r["k_shot"]) == (lang, k)]
-        baselines = [r for r in same if r["method"] in cfg.baselines]
-        if not baselines:
-            continue
-        best = max(baselines, key=lambda r: r["accuracy"])
-        for r in same:
-            if r["method"] not in cfg.baselines:
-                diff, ci = paired_difference(r["episode_accuracy"], best["episode_accuracy"])
-                r["vs_best_baseline"] = {"baseline": best["method"], "difference": diff, "ci95": ci}
-    return results
-
-
-def model_for(method: str, cfg: MetaConfig, languages: LanguageSplit, best_dir: Path, acc: Accelerator,
-              val_sampler) -> tuple[MetaModel, object, dict]:
-    """(model, tokenizer, how it was selected): the meta-learned checkpoint chosen on meta-validation, φ⁰
-    (finetune), or φ⁰ after ERM (multitask) at the step chosen on the same meta-validation episodes."""
-    if method == cfg.algorithm:
-        learner = MetaLearner.from_pretrained(str(best_dir), device=str(acc.device))
-        meta = json.loads((best_dir / META_FILE).read_text())
-        selection = {"selected_step": meta["step"], "val_accuracy": meta["val_accuracy"]} if "step" in meta else {}
-        return learner.model, learner.tokenizer, selection
-    encoder, tokenizer = load_encoder(cfg.model)
-    model = MetaModel(encoder, cfg.logit_scale).to(acc.device)
-    if method != "multitask":
-        return model, tokenizer, {}
-
-    def validate(m: MetaModel) -> float:
-        return validation_accuracy(m, tokenizer, test_time_rule_for(method, m, cfg), val_sampler, cfg, acc,
-                                   desc="meta-validate multitask")
-    return model, tokenizer, train_multitask(model, tokenizer, languages.train, cfg, acc, ranking=languages.ranking,
-                                             validate=validate)
+def model_for(method: str, cfg: MetaConfig, learner_dir: Path | None, acc: Accelerator) -> tuple[MetaModel, object, dict]:
+    """(model, tokenizer, how it was selected): a saved learner (the checkpoint model selection chose on
+    meta-validation), or φ⁰ for finetune."""
+    if learner_dir is None:
+        if method != "finetune":
+            raise MetaNLPError(f"no saved model for {method!r} to evaluate")
+        encoder, tokenizer = load_encoder(cfg.model)
+        return MetaModel(encoder, cfg.logit_scale).to(acc.device), tokenizer, {}
+    learner = MetaLearner.from_pretrained(str(learner_dir), device=str(acc.device))
+    meta = json.loads((Path(learner_dir) / META_FILE).read_text())
+    selection = {"selected_step": meta["step"], "val_accuracy": meta["val_accuracy"]} if "step" in meta else {}
+    return learner.model, learner.tokenizer, selection
 
 
 def record_test_time_choice(best_dir: Path, lr_factor: float, steps: int) -> None:
@@ -205,20 +220,21 @@ def write_outputs(output_dir: Path, cfg: MetaConfig, results: list[dict], extra:
     plot_accuracy_by_step(output_dir, [r for r in results if r["k_shot"] == cfg.k_shot], cfg.n_way)
 
 
-def evaluate_checkpoint(run_dir: str, held_out: list[str], overrides: dict, accelerator: Accelerator | None = None) -> dict:
-    """Re-evaluate a saved run on any languages of its task (scripts/evaluate.py)."""
+def evaluate_checkpoint(run_dir: str, held_out: list[str], overrides: dict, output_dir: Path,
+                        accelerator: Accelerator | None = None) -> dict:
+    """Re-evaluate a saved run on any languages of its task (scripts/evaluate.py); a multitask baseline is trained
+    anew into OUTPUT_DIR on the run's training languages less the ones evaluated."""
     learner_dir = resolve_learner_dir(run_dir)
     meta = json.loads((learner_dir / META_FILE).read_text())
-    from meta_nlp.config import config_from_dict
-    cfg = replace(config_from_dict(meta["config"]), **overrides)
+    cfg = replace(config_from_dict(meta["config"]), **overrides, output_dir=str(output_dir))
     trained_on = meta.get("train_languages") or cfg.train_languages
     val_langs = [lang for lang in trained_on if lang not in held_out]
     cfg = replace(cfg, held_out_language=list(held_out), train_languages=val_langs).validate()
-    acc = accelerator or Accelerator(cpu=False)
+    acc = accelerator or make_accelerator(cfg)
     for lang in held_out:
         if lang in trained_on:
             acc.print(f"warning: {lang} was a meta-training language of this run; its score is not a held-out score")
     languages = prepare_languages(cfg)
-    results = evaluate_run(cfg, languages, learner_dir, acc, methods=[cfg.algorithm, *cfg.baselines],
-                           record_choice=False)
+    results = evaluate_run(cfg, languages, acc, methods=[cfg.algorithm, *cfg.baselines],
+                           learners={cfg.algorithm: learner_dir}, record_choice=False)
     return {"config": cfg, "results": results}

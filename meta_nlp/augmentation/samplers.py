@@ -1,19 +1,4 @@
-"""Task augmentation for meta-training: more, and more varied, training tasks from the same data.
-
-- SMLMT (Bansal et al., 2020, "Self-Supervised Meta-Learning for Few-Shot Natural Language
-  Classification Tasks"): a share of the episodes (`--smlmt-ratio`) are self-supervised tasks built
-  from the training languages' text without its labels: pick N words, mask the word in K+Q sentences
-  that contain it, and the word is the label.
-- Cross-lingual support: a share of each episode's support examples (`--cross-lingual-support-ratio`)
-  is replaced by a translation into another training language, from the task's `parallel_task`
-  (chatterbot_parallel, sib200_parallel), where one exists; the label is kept.
-- Label permutation is always on (EpisodeSampler permutes label ids in every episode).
-- Task interpolation (MLTI, `--mlti-ratio`) mixes two tasks' hidden states, so it needs the model: it lives
-  in meta_nlp/algorithms/interpolation.py and the trainer applies it after these samplers.
-
-Every sampler here is, like EpisodeSampler, a pure function of (seed, index[, language]), so an augmented
-run is the same on any number of processes and after a resume. Only training languages are read.
-"""
+"""SMLMT and cross-lingual support: samplers that wrap the episode sampler (see this package's docstring)."""
 from __future__ import annotations
 
 import logging
@@ -23,6 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
+from meta_nlp.augmentation import MIX_STREAM, SMLMT_STREAM, TRANSLATE_STREAM
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import Corpus, Episode, language_key
 from meta_nlp.data.languages import LanguageSplit
@@ -32,9 +18,6 @@ from meta_nlp.errors import MetaNLPError
 
 logger = logging.getLogger(__name__)
 
-# One random stream per decision, apart from EpisodeSampler's: switching an augmentation on changes which
-# episodes are augmented, never what the plain episode of an index is.
-SMLMT_STREAM, MIX_STREAM, TRANSLATE_STREAM = 101, 102, 103
 # Scripts written without spaces: each character counts as a word (BERT's tokenizer splits them the same way).
 CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 WORD = re.compile(rf"[{CJK}]|(?:(?![{CJK}])[^\W\d_])+")

@@ -26,12 +26,13 @@ from accelerate.state import PartialState
 from meta_nlp.config import ALGORITHMS, MetaConfig
 from meta_nlp.data.languages import prepare_languages
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.evaluation.evaluator import bootstrap_difference, mean_ci95
+from meta_nlp.evaluation.stats import add_vs_best_baseline, bootstrap_difference, interval, mean_ci95, paired_bootstrap
 from meta_nlp.evaluation.report import (plot_accuracy_by_language, plot_accuracy_by_shots, plot_accuracy_by_step,
                                         write_results)
 from meta_nlp.memory import reset_peak_rss, run_peak_mib
-from meta_nlp.pipeline import evaluate_run, finished_run, fold_config, run_experiment, sweep_languages, write_outputs
-from meta_nlp.training.trainer import make_accelerator
+from meta_nlp.engine.trainer import make_accelerator
+from meta_nlp.recipes.meta_learn import (MULTITASK_DIR, evaluate_run, finished_run, fold_config, run_experiment, sweep_languages,
+                                       write_outputs)
 
 STUDY_OUTPUT_DIR = "runs/study"  # used when --output-dir is left at meta_train's default
 BASELINE_RUN = "baselines"  # the folder of each (fold, seed)'s baseline run
@@ -143,8 +144,7 @@ def run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
         return run_experiment(cfg.validate(), acc)["results"]
     started = time.time()
     reset_peak_rss()
-    results = evaluate_run(cfg, prepare_languages(cfg), out / "best", acc, methods=list(cfg.baselines),
-                           record_choice=False)
+    results = evaluate_run(cfg, prepare_languages(cfg), acc, methods=list(cfg.baselines), record_choice=False)
     if acc.is_main_process:
         write_outputs(out, cfg, results, {"note": "the study's baselines: no meta-training in this folder",
                                           "wall_time_s": round(time.time() - started, 1),
@@ -163,8 +163,10 @@ def finished_run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
                            "machine that ran it; ask for the K it has, or run the study into another --output-dir")
     PartialState().print(f"study: {out} finished earlier; evaluating its saved model at K={missing} too")
     methods = list(cfg.baselines) if method == BASELINE_RUN else [method]
-    results = data["results"] + evaluate_run(cfg, prepare_languages(cfg), out / "best", make_accelerator(cfg),
-                                             methods=methods, record_choice=False, shots=missing)
+    learners = {method: out / "best"} if method != BASELINE_RUN else \
+        {"multitask": out / MULTITASK_DIR / "best"} if (out / MULTITASK_DIR / "best").is_dir() else {}
+    results = data["results"] + evaluate_run(cfg, prepare_languages(cfg), make_accelerator(cfg), methods=methods,
+                                             learners=learners, record_choice=False, shots=missing)
     if PartialState().is_main_process:
         kept = {k: v for k, v in data.items() if k not in ("config", "versions", "results")}
         write_outputs(out, replace(cfg, eval_shots=sorted({r["k_shot"] for r in results})), results, kept)
@@ -176,16 +178,7 @@ def pooled_over_seeds(rows: list[dict], baselines: list[str], n_resamples: int) 
     bootstrap difference to the best baseline of the same language and K."""
     keys = dict.fromkeys((r["language"], r["k_shot"], r["method"]) for r in rows)
     results = [pooled([r for r in rows if (r["language"], r["k_shot"], r["method"]) == key]) for key in keys]
-    for lang, k in dict.fromkeys((r["language"], r["k_shot"]) for r in results):
-        same = [r for r in results if (r["language"], r["k_shot"]) == (lang, k)]
-        candidates = [r for r in same if r["method"] in baselines]
-        if not candidates:
-            continue
-        best = max(candidates, key=lambda r: r["accuracy"])
-        for r in same:
-            if r["method"] not in baselines:
-                r["vs_best_baseline"] = {"baseline": best["method"], **paired_bootstrap(r, best, n_resamples)}
-    return results
+    return add_vs_best_baseline(results, baselines, n_resamples)
 
 
 def pooled(rows: list[dict]) -> dict:
@@ -202,17 +195,6 @@ def pooled(rows: list[dict]) -> dict:
             "selected_step": [r.get("selection", {}).get("selected_step") for r in rows],
             "episode_accuracy": episodes.tolist(),
             "episode_seed": [r["seed"] for r in rows for _ in r["episode_accuracy"]]}
-
-
-def paired_bootstrap(result: dict, other: dict, n_resamples: int) -> dict:
-    """result − other over the same (seed, episode) pairs, with its paired-bootstrap 95% interval (within seeds)."""
-    if result["episode_seed"] != other["episode_seed"]:
-        raise MetaNLPError(f"{result['method']} and {other['method']} on {result['language']} were not run on the "
-                           f"same seeds and episodes; re-run the missing ones")
-    diff, low, high = bootstrap_difference(result["episode_accuracy"], other["episode_accuracy"],
-                                           n_resamples=n_resamples, strata=result["episode_seed"])
-    return {"difference": diff, "ci95": (high - low) / 2, "ci95_low": low, "ci95_high": high,
-            "test": f"paired bootstrap over (seed, episode), within seeds, {n_resamples} resamples"}
 
 
 def pairwise_differences(results: list[dict], n_resamples: int) -> list[dict]:
@@ -266,12 +248,6 @@ def over_languages(results: list[dict], baselines: list[str], n_resamples: int) 
                                                if rows[lang].get("vs_best_baseline", {}).get("ci95_low", 0) > 0]
             out.append(entry)
     return out
-
-
-def interval(d: dict) -> str:
-    """'+0.0120 [+0.0061, +0.0178]', in bold when the interval excludes 0."""
-    text = f"{d['difference']:+.4f} [{d['ci95_low']:+.4f}, {d['ci95_high']:+.4f}]"
-    return f"**{text}**" if d["ci95_low"] > 0 or d["ci95_high"] < 0 else text
 
 
 def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: list[dict], comparisons: dict,

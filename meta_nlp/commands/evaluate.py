@@ -1,0 +1,52 @@
+"""Re-evaluate a saved run on any language of its task, against the same baselines.
+
+examples:
+  python scripts/evaluate.py --checkpoint runs/default --held-out-language it
+  python scripts/evaluate.py --checkpoint runs/default --held-out-language ko --baselines none --eval-episodes 100
+
+The meta-learned checkpoint is the run's best/ (chosen on meta-validation). Test-time settings of
+every method are re-tuned on meta-validation episodes of the run's training languages, minus
+the evaluated language. Evaluating on a language the run meta-trained on is allowed but is
+flagged: that score is not a held-out score. Writes results.json, report.md and the plot to
+--output-dir (default: CHECKPOINT/eval_<languages>).
+"""
+import argparse
+from pathlib import Path
+
+from meta_nlp.cli import main_guard
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", required=True, help="a meta_train --output-dir, or a saved learner folder")
+    p.add_argument("--held-out-language", "--held_out_language", action="append", required=True,
+                   dest="held_out_language", help="language to evaluate on (repeatable)")
+    p.add_argument("--baselines", type=lambda s: [x for x in s.split(",") if x and x != "none"],
+                   help="comma-separated baselines (default: the run's)")
+    for name, kind in (("eval_episodes", int), ("eval_inner_steps", int), ("n_way", int), ("k_shot", int),
+                       ("n_query", int), ("seed", int)):
+        p.add_argument(f"--{name.replace('_', '-')}", f"--{name}", dest=name, type=kind, help="default: the run's")
+    p.add_argument("--output-dir", "--output_dir", dest="output_dir", help="default: CHECKPOINT/eval_<languages>")
+    return p
+
+
+def main() -> int:
+    args = vars(build_parser().parse_args())
+    checkpoint, languages, out = args.pop("checkpoint"), args.pop("held_out_language"), args.pop("output_dir")
+    overrides = {k: v for k, v in args.items() if v is not None}
+    if not Path(checkpoint).exists():
+        from meta_nlp.errors import MetaNLPError
+        raise MetaNLPError(f"checkpoint not found: {checkpoint}")
+    from accelerate.state import PartialState
+    from meta_nlp.recipes.meta_learn import evaluate_checkpoint, write_outputs
+    out_dir = Path(out or Path(checkpoint) / f"eval_{'_'.join(languages)}")
+    evaluated = evaluate_checkpoint(checkpoint, languages, overrides, out_dir)
+    if PartialState().is_main_process:
+        write_outputs(out_dir, evaluated["config"], evaluated["results"], {"checkpoint": str(checkpoint)})
+        print((out_dir / "report.md").read_text())
+    return 0
+
+
+def run() -> None:
+    """`meta-nlp-evaluate` (pyproject.toml [project.scripts]) and `python scripts/evaluate.py`."""
+    main_guard(main)

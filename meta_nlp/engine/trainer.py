@@ -1,0 +1,273 @@
+"""The one training loop, on Accelerate, for every objective: CPU laptop to many GPUs.
+
+Read `train()` top to bottom. What is trained is an `Objective` (meta_nlp/objectives/base.py); this
+file owns the rest: devices, processes, precision, the optimiser and its schedule, clipping, the
+explicit gradient all-reduce, model selection's bookkeeping, checkpoints, resume, trackers and the
+progress bar. Decisions worth knowing:
+- Trained modules are *not* wrapped in DDP: DDP's gradient hooks and autograd.grad(create_graph=True)
+  do not mix. Each process accumulates the gradient of its own tasks and `all_reduce_gradients`
+  sums it explicitly before the optimiser step.
+- Task j of step s is a pure function of (seed, s, j) (the objective draws it so), and process p
+  takes tasks p*B .. p*B+B-1: 2 processes x B tasks give the same update as 1 process x 2B tasks,
+  and a resumed run draws exactly the tasks an uninterrupted one would. Dropout is seeded per task
+  for the same reason.
+- A non-finite gradient is never applied: after the all-reduce every process sees the same norm, so
+  all skip the step alike; the skip is counted, logged, and the schedule still advances (the run
+  stays a pure function of its seed).
+- Frozen modules (a KD teacher, a classifier being edited) are on the device but outside the
+  optimiser and the checkpoint.
+- A step may have several phases, each with its own parameter groups, optimiser and schedule, applied
+  in turn over the same tasks (MetaDistil: the teacher learns from the student's pilot update, then
+  the student steps with the updated teacher); most objectives have the one phase "main".
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import ProjectConfiguration, set_seed
+from tqdm.auto import tqdm
+
+from meta_nlp.config import MetaConfig
+from meta_nlp.errors import MetaNLPError
+from meta_nlp.objectives.base import Objective
+
+@dataclass
+class EngineSettings:
+    """How long and how an objective is trained; the recipe picks these per objective from the run config."""
+    output_dir: str
+    max_steps: int
+    tasks_per_process: int
+    seed: int = 0
+    warmup_steps: int = 0
+    max_grad_norm: float = 1.0
+    eval_every: int = 20
+    save_every: int = 20
+    save_total_limit: int = 2
+    resume_from_checkpoint: str | None = None
+    mixed_precision: str = "no"
+    report_to: str = "none"
+    desc: str = "train"
+
+    @classmethod
+    def from_config(cls, cfg: MetaConfig, **overrides) -> "EngineSettings":
+        values = dict(output_dir=cfg.output_dir, max_steps=cfg.max_steps, tasks_per_process=cfg.meta_batch_size,
+                      seed=cfg.seed, warmup_steps=cfg.warmup_steps, max_grad_norm=cfg.max_grad_norm,
+                      eval_every=cfg.eval_every, save_every=cfg.save_every, save_total_limit=cfg.save_total_limit,
+                      resume_from_checkpoint=cfg.resume_from_checkpoint, mixed_precision=cfg.mixed_precision,
+                      report_to=cfg.report_to, desc=f"meta-train {cfg.algorithm}")
+        values.update(overrides)
+        return cls(**values)
+
+
+@dataclass
+class TrainerState:
+    """What a resume needs besides weights, optimiser, scheduler and RNG (Accelerate saves those)."""
+    step: int = 0
+    best_score: float = -math.inf
+    best_step: int = -1
+    skipped_steps: int = 0
+    val_by_step: dict | None = None  # {step: selection score}; a dict, not a field default (mutable)
+
+    def state_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    def load_state_dict(self, d: dict) -> None:
+        self.__dict__.update(d)
+
+
+def make_accelerator(cfg: MetaConfig | EngineSettings, project_dir: str | None = None) -> Accelerator:
+    """An Accelerator whose checkpoints go to PROJECT_DIR/checkpoints/checkpoint_<step>, the oldest pruned."""
+    limit = getattr(cfg, "save_total_limit", None)
+    project = ProjectConfiguration(project_dir=project_dir or cfg.output_dir, automatic_checkpoint_naming=True,
+                                   total_limit=limit)
+    return Accelerator(mixed_precision=cfg.mixed_precision, project_config=project,
+                       log_with=None if cfg.report_to == "none" else cfg.report_to)
+
+
+def task_seed(seed: int, step: int, task: int) -> int:
+    return (seed * 1_000_003 + step * 10_007 + task) % (2 ** 31)
+
+
+def warmup_linear_decay(warmup: int, total: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        return max(0.0, (total - step) / max(1, total - warmup))
+    return factor
+
+
+class Trainer:
+    """Train `objective` under `settings`; the model that model selection chose lands in OUTPUT_DIR/best."""
+
+    def __init__(self, objective: Objective, settings: EngineSettings, accelerator: Accelerator | None = None):
+        self.objective, self.settings = objective, settings
+        # One accelerator per trainer: its checkpoints then hold this objective's state and nothing else.
+        self.accelerator = accelerator or make_accelerator(settings)
+        self.output_dir = Path(settings.output_dir)
+        acc = self.accelerator
+        set_seed(settings.seed)
+        for module in objective.frozen_modules().values():
+            module.to(acc.device).eval().requires_grad_(False)
+        self.trained = list(objective.trained_modules().values())
+        for module in self.trained:
+            module.to(acc.device).train()
+        # One optimiser and schedule per phase of a step (one phase for most objectives; MetaDistil updates its
+        # teacher, then its student). Schedulers are not prepared: a prepared scheduler steps once per process,
+        # which would make the schedule depend on the number of processes.
+        self.phases = list(objective.phases())
+        self.optimizers, self.schedulers = {}, {}
+        for phase in self.phases:
+            optimizer = torch.optim.AdamW(objective.param_groups(phase))
+            self.schedulers[phase] = torch.optim.lr_scheduler.LambdaLR(
+                optimizer, warmup_linear_decay(settings.warmup_steps, settings.max_steps))
+            self.optimizers[phase] = acc.prepare(optimizer)
+        self.state = TrainerState()
+        for obj in (*self.trained, *self.schedulers.values(), self.state):
+            acc.register_for_checkpointing(obj)
+        if settings.report_to != "none":
+            acc.init_trackers("meta_nlp", config=objective.tracked_config())
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The optimiser of a one-phase objective (every objective but MetaDistil)."""
+        (only,) = self.optimizers.values()
+        return only
+
+    # ------------------------------------------------------------------ train
+    def train(self) -> dict:
+        s, acc = self.settings, self.accelerator
+        self.maybe_resume()
+        if self.state.step == 0 and self.state.best_step < 0:
+            self.select()  # the starting point is a candidate too: training must earn its place
+        bar = tqdm(total=s.max_steps, initial=self.state.step, desc=s.desc, disable=not acc.is_local_main_process,
+                   dynamic_ncols=True)
+        try:
+            while self.state.step < s.max_steps:
+                metrics = self.train_step(self.state.step)
+                self.state.step += 1
+                bar.update(1)
+                lr = self.schedulers[self.phases[0]].get_last_lr()[0]
+                bar.set_postfix(loss=f"{metrics['loss']:.3f}", lr=f"{lr:.1e}")
+                acc.log(metrics, step=self.state.step)
+                if self.state.step % s.eval_every == 0 or self.state.step == s.max_steps:
+                    self.select()
+                if self.state.step % s.save_every == 0 or self.state.step == s.max_steps:
+                    self.save_checkpoint()
+        except KeyboardInterrupt:  # nothing lost: the last finished step is saved, resume with 'latest'
+            acc.print(f"interrupted: saved {self.save_checkpoint()}")
+            raise
+        finally:
+            bar.close()
+        for tracker in acc.trackers:  # not end_training(): that would also end the process group the recipe uses
+            tracker.finish()
+        acc.wait_for_everyone()
+        return {"selected_step": self.state.best_step, "val_accuracy": self.state.best_score, "steps": self.state.step,
+                "val_accuracy_by_step": self.state.val_by_step, "skipped_steps": self.state.skipped_steps}
+
+    def train_step(self, step: int) -> dict:
+        """One update over tasks_per_process tasks on each process (for each phase of the objective, in turn)."""
+        acc, per_process = self.accelerator, self.settings.tasks_per_process
+        total_tasks = per_process * acc.num_processes
+        first = acc.process_index * per_process
+        sums: dict[str, float] = {}
+        for phase in self.phases:
+            for task in range(first, first + per_process):
+                torch.manual_seed(task_seed(self.settings.seed, step, task))
+                drawn = self.objective.draw_task(step, task, total_tasks)
+                with acc.autocast():
+                    metrics = self.objective.task_gradients(drawn, step, weight=1.0 / total_tasks,
+                                                            backward=acc.backward, phase=phase)
+                for k, v in metrics.items():
+                    sums[k] = sums.get(k, 0.0) + v / per_process
+            sums[grad_norm_key(phase)] = self.apply_gradients(phase, step)
+        return {**sums, "skipped_steps": self.state.skipped_steps}
+
+    def apply_gradients(self, phase: str, step: int) -> float:
+        """All-reduce, clip and apply the phase's accumulated gradient, unless it is not finite; returns its norm."""
+        acc, optimizer = self.accelerator, self.optimizers[phase]
+        mine = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        # In the modules' own order: the clipping norm sums in this order, and a run must stay bit-identical.
+        params = [p for module in self.trained for p in module.parameters() if id(p) in mine]
+        all_reduce_gradients(params, acc)
+        grad_norm = float(acc.clip_grad_norm_(params, self.settings.max_grad_norm))
+        if math.isfinite(grad_norm) or self.settings.mixed_precision == "fp16":
+            optimizer.step()  # under fp16 the grad scaler skips a non-finite step itself and lowers its scale
+        if not math.isfinite(grad_norm):
+            self.state.skipped_steps += 1
+            acc.print(f"step {step + 1}: non-finite gradient (norm {grad_norm}), {phase} update skipped "
+                      f"({self.state.skipped_steps} so far)")
+        self.schedulers[phase].step()
+        optimizer.zero_grad(set_to_none=True)
+        return grad_norm
+
+    # ------------------------------------------------------------------ model selection
+    def select(self) -> None:
+        """Score the current weights with the objective's selection rule; keep them in OUTPUT_DIR/best if best."""
+        acc = self.accelerator
+        score = self.objective.selection_score(acc)
+        for module in self.trained:
+            module.requires_grad_(True).train()
+        acc.log({"val_accuracy": score}, step=self.state.step)
+        self.state.val_by_step = {**(self.state.val_by_step or {}), str(self.state.step): round(score, 4)}
+        acc.print(f"{self.settings.desc} step {self.state.step}: meta-validation accuracy {score:.4f}")
+        if score > self.state.best_score:  # ties keep the earlier step
+            self.state.best_score, self.state.best_step = score, self.state.step
+            if acc.is_main_process:
+                self.objective.save_selected(self.output_dir / "best", {"step": self.state.step, "val_accuracy": score})
+        acc.wait_for_everyone()
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self) -> Path:
+        acc = self.accelerator
+        path = checkpoint_dir(self.output_dir, self.state.step)
+        if not path.is_dir():  # an interrupt right after a save has nothing new to save
+            acc.project_configuration.iteration = self.state.step  # checkpoint_<step>, not checkpoint_<count>
+            acc.save_state()
+        return path
+
+    def maybe_resume(self) -> None:
+        spec = self.settings.resume_from_checkpoint
+        if not spec:
+            return
+        path = latest_checkpoint(self.output_dir) if spec == "latest" else Path(spec)
+        if path is None:
+            self.accelerator.print(f"--resume-from-checkpoint latest: no checkpoint in {self.output_dir} yet, "
+                                   f"starting fresh")
+            return
+        if not path.is_dir():
+            raise MetaNLPError(f"checkpoint not found: {path}")
+        self.accelerator.load_state(str(path))
+        self.accelerator.print(f"resumed from {path} at step {self.state.step}")
+
+
+def grad_norm_key(phase: str) -> str:
+    return "grad_norm" if phase == "main" else f"grad_norm_{phase}"
+
+
+def checkpoint_dir(output_dir: Path, step: int) -> Path:
+    return Path(output_dir) / "checkpoints" / f"checkpoint_{step}"
+
+
+def latest_checkpoint(output_dir: Path) -> Path | None:
+    found = [(int(m.group(1)), p) for p in (Path(output_dir) / "checkpoints").glob("checkpoint_*")
+             if (m := re.fullmatch(r"checkpoint_(\d+)", p.name))]
+    return max(found)[1] if found else None
+
+
+def all_reduce_gradients(params: list[torch.nn.Parameter], accelerator: Accelerator) -> None:
+    """Sum every process's weighted gradient (the weights already divide by the global task count)."""
+    if accelerator.num_processes == 1:
+        return
+    params = [p for p in params if p.requires_grad]
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = accelerator.reduce(torch.cat([g.reshape(-1) for g in grads]), reduction="sum")
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.grad = flat[offset: offset + n].view_as(p).clone()
+        offset += n

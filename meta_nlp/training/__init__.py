@@ -1,1 +1,0 @@
-"""Training: the Accelerate meta-trainer and the multitask (ERM) baseline."""

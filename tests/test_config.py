@@ -1,0 +1,50 @@
+"""Every bad value gets its one-line error before any model or data is loaded."""
+from __future__ import annotations
+
+import pytest
+
+from meta_nlp.config import MetaConfig, config_from_dict, parse_config
+from meta_nlp.errors import MetaNLPError
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--inner-steps", "0"], "--inner-steps must be at least 1"),
+    (["--inner-steps", "-1"], "--inner-steps must be at least 1"),
+    (["--eval-every", "0"], "--eval-every must be at least 1"),
+    (["--save-every", "0"], "--save-every must be at least 1"),
+    (["--save-total-limit", "0"], "--save-total-limit must be at least 1"),
+    (["--meta-lr", "-1"], "--meta-lr must be positive"),
+    (["--inner-lr", "nan"], "--inner-lr must be a finite number"),
+    (["--finetune-lr", "inf"], "--finetune-lr must be a finite number"),
+    (["--eval-lr-grid", "0"], "--eval-lr-grid needs at least one positive factor"),
+    (["--val-fraction", "0"], "--val-fraction must be between 0 and 1"),
+    (["--n-way", "1"], "--n-way must be at least 2"),
+])
+def test_bad_numbers_are_one_line_errors(argv, message):
+    with pytest.raises(MetaNLPError, match=message):
+        parse_config(argv)
+
+
+def test_a_misspelt_boolean_is_an_error_not_false(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        parse_config(["--mldg-first-order", "ture"])
+    assert exit_.value.code == 2 and "expected true or false, got 'ture'" in capsys.readouterr().err
+    assert parse_config(["--mldg-first-order", "TRUE"]).mldg_first_order is True
+    assert parse_config(["--mldg-first-order", "no"]).mldg_first_order is False
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"mldg_first_order": "ture"}, "--mldg-first-order must be bool"),
+    ({"inner_steps": 2.5}, "--inner-steps must be int"),
+    ({"inner_steps": True}, "--inner-steps must be int"),
+    ({"meta_lr": "fast"}, "--meta-lr must be float"),
+    ({"eval_lr_grid": []}, "--eval-lr-grid needs at least one positive factor"),
+])
+def test_yaml_values_of_the_wrong_type_are_one_line_errors(values, message):
+    with pytest.raises(MetaNLPError, match=message):
+        config_from_dict(values).validate()
+
+
+def test_defaults_and_integer_floats_are_valid():
+    MetaConfig().validate()
+    assert config_from_dict({"meta_lr": 1}).validate().meta_lr == 1

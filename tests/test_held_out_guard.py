@@ -1,0 +1,65 @@
+"""The held-out language is never read before the final evaluation: not by meta-training, not by the
+multitask baseline's training, not by model selection, not in a study. Watched at the file level (every
+`open` of the process, through an audit hook), not at the data-split layer."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import tiny_cfg
+from meta_nlp.data import chatterbot
+from meta_nlp.recipes import meta_learn
+
+OPENED: list[str] = []
+_WATCHING = [False]
+
+
+def _audit(event: str, args: tuple) -> None:
+    if _WATCHING[0] and event == "open" and isinstance(args[0], (str, bytes, Path)):
+        OPENED.append(str(args[0]))
+
+
+sys.addaudithook(_audit)  # audit hooks cannot be removed: it records only while a test watches
+
+
+@pytest.fixture()
+def watch_files(monkeypatch):
+    """Yields the files opened before the held-out language was first loaded for evaluation."""
+    before_evaluation: list[str] = []
+    real = meta_learn.load_held_out
+
+    def load_held_out(cfg, language):
+        if _WATCHING[0]:
+            before_evaluation.extend(OPENED)
+            _WATCHING[0] = False  # evaluation itself reads it, of course
+        return real(cfg, language)
+    monkeypatch.setattr(meta_learn, "load_held_out", load_held_out)
+    OPENED.clear()
+    _WATCHING[0] = True
+    yield before_evaluation
+    _WATCHING[0] = False
+
+
+def held_out_files(opened: list[str], language: str) -> list[str]:
+    folder = str(chatterbot.language_folder(language))
+    return [p for p in opened if p.startswith(folder)]
+
+
+def test_meta_training_multitask_and_selection_never_open_the_held_out_language(tmp_path, tiny_model_dir, watch_files):
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, algorithm="fomaml", held_out_language=["ja"], train_languages=[],
+                   baselines=["finetune", "multitask"], max_steps=2, eval_every=1, val_episodes=1, eval_episodes=1)
+    meta_learn.run_experiment(cfg)
+    assert watch_files, "the evaluation never loaded the held-out language: nothing was watched"
+    opened_training = [p for p in watch_files if "/italian/" in p or "/english/" in p]
+    assert opened_training, "the watch saw no training file opened either: it is not watching"
+    assert not held_out_files(watch_files, "ja")
+
+
+def test_a_study_never_opens_a_held_out_language_before_its_evaluation(tmp_path, tiny_model_dir, watch_files):
+    from meta_nlp.recipes import study
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, held_out_language=["ko"], train_languages=["en", "it"],
+                   baselines=["finetune"], max_steps=1, eval_every=1, val_episodes=1, eval_episodes=1)
+    study.run_study(cfg, study.StudySpec(methods=["fomaml"], seeds=[0], shots=[2]))
+    assert watch_files and not held_out_files(watch_files, "ko")
