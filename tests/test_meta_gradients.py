@@ -24,11 +24,6 @@ from meta_nlp.data.episodes import Episode
 WORDS = ["apple pie", "football match", "stock market", "rain today", "old castle", "jazz song"]
 PROBE = "encoder.encoder.layer.1.output.dense.weight"  # an adapted encoder weight
 EMBED = "encoder.embeddings.word_embeddings.weight"  # never adapted: only the outer path reaches it
-# The library's MAML-family inner loop today: at inner step 0 the encoder's gradient also runs through the
-# proto head's dependence on φ (the fast weights *are* φ there); test-time adaptation and `higher` hold the
-# head fixed. The references below reproduce today's behaviour so that a refactor cannot change it silently;
-# flip this when the behaviour is fixed on purpose (test_first_inner_step_is_the_same_in_training_and_at_test_time).
-HEAD_IN_FIRST_INNER_GRADIENT = True
 
 
 def tiny_episode(n_way=3, k_shot=2, n_query=2, language="xx") -> Episode:
@@ -96,7 +91,7 @@ def math_attention():
 
 
 def unrolled_query_losses(model, batch, names, steps, lr, second_order=True, head_init="proto",
-                          head_in_first_inner_gradient=HEAD_IN_FIRST_INNER_GRADIENT):
+                          head_in_first_inner_gradient=False):
     """Plain-PyTorch MAML-family forward: [query loss after 1..steps SGD steps on the support set].
 
     names: encoder parameters adapted (empty: ANIL, head only). lr(name, t): step size of parameter
@@ -104,8 +99,8 @@ def unrolled_query_losses(model, batch, names, steps, lr, second_order=True, hea
     w_k = 2 c_k, b_k = -|c_k|^2 from the support class means under the initial weights (a function of φ);
     second_order=False treats the inner gradients as constants (first-order MAML).
     head_in_first_inner_gradient: whether the first inner gradient of the encoder weights also runs through
-    the proto head's dependence on them (the library's behaviour today), or holds the head fixed, as every
-    later step, test-time adaptation and the `higher` backend do (see the xfail test below)."""
+    the proto head's dependence on them (the library's behaviour until this test found it), or holds the head
+    fixed, as every later step, test-time adaptation and the `higher` backend do."""
     enc = dict(model.encoder.named_parameters())
     if head_in_first_inner_gradient:
         fast = {n: enc[n] for n in names}
@@ -296,14 +291,9 @@ def test_test_time_first_step_holds_the_proto_head_fixed(tiny_model, batch):
                                     head_in_first_inner_gradient=True)[-1].item()
     assert abs(fixed - through) > 1e-3  # the two readings of the first step differ on this episode
     assert first_step_query_loss(model, batch, track_meta_grad=False) == pytest.approx(fixed, rel=1e-10)
-    assert first_step_query_loss(model, batch, track_meta_grad=True) == pytest.approx(
-        fixed if not HEAD_IN_FIRST_INNER_GRADIENT else through, rel=1e-10)
+    assert first_step_query_loss(model, batch, track_meta_grad=True) == pytest.approx(fixed, rel=1e-10)
 
 
-@pytest.mark.xfail(HEAD_IN_FIRST_INNER_GRADIENT, strict=True, reason=(
-    "suspected bug: in meta-training (track_meta_grad=True) the first inner gradient of the encoder also runs "
-    "through the proto head's dependence on φ, so meta-training adapts differently from test-time adaptation "
-    "and from the higher backend"))
 def test_first_inner_step_is_the_same_in_training_and_at_test_time(tiny_model, batch):
     train = first_step_query_loss(tiny_model, batch, track_meta_grad=True)
     test = first_step_query_loss(tiny_model, batch, track_meta_grad=False)
@@ -313,9 +303,6 @@ def test_first_inner_step_is_the_same_in_training_and_at_test_time(tiny_model, b
 # ----------------------------------------------------------------------------- 4. higher vs torch.func, proto head
 
 
-@pytest.mark.xfail(HEAD_IN_FIRST_INNER_GRADIENT, strict=True, reason=(
-    "the func backend's first inner step runs through the proto head (see "
-    "test_first_inner_step_is_the_same_in_training_and_at_test_time): the two backends adapt differently"))
 @pytest.mark.parametrize("algorithm", ["maml", "fomaml"])
 def test_higher_and_func_backends_agree_with_the_proto_head(tiny_model, batch, monkeypatch, algorithm):
     """With head_init='proto' (the default) the func backend differentiates through the head's initial

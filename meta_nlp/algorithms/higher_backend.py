@@ -1,12 +1,14 @@
 """MAML / FOMAML on the `higher` package: the reference backend the project started from.
 
 `higher` is archived (last release 2020); the default backend is torch.func. This one is kept
-so a user can check the default against it (tests/test_algorithms.py does, on a tiny BERT).
+so a user can check the default against it (tests/test_algorithms.py and test_meta_gradients.py do).
 Two pitfalls it handles:
 - with track_higher_grads=False higher gives the initial weights zero gradient, so the
   first-order path copies the query gradient of the fast weights onto φ itself;
 - higher cannot differentiate through a computed initial head, so the proto-initialised
-  head starts from a detached value here (use head_init='zero' to compare backends exactly).
+  head starts from a detached value here. Both backends take the same inner steps; their
+  meta-gradients differ by exactly the head-initialisation term (dL/d head₀)·(d head₀/dφ),
+  which tests/test_meta_gradients.py checks (head_init='zero' compares them directly).
 """
 from __future__ import annotations
 

@@ -124,7 +124,8 @@ def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: i
     features = support.embed(fast)
     head = first_head(features if track_meta_grad else (features[0].detach(), features[1]), batch.support_labels,
                       batch.n_way, head_init)
-    if not track_meta_grad or head_init == "zero" or batch.support_targets is not None:
+    head_tracks_phi = track_meta_grad and head_init != "zero" and batch.support_targets is None
+    if not head_tracks_phi:
         head = {n: h.detach().requires_grad_() for n, h in head.items()}  # zero and ranking heads are leaves
     scale = model.log_scale.exp() if track_meta_grad else model.log_scale.exp().detach()
     for t in range(steps + 1):
@@ -138,12 +139,31 @@ def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: i
         # Graphs that the meta-gradient still needs must survive this inner gradient: the proto
         # head depends on φ through step 0's support pass, and cached lower layers are shared.
         retain = create_graph or (track_meta_grad and (t == 0 or support.texts.start is not None))
-        grads = torch.autograd.grad(loss, [fast[k] if k in fast else head[k] for k in keys],
-                                    create_graph=create_graph, retain_graph=retain)
+        if t == 0 and fast and head_tracks_phi:
+            grads = inner_gradients_with_the_head_held(loss, fast, head, create_graph, retain)
+        else:
+            grads = torch.autograd.grad(loss, [fast[k] if k in fast else head[k] for k in keys],
+                                        create_graph=create_graph, retain_graph=retain)
         new = {k: (fast[k] if k in fast else head[k]) - lr(k, t) * (g if create_graph else g.detach())
                for k, g in zip(keys, grads)}
         fast = {k: new[k] for k in fast}
         head = {k: new[k] for k in head}
+
+
+def inner_gradients_with_the_head_held(loss: torch.Tensor, fast: Params, head: Params, create_graph: bool,
+                                      retain: bool) -> tuple[torch.Tensor, ...]:
+    """Step 0's inner gradients (fast weights, then head) with the head as its own variable.
+
+    The prototype head is computed from the support embeddings under φ, which are also the fast weights at
+    step 0, so a plain gradient of the encoder would also run through the head's initialisation: a step that
+    test-time adaptation (head detached) and the `higher` backend never take. Back-propagating −∂L/∂head
+    through the head, together with the loss, cancels that path exactly, also for the second-order graph,
+    while the head keeps its dependence on φ for the meta-gradient (Proto-MAML)."""
+    head_grads = torch.autograd.grad(loss, list(head.values()), create_graph=create_graph, retain_graph=True)
+    fast_grads = torch.autograd.grad([loss, *head.values()], list(fast.values()),
+                                     grad_outputs=[torch.ones_like(loss), *[-g for g in head_grads]],
+                                     create_graph=create_graph, retain_graph=retain)
+    return (*fast_grads, *head_grads)
 
 
 def query_logits(model: MetaModel, batch: EpisodeBatch, state: AdaptState, scale: torch.Tensor | None = None) -> torch.Tensor:
