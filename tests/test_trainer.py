@@ -204,3 +204,20 @@ def test_a_two_phase_objective_updates_each_phase_in_turn_and_resumes_exactly(tm
     resumed = run(3, resume="latest")
     assert torch.equal(resumed.teacher.weight, toy.teacher.weight)
     assert torch.equal(resumed.student.weight, toy.student.weight)
+
+
+def test_every_step_draws_new_tasks_numbered_across_the_run(tmp_path, tiny_model_dir):
+    """Step s draws tasks s*T .. s*T+T-1 (T tasks a step): a step never repeats an earlier step's episodes."""
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, max_steps=3, meta_batch_size=2)
+    t = trainer(cfg)
+    drawn = []
+    real = t.objective.draw_task
+
+    def draw_task(step, index, total):
+        drawn.append((step, index, total))
+        return real(step, index, total)
+    t.objective.draw_task = draw_task
+    t.train()
+    assert drawn == [(s, s * 2 + j, 2) for s in range(3) for j in range(2)]
+    episodes = [real(s, s * 2 + j, 2).episodes[0].query_texts for s in range(3) for j in range(2)]
+    assert len({tuple(q) for q in episodes}) == 6

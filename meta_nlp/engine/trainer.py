@@ -7,8 +7,9 @@ progress bar. Decisions worth knowing:
 - Trained modules are *not* wrapped in DDP: DDP's gradient hooks and autograd.grad(create_graph=True)
   do not mix. Each process accumulates the gradient of its own tasks and `all_reduce_gradients`
   sums it explicitly before the optimiser step.
-- Task j of step s is a pure function of (seed, s, j) (the objective draws it so), and process p
-  takes tasks p*B .. p*B+B-1: 2 processes x B tasks give the same update as 1 process x 2B tasks,
+- Task j of step s is a pure function of (seed, s, j) (the objective draws it so); tasks are numbered
+  across the run (step s has s*T .. s*T+T-1 for T tasks a step), and process p takes the step's tasks
+  p*B .. p*B+B-1: 2 processes x B tasks give the same update as 1 process x 2B tasks,
   and a resumed run draws exactly the tasks an uninterrupted one would. Dropout is seeded per task
   for the same reason.
 - A non-finite gradient is never applied: after the all-reduce every process sees the same norm, so
@@ -173,7 +174,8 @@ class Trainer:
         """One update over tasks_per_process tasks on each process (for each phase of the objective, in turn)."""
         acc, per_process = self.accelerator, self.settings.tasks_per_process
         total_tasks = per_process * acc.num_processes
-        first = acc.process_index * per_process
+        # Tasks are numbered across the whole run: step s draws tasks s*T .. s*T+T-1, never the same ones again.
+        first = step * total_tasks + acc.process_index * per_process
         sums: dict[str, float] = {}
         for phase in self.phases:
             for task in range(first, first + per_process):

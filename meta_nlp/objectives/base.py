@@ -38,7 +38,8 @@ class Objective:
         raise NotImplementedError
 
     def draw_task(self, step: int, index: int, total: int) -> Any:
-        """Task `index` of the `total` tasks of step `step`: a pure function of (seed, step, index)."""
+        """Task number `index` of the run (step `step` has tasks step*total .. step*total+total-1): a pure function
+        of (seed, step, index)."""
         raise NotImplementedError
 
     def task_gradients(self, task: Any, step: int, weight: float, backward: Backward,

@@ -73,10 +73,10 @@ class MultitaskObjective(Objective):
         return groups
 
     def draw_task(self, step: int, index: int, total: int) -> list:
-        """Share `index` of `total` of step `step`'s batch (drawn without replacement from (seed, step))."""
+        """Share `index mod total` of step `step`'s batch (drawn without replacement from (seed, step))."""
         rng = np.random.default_rng([self.cfg.seed, MULTITASK_STREAM, step])
         batch = rng.choice(len(self.examples), min(self.batch_size, len(self.examples)), replace=False)
-        return [self.examples[i] for i in np.array_split(batch, total)[index]]
+        return [self.examples[i] for i in np.array_split(batch, total)[index % total]]
 
     def task_gradients(self, task: list, step: int, weight: float, backward: Backward,
                        phase: str = "main") -> dict[str, float]:
