@@ -186,12 +186,11 @@ class MetaConfig:
         """Every field has its default's type (a YAML `ture` is no boolean) and numbers lie in their range."""
         for f in fields(self):
             value, default = getattr(self, f.name), _default(f)
-            kind = bool if isinstance(default, bool) else int if isinstance(default, int) else \
-                float if isinstance(default, float) else list if isinstance(default, list) else str
-            ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool)) or \
-                (kind is float and isinstance(value, int) and not isinstance(value, bool)) or (default is None and value is None)
-            if not ok:
-                raise MetaNLPError(f"{flag(f.name)} must be {kind.__name__ if kind is not str else 'text'}, got {value!r}")
+            if value is None and default is None:
+                continue
+            kind = type(default) if default is not None else str
+            if isinstance(value, bool) != (kind is bool) or not isinstance(value, (int, float) if kind is float else kind):
+                raise MetaNLPError(f"{flag(f.name)} must be {'text' if kind is str else kind.__name__}, got {value!r}")
             if kind is float and not math.isfinite(value):
                 raise MetaNLPError(f"{flag(f.name)} must be a finite number, got {value}")
         for name, lowest in AT_LEAST.items():

@@ -195,9 +195,9 @@ TINY = dict(max_steps=1, eval_episodes=2, val_episodes=2, eval_inner_steps=1, mu
 
 
 def test_leave_one_out_sweep_writes_every_language_and_skips_finished_ones(tmp_path, tiny_model_dir, monkeypatch):
-    from meta_nlp.recipes import meta_learn as pipeline
+    from meta_nlp.recipes import meta_learn
     cfg = tiny_cfg(tmp_path, tiny_model_dir, leave_one_out=["en", "it"], **TINY)
-    out = pipeline.run_sweep(cfg)
+    out = meta_learn.run_sweep(cfg)
     run = tmp_path / "run"
     for lang, other in (("en", "it"), ("it", "en")):
         data = json.loads((run / lang / "results.json").read_text())
@@ -214,14 +214,14 @@ def test_leave_one_out_sweep_writes_every_language_and_skips_finished_ones(tmp_p
     first_en = (run / "en" / "results.json").read_text()
     (run / "it" / "results.json").unlink()
     ran = []
-    real = pipeline.run_experiment
-    monkeypatch.setattr(pipeline, "run_experiment", lambda c, a=None: ran.append(c.held_out_language) or real(c, a))
-    again = pipeline.run_sweep(replace(cfg, resume_from_checkpoint="latest"))
+    real = meta_learn.run_experiment
+    monkeypatch.setattr(meta_learn, "run_experiment", lambda c, a=None: ran.append(c.held_out_language) or real(c, a))
+    again = meta_learn.run_sweep(replace(cfg, resume_from_checkpoint="latest"))
     assert ran == [["it"]]
     assert (run / "en" / "results.json").read_text() == first_en
     assert [r["accuracy"] for r in again["results"]] == [r["accuracy"] for r in out["results"]]  # exact resume
     with pytest.raises(MetaNLPError, match="max_steps=1, not 3"):  # never pooled with runs of other settings
-        pipeline.run_sweep(replace(cfg, max_steps=3))
+        meta_learn.run_sweep(replace(cfg, max_steps=3))
 
 
 def test_study_pools_seeds_pairs_with_the_best_baseline_and_resumes(tmp_path, tiny_model_dir, monkeypatch):

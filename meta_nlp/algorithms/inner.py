@@ -107,13 +107,16 @@ class AdaptState:
 
 def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: int, lr: LrFn,
                create_graph: bool, head_init: str, track_meta_grad: bool = True,
-               start: Params | None = None) -> Iterator[AdaptState]:
+               start: Params | None = None, head_is_a_function_of_phi: bool = False) -> Iterator[AdaptState]:
     """Yield the state after 0, 1, ..., `steps` SGD updates on the support set.
 
     create_graph=True differentiates through the updates (MAML, second order). With False the
     inner gradients are constants, so d(query loss)/dφ = d(query loss)/d(fast): first-order MAML.
     track_meta_grad=False (evaluation) cuts every link to φ. `start` replaces φ's adapted weights as
     the starting point (MLDG evaluates the pseudo-target from weights already moved by the meta-train step).
+    The head is an inner-loop variable of its own, as at test time, so the first step of the encoder
+    does not run through the prototype head's initialisation; head_is_a_function_of_phi=True makes it
+    do so (MLDG's θ − α∇L_train(θ) is the gradient of the loss under the head that θ gives).
     """
     params = model.encoder_params()
     fast = {n: params[n] for n in names} if start is None else {n: start[n] for n in names}
@@ -139,7 +142,7 @@ def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: i
         # Graphs that the meta-gradient still needs must survive this inner gradient: the proto
         # head depends on φ through step 0's support pass, and cached lower layers are shared.
         retain = create_graph or (track_meta_grad and (t == 0 or support.texts.start is not None))
-        if t == 0 and fast and head_tracks_phi:
+        if t == 0 and fast and head_tracks_phi and not head_is_a_function_of_phi:
             grads = inner_gradients_with_the_head_held(loss, fast, head, create_graph, retain)
         else:
             grads = torch.autograd.grad(loss, [fast[k] if k in fast else head[k] for k in keys],

@@ -63,7 +63,7 @@ class MLDG(Algorithm):
         """(L_train(θ), L_pseudo(θ′)), both still attached to θ."""
         cfg, names = self.cfg, self.adapted_names(model)
         for state in inner_loop(model, whole_task(train), names, cfg.inner_steps, constant_lr(cfg.inner_lr),
-                                create_graph=create_graph, head_init=cfg.head_init):
+                                create_graph=create_graph, head_init=cfg.head_init, head_is_a_function_of_phi=True):
             if state.step == 0:
                 loss_train = state.support_loss
         # Zero steps on the pseudo-target: its head is prototype-initialised at θ′, nothing more.

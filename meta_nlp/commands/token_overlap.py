@@ -8,9 +8,12 @@ examples:
   python scripts/token_overlap.py --held-out-language ko --model bert-base-multilingual-cased
 
 Classification tasks. Counts every text of the languages (truncated to --max-length), not one split.
+The table is printed and written, with the settings, to OUTPUT_DIR/token_overlap.json.
 """
+import json
 import sys
 from collections import Counter
+from pathlib import Path
 
 from meta_nlp.cli import main_guard
 
@@ -38,12 +41,14 @@ def main() -> int:
     from meta_nlp.data.languages import prepare_languages
     from meta_nlp.data.registry import load_corpus
     from meta_nlp.errors import MetaNLPError
+    from meta_nlp.evaluation.report import library_versions
     from meta_nlp.models.encoder import resolve_model_path
     from meta_nlp.recipes.meta_learn import fold_config, sweep_languages
     cfg = parse_config(sys.argv[1:], __doc__)
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(cfg.model))
     folds = [fold_config(cfg, lang) for lang in sweep_languages(cfg)] if cfg.leave_one_out else [cfg]
     print("| held out | training languages | pieces shared with them | [UNK] | distinct pieces |\n|---|---|---|---|---|")
+    rows = []
     for fold in folds:
         split = prepare_languages(fold)  # the fold's training languages, as meta-training gets them
         if split.ranking:
@@ -54,6 +59,13 @@ def main() -> int:
             counts = piece_counts(tokenizer, load_corpus(split.task, [lang])[lang], cfg.max_length)
             shared, unknown = coverage(counts, training, tokenizer.unk_token_id)
             print(f"| {lang} | {len(training)} ({', '.join(split.train)}) | {shared:.1%} | {unknown:.1%} | {len(counts)} |")
+            rows.append({"held_out": lang, "train_languages": list(split.train), "shared": round(shared, 4),
+                         "unk": round(unknown, 4), "distinct_pieces": len(counts)})
+    out = Path(cfg.output_dir) / "token_overlap.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"model": cfg.model, "task": cfg.task, "max_length": cfg.max_length, "rows": rows,
+                               "versions": library_versions()}, indent=2))
+    print(f"written: {out}")
     return 0
 
 

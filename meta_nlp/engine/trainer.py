@@ -105,10 +105,11 @@ def warmup_linear_decay(warmup: int, total: int):
 class Trainer:
     """Train `objective` under `settings`; the model that model selection chose lands in OUTPUT_DIR/best."""
 
-    def __init__(self, objective: Objective, settings: EngineSettings, accelerator: Accelerator | None = None):
+    def __init__(self, objective: Objective, settings: EngineSettings):
         self.objective, self.settings = objective, settings
-        # One accelerator per trainer: its checkpoints then hold this objective's state and nothing else.
-        self.accelerator = accelerator or make_accelerator(settings)
+        # One accelerator per trainer: its checkpoints then hold this objective's state and nothing else
+        # (accelerate's process state is shared by all accelerators of a process).
+        self.accelerator = make_accelerator(settings)
         self.output_dir = Path(settings.output_dir)
         acc = self.accelerator
         set_seed(settings.seed)
