@@ -13,6 +13,7 @@ from accelerate import Accelerator
 from accelerate.state import PartialState
 from accelerate.utils import set_seed
 
+from meta_nlp.algorithms.test_time import test_time_rule
 from meta_nlp.config import MetaConfig, config_from_dict
 from meta_nlp.data.languages import (LanguageSplit, load_held_out, pivot_of, prepare_languages, read_training_data,
                                      task_of, usable_in)
@@ -26,12 +27,12 @@ from meta_nlp.learner import META_FILE, MetaLearner, resolve_learner_dir
 from meta_nlp.memory import reset_peak_rss, run_peak_mib
 from meta_nlp.models.encoder import MetaModel, load_encoder, tokenize
 from meta_nlp.objectives import build_objective
-from meta_nlp.algorithms.test_time import test_time_rule
 
 MULTITASK_DIR = "multitask"  # the multitask baseline's run inside a run folder: its checkpoints and best/
 
 
 def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> dict:
+    """The whole job for one held-out language set; returns and writes its results (OUTPUT_DIR/results.json)."""
     started = time.time()
     reset_peak_rss()  # this run's peak memory, not the process's (a sweep or study runs many)
     acc = accelerator or make_accelerator(cfg)
@@ -99,7 +100,8 @@ def run_sweep(cfg: MetaConfig) -> dict:
 
 
 # Settings that do not change what a run measured: where it read and wrote, how it resumed, extra test-time K.
-NOT_MEASURED = ("output_dir", "data_dir", "task_dir", "resume_from_checkpoint", "eval_shots", "report_to")
+NOT_MEASURED = ("output_dir", "data_dir", "task_dir", "resume_from_checkpoint", "eval_shots", "report_to",
+                "save_total_limit")
 
 
 def finished_run(cfg: MetaConfig) -> dict:

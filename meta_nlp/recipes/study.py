@@ -25,14 +25,14 @@ from accelerate.state import PartialState
 
 from meta_nlp.config import ALGORITHMS, MetaConfig
 from meta_nlp.data.languages import prepare_languages
+from meta_nlp.engine.trainer import make_accelerator
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.evaluation.stats import add_vs_best_baseline, bootstrap_difference, interval, mean_ci95, paired_bootstrap
 from meta_nlp.evaluation.report import (plot_accuracy_by_language, plot_accuracy_by_shots, plot_accuracy_by_step,
                                         write_results)
+from meta_nlp.evaluation.stats import add_vs_best_baseline, bootstrap_difference, interval, mean_ci95, paired_bootstrap
 from meta_nlp.memory import reset_peak_rss, run_peak_mib
-from meta_nlp.engine.trainer import make_accelerator
-from meta_nlp.recipes.meta_learn import (MULTITASK_DIR, evaluate_run, finished_run, fold_config, run_experiment, sweep_languages,
-                                       write_outputs)
+from meta_nlp.recipes.meta_learn import (MULTITASK_DIR, evaluate_run, finished_run, fold_config, run_experiment,
+                                         sweep_languages, write_outputs)
 
 STUDY_OUTPUT_DIR = "runs/study"  # used when --output-dir is left at meta_train's default
 BASELINE_RUN = "baselines"  # the folder of each (fold, seed)'s baseline run
