@@ -438,7 +438,9 @@ def main() -> int:
     header = run_header(args, state.device, model_description(args), ", ".join(train_languages))
     print(results_table(rows, header, metric))
     if args.json:
+        from meta_nlp.evaluation.report import library_versions
         payload = {"device": {"type": state.device.type, "name": device_name(state.device)},
+                   "versions": library_versions(),  # with the commit of the code measured
                    "torch": torch.__version__, "transformers": transformers.__version__, "cpus": os.cpu_count(),
                    "model": model_description(args), "tiny": args.tiny, "steps": args.steps, "warmup": args.warmup,
                    "meta_batch_size": args.meta_batch_size, "memory_metric": metric, "train_languages": train_languages,
