@@ -7,8 +7,8 @@ like `finetune`.
 
 Budget: a step sees as many labelled examples as a meta-step (meta-batch x processes x n-way x
 (k-shot + n-query)) unless --multitask-batch-size says otherwise; the step's batch is drawn from
-(seed, step) alone and cut into one task per process, so it is the same on any number of processes
-(ranking aside: in-batch negatives come from a process's own share) and after a resume.
+(seed, step) alone and cut into one task per process, so the update is the same on any number of
+processes and after a resume (ranking aside: in-batch negatives come from a process's own share).
 """
 from __future__ import annotations
 

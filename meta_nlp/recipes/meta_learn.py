@@ -68,8 +68,10 @@ def trainer_for(method: str, cfg: MetaConfig, languages: LanguageSplit, acc: Acc
         steps, _ = cfg.multitask_budget(acc.num_processes)
         # A checkpoint path names the meta-learner's; the baseline resumes from its own latest.
         resume = "latest" if cfg.resume_from_checkpoint else None
+        # One task per process: its share of the step's batch, so the contrastive loss of translation ranking
+        # sees the whole share as in-batch negatives.
         settings = EngineSettings.from_config(cfg, output_dir=str(Path(cfg.output_dir) / MULTITASK_DIR),
-                                              max_steps=steps, resume_from_checkpoint=resume,
+                                              max_steps=steps, tasks_per_process=1, resume_from_checkpoint=resume,
                                               desc="multitask baseline")
     else:
         settings = EngineSettings.from_config(cfg)
