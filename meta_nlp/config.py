@@ -177,7 +177,7 @@ class MetaConfig:
                    "mixed_precision": ("no", "bf16", "fp16"), "eval_mode": ("in_language", "zero_shot")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise MetaNLPError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+                raise MetaNLPError(f"{flag(name)} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.backend == "higher" and self.algorithm not in ("maml", "fomaml"):
             raise MetaNLPError("--backend higher is the reference for maml/fomaml only")
         return self
@@ -254,7 +254,7 @@ def build_arg_parser(description: str, extra: list | None = None) -> argparse.Ar
     for f in fields(MetaConfig):
         if f.name in SECTIONS:
             group = parser.add_argument_group(SECTIONS[f.name])
-        flags = [f"--{f.name.replace('_', '-')}"]
+        flags = [flag(f.name)]
         if "_" in f.name:
             flags.append(f"--{f.name}")
         meta = _meta(f)

@@ -21,7 +21,7 @@ from pathlib import Path
 import huggingface_hub
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from meta_nlp.config import DEFAULT_MODEL, MetaConfig
+from meta_nlp.config import DEFAULT_MODEL, MetaConfig, flag
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.learner import META_FILE
 
@@ -136,12 +136,12 @@ def shareable_command(command: str, run_dir: Path) -> str:
     args, out = shlex.split(command), []
     while args:
         arg = args.pop(0)
-        flag, eq, value = arg.partition("=")
-        if flag in UNPUBLISHED_FLAGS:
+        option, eq, value = arg.partition("=")
+        if option in UNPUBLISHED_FLAGS:
             if not eq and args:
                 args.pop(0)
             continue
-        out.append(f"{flag}={shareable_path(value, run_dir)}" if eq and flag.startswith("--")
+        out.append(f"{option}={shareable_path(value, run_dir)}" if eq and option.startswith("--")
                    else shareable_path(arg, run_dir))
     return shlex.join(out)
 
@@ -150,9 +150,9 @@ def shareable_run(run: Run) -> Run:
     return Run(run.path, shareable(run.results, run.path), shareable(run.meta, run.path))
 
 
-def write_shareable_copies(run: Run, dest: Path) -> None:
-    """Replace the upload folder's copies of meta_nlp.json, results.json and report.md by shareable ones."""
-    public = shareable_run(run)
+def write_shareable_copies(run: Run, public: Run, dest: Path) -> None:
+    """Replace the upload folder's copies of meta_nlp.json, results.json and report.md by shareable ones (`public`:
+    the run's shareable copy)."""
     (dest / META_FILE).write_text(json.dumps(public.meta, indent=2), encoding="utf-8")
     (dest / "results.json").write_text(json.dumps(public.results, indent=2), encoding="utf-8")
     report = dest / "report.md"
@@ -234,17 +234,17 @@ def reconstructed_command(config: dict) -> str:
     args = ["accelerate", "launch", "scripts/meta_train.py"]
     for f in fields(MetaConfig):
         value = config.get(f.name, defaults[f.name])
-        if value == defaults[f.name] or value is None or f"--{f.name.replace('_', '-')}" in UNPUBLISHED_FLAGS:
+        name = flag(f.name)
+        if value == defaults[f.name] or value is None or name in UNPUBLISHED_FLAGS:
             continue
-        flag = f"--{f.name.replace('_', '-')}"
         if f.metadata.get("repeat"):
-            args += [a for item in value for a in (flag, str(item))]
+            args += [a for item in value for a in (name, str(item))]
         elif f.metadata.get("comma"):
-            args += [flag, ",".join(map(str, value)) or "none"]
+            args += [name, ",".join(map(str, value)) or "none"]
         elif isinstance(value, list):
-            args += [flag, *map(str, value)]
+            args += [name, *map(str, value)]
         else:
-            args += [flag, str(value)]
+            args += [name, str(value)]
     return shlex.join(args)
 
 
@@ -371,13 +371,13 @@ it on the pooled training languages.
 """
 
 
-def model_card(run_dir: Path, repo_id: str | None = None, command: str | None = None) -> ModelCard:
-    """The model card of a finished run: Hub metadata (base model, languages, eval results) + text."""
-    run = shareable_run(read_run(Path(run_dir)))
+def model_card(public: Run, repo_id: str | None = None, command: str | None = None) -> ModelCard:
+    """The model card of a finished run (its shareable copy): Hub metadata (base model, languages, eval results)
+    + text."""
     repo_id = repo_id or PLACEHOLDER_REPO_ID
-    command = shareable_command(command, run.path) if command else None
-    data = card_data(run, repo_id)
-    return ModelCard(f"---\n{data.to_yaml()}\n---\n{card_text(run, repo_id, command)}")
+    command = shareable_command(command, public.path) if command else None
+    data = card_data(public, repo_id)
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n{card_text(public, repo_id, command)}")
 
 
 # --- the upload folder --------------------------------------------------------------------
@@ -403,13 +403,15 @@ def build_upload_folder(run_dir: Path, dest: Path | None = None, command: str | 
                         repo_id: str | None = None) -> Path:
     """Write exactly what would be uploaded (default RUN_DIR/hub_upload/) and return its path."""
     run_dir = Path(run_dir)
-    card = model_card(run_dir, repo_id, command)  # reads and checks the run before anything is written
+    run = read_run(run_dir)  # reads and checks the run before anything is written
+    public = shareable_run(run)
+    card = model_card(public, repo_id, command)
     dest = empty_dest(Path(dest) if dest else run_dir / UPLOAD_DIR_NAME, run_dir)
     shutil.copytree(best_dir_of(run_dir), dest, dirs_exist_ok=True)
     for name in RUN_FILES:
         if (run_dir / name).is_file():
             shutil.copy2(run_dir / name, dest / name)
-    write_shareable_copies(read_run(run_dir), dest)
+    write_shareable_copies(run, public, dest)
     card.save(dest / "README.md")
     return dest
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -69,23 +69,26 @@ class EngineSettings:
 class TrainerState:
     """What a resume needs besides weights, optimiser, scheduler and RNG (Accelerate saves those)."""
     step: int = 0
-    best_score: float = -math.inf
-    best_step: int = -1
     skipped_steps: int = 0
-    val_by_step: dict | None = None  # {step: selection score}; a dict, not a field default (mutable)
+    scores: dict[int, float] = field(default_factory=dict)  # model selection's score at each scored step
+
+    @property
+    def best_step(self) -> int:
+        """The step model selection keeps: the highest score, the earlier step on a tie (-1: none scored yet)."""
+        return max(self.scores, key=lambda s: (self.scores[s], -s)) if self.scores else -1
 
     def state_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {"step": self.step, "skipped_steps": self.skipped_steps, "scores": dict(self.scores)}
 
     def load_state_dict(self, d: dict) -> None:
-        self.__dict__.update(d)
+        self.step, self.skipped_steps = d["step"], d["skipped_steps"]
+        self.scores = {int(s): v for s, v in d["scores"].items()}
 
 
-def make_accelerator(cfg: MetaConfig | EngineSettings, project_dir: str | None = None) -> Accelerator:
-    """An Accelerator whose checkpoints go to PROJECT_DIR/checkpoints/checkpoint_<step>, the oldest pruned."""
-    limit = getattr(cfg, "save_total_limit", None)
-    project = ProjectConfiguration(project_dir=project_dir or cfg.output_dir, automatic_checkpoint_naming=True,
-                                   total_limit=limit)
+def make_accelerator(cfg: MetaConfig | EngineSettings) -> Accelerator:
+    """An Accelerator whose checkpoints go to OUTPUT_DIR/checkpoints/checkpoint_<step>, the oldest pruned."""
+    project = ProjectConfiguration(project_dir=cfg.output_dir, automatic_checkpoint_naming=True,
+                                   total_limit=cfg.save_total_limit)
     return Accelerator(mixed_precision=cfg.mixed_precision, project_config=project,
                        log_with=None if cfg.report_to == "none" else cfg.report_to)
 
@@ -122,12 +125,15 @@ class Trainer:
         # teacher, then its student). Schedulers are not prepared: a prepared scheduler steps once per process,
         # which would make the schedule depend on the number of processes.
         self.phases = list(objective.phases())
-        self.optimizers, self.schedulers = {}, {}
+        self.optimizers, self.schedulers, self.phase_params = {}, {}, {}
         for phase in self.phases:
             optimizer = torch.optim.AdamW(objective.param_groups(phase))
             self.schedulers[phase] = torch.optim.lr_scheduler.LambdaLR(
                 optimizer, warmup_linear_decay(settings.warmup_steps, settings.max_steps))
             self.optimizers[phase] = acc.prepare(optimizer)
+            # In the modules' own order: the clipping norm sums in this order, and a run must stay bit-identical.
+            mine = {id(p) for group in optimizer.param_groups for p in group["params"]}
+            self.phase_params[phase] = [p for module in self.trained for p in module.parameters() if id(p) in mine]
         self.state = TrainerState()
         for obj in (*self.trained, *self.schedulers.values(), self.state):
             acc.register_for_checkpointing(obj)
@@ -168,8 +174,10 @@ class Trainer:
         for tracker in acc.trackers:  # not end_training(): that would also end the process group the recipe uses
             tracker.finish()
         acc.wait_for_everyone()
-        return {"selected_step": self.state.best_step, "val_accuracy": self.state.best_score, "steps": self.state.step,
-                "val_accuracy_by_step": self.state.val_by_step, "skipped_steps": self.state.skipped_steps}
+        scores, best = self.state.scores, self.state.best_step
+        return {"selected_step": best, "val_accuracy": scores.get(best), "steps": self.state.step,
+                "val_accuracy_by_step": {str(s): round(v, 4) for s, v in scores.items()},
+                "skipped_steps": self.state.skipped_steps}
 
     def train_step(self, step: int) -> dict:
         """One update over tasks_per_process tasks on each process (for each phase of the objective, in turn)."""
@@ -178,12 +186,14 @@ class Trainer:
         # Tasks are numbered across the whole run: step s draws tasks s*T .. s*T+T-1, never the same ones again.
         first = step * total_tasks + acc.process_index * per_process
         sums: dict[str, float] = {}
+        drawn: dict[int, object] = {}  # each task is drawn once, by the first phase
         for phase in self.phases:
             for task in range(first, first + per_process):
                 torch.manual_seed(task_seed(self.settings.seed, step, task))
-                drawn = self.objective.draw_task(step, task, total_tasks)
+                if task not in drawn:
+                    drawn[task] = self.objective.draw_task(step, task, total_tasks)
                 with acc.autocast():
-                    metrics = self.objective.task_gradients(drawn, step, weight=1.0 / total_tasks,
+                    metrics = self.objective.task_gradients(drawn[task], step, weight=1.0 / total_tasks,
                                                             backward=acc.backward, phase=phase)
                 for k, v in metrics.items():
                     sums[k] = sums.get(k, 0.0) + v / per_process
@@ -192,10 +202,7 @@ class Trainer:
 
     def apply_gradients(self, phase: str, step: int) -> float:
         """All-reduce, clip and apply the phase's accumulated gradient, unless it is not finite; returns its norm."""
-        acc, optimizer = self.accelerator, self.optimizers[phase]
-        mine = {id(p) for group in optimizer.param_groups for p in group["params"]}
-        # In the modules' own order: the clipping norm sums in this order, and a run must stay bit-identical.
-        params = [p for module in self.trained for p in module.parameters() if id(p) in mine]
+        acc, optimizer, params = self.accelerator, self.optimizers[phase], self.phase_params[phase]
         all_reduce_gradients(params, acc)
         grad_norm = float(acc.clip_grad_norm_(params, self.settings.max_grad_norm))
         if math.isfinite(grad_norm) or self.settings.mixed_precision == "fp16":
@@ -216,10 +223,9 @@ class Trainer:
         for module in self.trained:
             module.requires_grad_(True).train()
         acc.log({"val_accuracy": score}, step=self.state.step)
-        self.state.val_by_step = {**(self.state.val_by_step or {}), str(self.state.step): round(score, 4)}
         acc.print(f"{self.settings.desc} step {self.state.step}: meta-validation accuracy {score:.4f}")
-        if score > self.state.best_score:  # ties keep the earlier step
-            self.state.best_score, self.state.best_step = score, self.state.step
+        self.state.scores[self.state.step] = score
+        if self.state.best_step == self.state.step:  # ties keep the earlier step
             if acc.is_main_process:
                 self.objective.save_selected(self.output_dir / "best", {"step": self.state.step, "val_accuracy": score})
         acc.wait_for_everyone()

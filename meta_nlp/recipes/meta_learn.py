@@ -65,13 +65,12 @@ def trainer_for(method: str, cfg: MetaConfig, languages: LanguageSplit, acc: Acc
     set_seed(cfg.seed)
     objective = build_objective(method, cfg, languages, acc.device, acc.num_processes)
     if method == "multitask":
-        steps, _ = cfg.multitask_budget(acc.num_processes)
         # A checkpoint path names the meta-learner's; the baseline resumes from its own latest.
         resume = "latest" if cfg.resume_from_checkpoint else None
         # One task per process: its share of the step's batch, so the contrastive loss of translation ranking
         # sees the whole share as in-batch negatives.
         settings = EngineSettings.from_config(cfg, output_dir=str(Path(cfg.output_dir) / MULTITASK_DIR),
-                                              max_steps=steps, tasks_per_process=1, resume_from_checkpoint=resume,
+                                              max_steps=objective.steps, tasks_per_process=1, resume_from_checkpoint=resume,
                                               desc="multitask baseline")
     else:
         settings = EngineSettings.from_config(cfg)
@@ -161,8 +160,7 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator, me
     learners = dict(learners or {})
     training = {}
     if "multitask" in methods and "multitask" not in learners:
-        budget = dict(zip(("steps", "batch_size"), cfg.multitask_budget(acc.num_processes)))
-        training["multitask"] = {**train("multitask", cfg, languages, acc), **budget}
+        training["multitask"] = train("multitask", cfg, languages, acc)
         learners["multitask"] = Path(cfg.output_dir) / MULTITASK_DIR / "best"
     by_shots = {k: replace(cfg, k_shot=k) for k in sorted(shots or {cfg.k_shot, *cfg.eval_shots})}
     val_samplers = {k: languages.val_sampler(c) for k, c in by_shots.items()}
@@ -206,6 +204,7 @@ def model_for(method: str, cfg: MetaConfig, learner_dir: Path | None, acc: Accel
     learner = MetaLearner.from_pretrained(str(learner_dir), device=str(acc.device))
     meta = json.loads((Path(learner_dir) / META_FILE).read_text())
     selection = {"selected_step": meta["step"], "val_accuracy": meta["val_accuracy"]} if "step" in meta else {}
+    selection.update(meta.get("budget", {}))  # the multitask baseline's steps and batch size
     return learner.model, learner.tokenizer, selection
 
 
