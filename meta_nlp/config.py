@@ -35,6 +35,11 @@ BASELINES = {
     "finetune": None,
     "multitask": "meta_nlp.objectives.multitask:MultitaskObjective",
 }
+# A distillation run (--teacher) compares students of the teacher on the same episodes; its main method is the
+# student of --distillation, and --baselines picks from the rest (default: all of them).
+DISTILLATION_METHODS = ("teacher", "finetune", "student", "student_kd", "student_metadistil")
+# Students learn with these algorithms: the teacher's soft targets replace the cross-entropy of a query set.
+DISTILLABLE = ("maml", "fomaml", "anil", "metasgd", "protonet")
 
 
 def registered(spec: str) -> Any:
@@ -117,7 +122,8 @@ class MetaConfig:
     eval_shots: list = _f([], "also evaluate at these test-time K (e.g. 1 2 5 10; meta-training keeps --k-shot)", nargs=int)
     # --- baselines -------------------------------------------------------------------
     finetune_lr: float = _f(0.05, "test-time SGD lr of the baselines (scaled by the grid, like the meta-learners')")
-    baselines: list = _f(["finetune", "multitask"], "comma-separated baselines: finetune, multitask (or 'none')", comma=True)
+    baselines: list = _f(["finetune", "multitask"], "comma-separated baselines: finetune, multitask (or 'none'); with --teacher: "
+                                                      f"{', '.join(DISTILLATION_METHODS)} (default: all)", comma=True)
     multitask_steps: int = _f(0, "supervised steps of the multitask baseline on the pooled training languages "
                                  "(0: --max-steps, the meta-learners' budget); its checkpoint is chosen on "
                                  "meta-validation every --eval-every steps, φ⁰ included, as theirs is")
@@ -125,6 +131,21 @@ class MetaConfig:
                                       "meta-batch x processes x n-way x (k-shot + n-query))")
     multitask_lr: float = _f(3e-5, "AdamW learning rate of the multitask baseline's encoder")
     multitask_head_lr: float = _f(1e-2, "AdamW learning rate of the multitask baseline's classification head")
+    # --- distillation --------------------------------------------------------------
+    teacher: str | None = _f(None, "distil this teacher into a smaller student (a finished run, a saved learner, or an "
+                                   "encoder: folder or Hub id); the student is meta-trained with --algorithm and "
+                                   "compared with the teacher, finetune, student, student_kd and student_metadistil")
+    student_layers: int = _f(3, "the student keeps this many of the teacher's transformer layers, evenly spaced "
+                                "from the bottom (DistilBERT's initialisation; works offline)")
+    student: str | None = _f(None, "any encoder as the student instead of --student-layers (folder or Hub id)")
+    distillation: str = _f("metadistil", "the run's distilled student: 'kd' (vanilla KD, teacher frozen) or "
+                                         "'metadistil' (the teacher learns from the student's pilot update on quiz episodes)")
+    kd_alpha: float = _f(0.5, "query loss = (1−α)·cross-entropy + α·T²·KL(teacher ‖ student); α in [0, 1]")
+    kd_temperature: float = _f(2.0, "temperature T of both distributions in the KL term")
+    pilot_lr: float = _f(0.01, "metadistil: SGD rate of the student's pilot update on its KD loss")
+    teacher_lr: float = _f(3e-5, "metadistil: AdamW learning rate of the teacher (as --meta-lr's default)")
+    quiz_fraction: float = _f(0.2, "share of every training language's training rows set apart as quiz rows (metadistil's "
+                                   "quiz episodes; every student of the run trains without them)")
     # --- run -----------------------------------------------------------------------
     seed: int = _f(0, "seed of episodes, initial heads and dropout")
     output_dir: str = _f("runs/default", "where checkpoints, results.json, report.md and plots go")
@@ -148,9 +169,13 @@ class MetaConfig:
         self.check_types_and_ranges()
         if self.algorithm not in ALGORITHMS:
             raise MetaNLPError(f"unknown algorithm {self.algorithm!r}; choose one of: {', '.join(ALGORITHMS)}")
-        bad = [b for b in self.baselines if b not in BASELINES]
+        allowed = DISTILLATION_METHODS if self.teacher else tuple(BASELINES)
+        bad = [b for b in self.baselines if b not in allowed]
         if bad:
-            raise MetaNLPError(f"unknown baseline {bad[0]!r}; choose from: {', '.join(BASELINES)} (or 'none')")
+            raise MetaNLPError(f"unknown baseline {bad[0]!r}{' of a distillation run' if self.teacher else ''}; "
+                               f"choose from: {', '.join(allowed)} (or 'none')")
+        if self.teacher:
+            self.check_distillation()
         overlap = sorted(set(self.held_out_language) & set(self.train_languages))
         if overlap:
             raise MetaNLPError(f"language {overlap[0]!r} is both held out and a training language")
@@ -182,6 +207,25 @@ class MetaConfig:
             raise MetaNLPError("--backend higher is the reference for maml/fomaml only")
         return self
 
+    def check_distillation(self) -> None:
+        if self.distillation not in ("kd", "metadistil"):
+            raise MetaNLPError(f"--distillation must be kd or metadistil, got {self.distillation!r}")
+        if self.algorithm not in DISTILLABLE:
+            raise MetaNLPError(f"a student learns with one of {', '.join(DISTILLABLE)} (its query loss takes the "
+                               f"teacher's soft targets), not --algorithm {self.algorithm}")
+        if not 0.0 <= self.kd_alpha <= 1.0:
+            raise MetaNLPError(f"--kd-alpha must be between 0 and 1, got {self.kd_alpha}")
+        if not 0.0 < self.quiz_fraction < 1.0:
+            raise MetaNLPError(f"--quiz-fraction must be between 0 and 1 (exclusive), got {self.quiz_fraction}")
+        if self.leave_one_out:
+            raise MetaNLPError("a distillation run holds out one language set: run it once per --held-out-language")
+        if self.mlti_ratio > 0:
+            raise MetaNLPError("--mlti-ratio mixes token embeddings, which the teacher never sees: distil without it")
+
+    def distilled_method(self) -> str:
+        """The method name of the run's distilled student (student_kd or student_metadistil)."""
+        return f"student_{self.distillation}"
+
     def check_types_and_ranges(self) -> None:
         """Every field has its default's type (a YAML `ture` is no boolean) and numbers lie in their range."""
         for f in fields(self):
@@ -208,16 +252,16 @@ class MetaConfig:
 SECTIONS = {"algorithm": "what to learn", "n_way": "episodes", "smlmt_ratio": "task augmentation (meta-training only)",
             "inner_steps": "inner loop", "lr_granularity": "MAML++ / Meta-SGD", "mldg_beta": "MLDG",
             "meta_lr": "training (the engine, for every objective)", "eval_episodes": "evaluation",
-            "finetune_lr": "baselines", "seed": "run"}
+            "finetune_lr": "baselines", "teacher": "distillation (--teacher)", "seed": "run"}
 
 # Numeric ranges, checked before anything loads. 0 means "match the meta-learners" for the multitask budget.
 AT_LEAST = {"n_way": 2, "k_shot": 1, "n_query": 1, "inner_steps": 1, "eval_inner_steps": 0, "inner_layers": -1,
             "max_length": 2, "meta_batch_size": 1, "max_steps": 0, "warmup_steps": 0, "eval_every": 1, "save_every": 1,
             "save_total_limit": 1, "val_episodes": 1, "eval_episodes": 1, "multi_step_loss_steps": 0,
             "first_order_steps": 0, "multitask_steps": 0, "multitask_batch_size": 0, "meta_param_lr": 0.0,
-            "mldg_beta": 0.0, "seed": 0}
+            "mldg_beta": 0.0, "seed": 0, "student_layers": 1}
 POSITIVE = ("inner_lr", "meta_lr", "finetune_lr", "multitask_lr", "multitask_head_lr", "max_grad_norm", "logit_scale",
-            "mlti_alpha")
+            "mlti_alpha", "kd_temperature", "pilot_lr", "teacher_lr")
 
 
 def flag(name: str) -> str:
@@ -322,7 +366,10 @@ def parse_config_and_extras(argv: list[str] | None, description: str, extra: lis
     for flags, kw in extra or []:
         dest = kw.get("dest", flags[0].lstrip("-").replace("-", "_"))
         extras[dest] = args.pop(dest, kw.get("default"))
-    return config_from_dict({**file_values, **args}).validate(), extras
+    values = {**file_values, **args}
+    if values.get("teacher") and "baselines" not in values:  # a distillation run compares every student by default
+        values["baselines"] = list(DISTILLATION_METHODS)
+    return config_from_dict(values).validate(), extras
 
 
 def parse_config(argv: list[str] | None = None, description: str = "") -> MetaConfig:

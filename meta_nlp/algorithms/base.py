@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
-from meta_nlp.algorithms.inner import LrFn, TaskBatch, constant_lr
+from meta_nlp.algorithms.inner import EpisodeBatch, LrFn, TaskBatch, constant_lr
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import Episode, EpisodeSampler
 from meta_nlp.errors import MetaNLPError
@@ -34,6 +35,11 @@ class TestTimeRule:
 
     def scaled(self, factor: float) -> LrFn:
         return lambda name, step: self.lr(name, step) * factor
+
+
+def kd_divergence(student_logits: torch.Tensor, teacher_probs: torch.Tensor) -> torch.Tensor:
+    """KL(teacher ‖ student), averaged over the rows (the logits already divided by the temperature)."""
+    return F.kl_div(F.log_softmax(student_logits, -1), teacher_probs, reduction="batchmean")
 
 
 class Algorithm:
@@ -76,6 +82,15 @@ class Algorithm:
         """Add weight * (meta-gradient of this task) to the `.grad` of model parameters; return metrics.
         `batch` is the task's EpisodeBatch, or the list of them when `draw_episodes` drew several."""
         raise NotImplementedError
+
+    def query_loss(self, logits: torch.Tensor, batch: EpisodeBatch) -> torch.Tensor:
+        """The loss of the query set: cross-entropy, or under distillation (the batch carries the teacher's soft
+        targets) (1−α)·cross-entropy + α·T²·KL(teacher ‖ student)."""
+        ce = F.cross_entropy(logits, batch.query_labels)
+        if batch.soft_targets is None:
+            return ce
+        alpha, t = self.cfg.kd_alpha, self.cfg.kd_temperature
+        return (1 - alpha) * ce + alpha * t ** 2 * kd_divergence(logits / t, batch.soft_targets)
 
     def test_time_rule(self, model: MetaModel) -> TestTimeRule:
         return TestTimeRule(self.adapted_names(model), constant_lr(self.cfg.inner_lr))

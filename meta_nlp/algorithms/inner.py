@@ -29,6 +29,7 @@ class EpisodeBatch:
     episode: Episode
     support_targets: dict | None = None  # translation ranking: each text's candidates (see data/ranking.py)
     query_targets: dict | None = None
+    soft_targets: torch.Tensor | None = None  # distillation: the teacher's query distribution at --kd-temperature
 
 
 def to_batch(ep: Episode, tokenizer, max_length: int, device: torch.device) -> EpisodeBatch:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from meta_nlp.algorithms.base import Algorithm, TestTimeRule
 from meta_nlp.algorithms.inner import EpisodeBatch, LrFn, constant_lr, inner_loop, query_logits
@@ -38,7 +37,7 @@ class MAML(Algorithm):
             if state.step == 0 or weights[state.step - 1] == 0:
                 continue
             logits = query_logits(model, batch, state)
-            loss = loss + weights[state.step - 1] * F.cross_entropy(logits, batch.query_labels)
+            loss = loss + weights[state.step - 1] * self.query_loss(logits, batch)
         self.backward(loss, weight)
         acc = (logits.argmax(-1) == batch.query_labels).float().mean()
         return {"loss": loss.item(), "query_acc": acc.item()}

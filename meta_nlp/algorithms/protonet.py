@@ -21,7 +21,7 @@ class ProtoNet(Algorithm):
             logits = query.logits(features, ranking_head(features[0].shape[-1], features[0]), scale)
         else:
             logits = self.class_logits(model, batch, scale)
-        loss = F.cross_entropy(logits, batch.query_labels)
+        loss = self.query_loss(logits, batch)
         self.backward(loss, weight)
         return {"loss": loss.item(), "query_acc": (logits.argmax(-1) == batch.query_labels).float().mean().item()}
 

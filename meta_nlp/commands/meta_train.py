@@ -5,6 +5,8 @@ examples:
   accelerate launch scripts/meta_train.py --algorithm protonet --held-out-language it
   accelerate launch scripts/meta_train.py --algorithm mldg --leave-one-out ja,it,ko   # one run per held-out language
   accelerate launch scripts/meta_train.py --eval-mode zero_shot                 # support in en, query in ja
+  accelerate launch scripts/meta_train.py --teacher runs/protonet --student-layers 3 --algorithm protonet \
+      --output-dir runs/distill    # distil a run into a 3-layer student: teacher, finetune, student, KD, MetaDistil
   accelerate launch scripts/meta_train.py --config configs/default.yaml --max-steps 200
   ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 scripts/meta_train.py   # 2 CPU processes (gloo)
   accelerate launch scripts/meta_train.py --resume-from-checkpoint latest --output-dir runs/default
@@ -49,7 +51,10 @@ def main() -> int:
     if cfg.leave_one_out and (hub["push_to_hub"] or hub["hub_dry_run"]):
         from meta_nlp.errors import MetaNLPError
         raise MetaNLPError("--push-to-hub pushes one run: push OUTPUT_DIR/<lang> of a --leave-one-out sweep")
-    if cfg.leave_one_out:
+    if cfg.teacher:
+        from meta_nlp.recipes.distill import run_distillation
+        run_distillation(cfg)
+    elif cfg.leave_one_out:
         run_sweep(cfg)
     else:
         run_experiment(cfg)

@@ -21,6 +21,7 @@ from meta_nlp.errors import MetaNLPError
 logger = logging.getLogger(__name__)
 VAL_SEED_OFFSET = 1  # meta-validation episodes: seed + 1
 TEST_SEED_OFFSET = 2  # held-out evaluation episodes: seed + 2 (the same for every method)
+QUIZ_SEED_OFFSET = 3  # distillation's quiz rows and episodes: seed + 3
 
 
 @dataclass

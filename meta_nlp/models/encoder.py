@@ -276,3 +276,37 @@ def tokenize(tokenizer, texts: list[str] | list[tuple[str, str]], max_length: in
     else:
         batch = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
     return {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+
+
+def kept_layers(n_teacher: int, n_student: int) -> list[int]:
+    """Which teacher layers a student of n_student layers starts from: evenly spaced from the bottom (6 -> 3 keeps
+    0, 2, 4, as DistilBERT kept every other layer of BERT)."""
+    if not 1 <= n_student <= n_teacher:
+        raise MetaNLPError(f"--student-layers must be between 1 and the teacher's {n_teacher} layers, got {n_student}")
+    return [i * n_teacher // n_student for i in range(n_student)]
+
+
+def student_encoder(teacher: nn.Module, n_layers: int) -> nn.Module:
+    """A new encoder of the teacher's architecture with `n_layers` transformer layers, initialised from the teacher's
+    embeddings and kept layers (a copy: the teacher is left as it was)."""
+    from transformers import AutoModel
+    stack = getattr(getattr(teacher, "encoder", None), "layer", None)
+    if not isinstance(stack, nn.ModuleList):
+        raise MetaNLPError(f"--student-layers needs a BERT-family teacher (encoder.layer); {type(teacher).__name__} "
+                           "has none: pass --student MODEL instead")
+    keep = kept_layers(len(stack), n_layers)
+    config = teacher.config.__class__.from_dict({**teacher.config.to_dict(), "num_hidden_layers": n_layers})
+    student = AutoModel.from_config(config)
+    renamed = {}
+    for name, value in teacher.state_dict().items():
+        m = re.match(r"encoder\.layer\.(\d+)\.(.*)", name)
+        if m is None:
+            renamed[name] = value
+        elif int(m.group(1)) in keep:
+            renamed[f"encoder.layer.{keep.index(int(m.group(1)))}.{m.group(2)}"] = value
+    student.load_state_dict({k: v.clone() for k, v in renamed.items()})
+    return student.to(next(teacher.parameters()).dtype)
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -11,7 +11,7 @@ import torch
 from accelerate import Accelerator
 
 from meta_nlp.algorithms import Algorithm, build_algorithm
-from meta_nlp.algorithms.inner import to_task_batch
+from meta_nlp.algorithms.inner import TaskBatch, to_task_batch
 from meta_nlp.config import MetaConfig
 from meta_nlp.augmentation.interpolation import Interpolation, TaskInterpolation
 from meta_nlp.augmentation.samplers import training_sampler
@@ -54,12 +54,15 @@ class MetaLearningObjective(Objective):
 
     def task_gradients(self, task: MetaTask, step: int, weight: float, backward: Backward,
                        phase: str = "main") -> dict[str, float]:
-        cfg = self.cfg
-        batch = to_task_batch(task.episodes, self.tokenizer, cfg.max_length, self.device)
-        if task.mix is not None:
-            batch = self.interpolation.mixed(self.model, batch, task.mix, self.tokenizer, cfg.max_length)
         self.algorithm.backward_fn = backward
-        return self.algorithm.accumulate_meta_gradient(self.model, batch, step, weight=weight)
+        return self.algorithm.accumulate_meta_gradient(self.model, self.task_batch(task), step, weight=weight)
+
+    def task_batch(self, task: MetaTask) -> TaskBatch:
+        """The task's episodes tokenised and on the device (interpolated, for an MLTI task)."""
+        batch = to_task_batch(task.episodes, self.tokenizer, self.cfg.max_length, self.device)
+        if task.mix is not None:
+            batch = self.interpolation.mixed(self.model, batch, task.mix, self.tokenizer, self.cfg.max_length)
+        return batch
 
     def selection_score(self, accelerator: Accelerator) -> float:
         return validation_accuracy(self.model, self.tokenizer, self.algorithm.test_time_rule(self.model),

@@ -152,12 +152,15 @@ def mean_over_languages(results: list[dict], k_shot: int) -> dict[str, float]:
 
 def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator, methods: list[str],
                  learners: dict[str, Path] | None = None, record_choice: bool = True,
-                 shots: list[int] | None = None) -> list[dict]:
+                 shots: list[int] | None = None, main: str | None = None) -> list[dict]:
     """Every method on the same seeded held-out episodes, at every K of `shots` (default: --k-shot and every
     --eval-shots K; test-time settings tuned per K on meta-validation). `learners` names the saved learner of
     a method trained elsewhere (the meta-learner's best/); finetune is φ⁰, and multitask, when not given, is
-    trained here first. The held-out languages are read here, after all training."""
+    trained here first. A learner evaluated under another name (a distillation run's teacher and students) adapts
+    by the rule of the method it was saved as. The test-time choice of `main` (default: --algorithm) is recorded
+    with its learner. The held-out languages are read here, after all training."""
     learners = dict(learners or {})
+    main = main or cfg.algorithm
     training = {}
     if "multitask" in methods and "multitask" not in learners:
         training["multitask"] = train("multitask", cfg, languages, acc)
@@ -167,9 +170,9 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator, me
     test_samplers = {k: {lang: load_held_out(c, lang) for lang in cfg.held_out_language} for k, c in by_shots.items()}
     results = []
     for method in methods:
-        model, tokenizer, selection = model_for(method, cfg, learners.get(method), acc)
+        model, tokenizer, selection, (saved_as, saved_cfg) = model_for(method, cfg, learners.get(method), acc)
         selection.update(training.get(method, {}))
-        rule = test_time_rule(method, model, cfg)
+        rule = test_time_rule(saved_as, model, cfg if saved_as == method else saved_cfg)
         retrieval = {lang: full_retrieval(model, tokenizer, sampler, cfg, acc)  # the corpus: the same at every K
                      for lang, sampler in next(iter(test_samplers.values())).items()} if languages.ranking else {}
         for k, cfg_k in by_shots.items():
@@ -178,7 +181,7 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator, me
                     round(float(x), 4) for x in scores.by_episode_step[:, scores.steps]]}
                     | ({"retrieval": retrieval[scores.language]} if retrieval else {})
                     | ({"selection": selection} if selection else {}))
-                if record_choice and method == cfg.algorithm and k == cfg.k_shot and acc.is_main_process:
+                if record_choice and method == main and k == cfg.k_shot and acc.is_main_process:
                     record_test_time_choice(learners[method], scores.lr_factor, scores.steps)
     return add_vs_best_baseline(results, cfg.baselines)
 
@@ -193,19 +196,20 @@ def full_retrieval(model: MetaModel, tokenizer, sampler: RankingSampler, cfg: Me
     return retrieval_accuracy(embed, sampler.corpus[language])
 
 
-def model_for(method: str, cfg: MetaConfig, learner_dir: Path | None, acc: Accelerator) -> tuple[MetaModel, object, dict]:
-    """(model, tokenizer, how it was selected): a saved learner (the checkpoint model selection chose on
-    meta-validation), or φ⁰ for finetune."""
+def model_for(method: str, cfg: MetaConfig, learner_dir: Path | None, acc: Accelerator
+              ) -> tuple[MetaModel, object, dict, tuple[str, MetaConfig]]:
+    """(model, tokenizer, how it was selected, (the method it was saved as, its config)): a saved learner (the
+    checkpoint model selection chose on meta-validation), or φ⁰ for finetune."""
     if learner_dir is None:
         if method != "finetune":
             raise MetaNLPError(f"no saved model for {method!r} to evaluate")
         encoder, tokenizer = load_encoder(cfg.model)
-        return MetaModel(encoder, cfg.logit_scale).to(acc.device), tokenizer, {}
+        return MetaModel(encoder, cfg.logit_scale).to(acc.device), tokenizer, {}, (method, cfg)
     learner = MetaLearner.from_pretrained(str(learner_dir), device=str(acc.device))
-    meta = json.loads((Path(learner_dir) / META_FILE).read_text())
+    meta = learner.meta
     selection = {"selected_step": meta["step"], "val_accuracy": meta["val_accuracy"]} if "step" in meta else {}
     selection.update(meta.get("budget", {}))  # the multitask baseline's steps and batch size
-    return learner.model, learner.tokenizer, selection
+    return learner.model, learner.tokenizer, selection, (meta.get("method", learner.cfg.algorithm), learner.cfg)
 
 
 def record_test_time_choice(best_dir: Path, lr_factor: float, steps: int) -> None:
