@@ -138,6 +138,10 @@ class MetaConfig:
     student_layers: int = _f(3, "the student keeps this many of the teacher's transformer layers, evenly spaced "
                                 "from the bottom (DistilBERT's initialisation; works offline)")
     student: str | None = _f(None, "any encoder as the student instead of --student-layers (folder or Hub id)")
+    distill_setting: str = _f("episodic", "'episodic' (students meta-learn on the run's episodes, evaluated on held-out "
+                                         "episodes) or 'supervised' (MetaDistil's setting: a classifier over the task's "
+                                         "labels, trained on the pooled training rows, evaluated zero-shot on the "
+                                         "held-out language's rows: accuracy and macro-F1)")
     distillation: str = _f("metadistil", "the run's distilled student: 'kd' (vanilla KD, teacher frozen) or "
                                          "'metadistil' (the teacher learns from the student's pilot update on quiz episodes)")
     kd_alpha: float = _f(0.5, "query loss = (1−α)·cross-entropy + α·T²·KL(teacher ‖ student); α in [0, 1]")
@@ -208,6 +212,8 @@ class MetaConfig:
         return self
 
     def check_distillation(self) -> None:
+        if self.distill_setting not in ("episodic", "supervised"):
+            raise MetaNLPError(f"--distill-setting must be episodic or supervised, got {self.distill_setting!r}")
         if self.distillation not in ("kd", "metadistil"):
             raise MetaNLPError(f"--distillation must be kd or metadistil, got {self.distillation!r}")
         if self.algorithm not in DISTILLABLE:

@@ -23,6 +23,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from meta_nlp.config import DEFAULT_MODEL, MetaConfig, flag
 from meta_nlp.errors import MetaNLPError
+from meta_nlp.evaluation.report import distillation_section
 from meta_nlp.learner import META_FILE
 
 UPLOAD_DIR_NAME = "hub_upload"
@@ -45,7 +46,8 @@ class Run:
 
     @property
     def method(self) -> str:
-        return self.meta.get("method") or self.config["algorithm"]
+        """The method's name in results.json: a distilled student's (student_kd, ...), else the saved method."""
+        return self.meta.get("distillation", {}).get("method") or self.meta.get("method") or self.config["algorithm"]
 
     @property
     def train_languages(self) -> list[str]:
@@ -209,7 +211,7 @@ def eval_results_of(run: Run) -> list[EvalResult]:
 def card_data(run: Run, repo_id: str) -> ModelCardData:
     languages = list(dict.fromkeys(run.train_languages + run.held_out_languages))
     evals = eval_results_of(run)
-    return ModelCardData(base_model=hub_base_model(run.config["model"]), language=languages or None,
+    return ModelCardData(base_model=hub_base_model(run.config.get("teacher") or run.config["model"]), language=languages or None,
                          datasets=[dataset_of(run.config["task"])],
                          tags=["meta-learning", run.method, "few-shot", "multilingual"], library_name="meta_nlp",
                          model_name=repo_id.split("/")[-1], eval_results=evals or None)
@@ -330,6 +332,17 @@ def limitations_section(run: Run) -> str:
     return "\n".join(f"- {item}" for item in items)
 
 
+def distillation_text(run: Run) -> str:
+    """A distilled student's teacher, method, size, speed and retention (the run report's table), or nothing."""
+    rows = run.results.get("distillation")
+    if not rows:
+        return ""
+    c = run.config
+    student = f"--student {c['student']}" if c.get("student") else f"{c['student_layers']} of the teacher's layers"
+    return "\n".join([*distillation_section(rows, c)[1:], "",
+                      f"This model is the student `{run.method}` ({student}), taught by `{c['teacher']}`."]) + "\n"
+
+
 def card_text(run: Run, repo_id: str, command: str | None) -> str:
     c = run.config
     first = next(iter(run.results.get("results", [])), {})
@@ -346,7 +359,7 @@ def card_text(run: Run, repo_id: str, command: str | None) -> str:
     return f"""
 # {repo_id.split('/')[-1]}
 
-`{c['model']}` meta-learned with **{run.method}** by `meta_nlp` on the task
+{f"A student of `{c['teacher']}`" if c.get("teacher") else f"`{c['model']}`"} meta-learned with **{run.method}** by `meta_nlp` on the task
 `{c['task']}`, {purpose}
 
 ## Results
@@ -356,7 +369,7 @@ confidence interval over episodes. `finetune` adapts the base model directly; `m
 it on the pooled training languages.
 
 {results_table(run)}
-{plot}
+{plot}{distillation_text(run)}
 ## How it was trained
 
 {training_section(run, command)}

@@ -6,6 +6,8 @@
     python scripts/benchmark.py --algorithms maml fomaml multitask --steps 20 --meta-batch-size 4
     python scripts/benchmark.py --mixed-precision bf16 --max-length 64 --inner-steps 5
     python scripts/benchmark.py --tiny --steps 2 --warmup 1 --processes 1,2   # tiny random BERT: smoke test
+    python scripts/benchmark.py --teacher runs/protonet --student-layers 3 --algorithms student student_kd student_metadistil
+    python scripts/benchmark.py --tiny --algorithms student student_kd student_metadistil  # the tiny model teaches
     ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 scripts/benchmark.py ...  # by hand
 
 Every row builds the trainer exactly as a run does (meta_nlp.recipes.meta_learn.trainer_for over the
@@ -17,6 +19,16 @@ them across processes, clips, and takes the AdamW step and the schedule's step.
 A task of a meta-learner is its episode(s) (MLDG: a meta-train and a pseudo-target episode); a task of
 the multitask baseline is one process-share of its batch (by default as many labelled examples as one
 episode holds).
+
+Distillation: the students of a distillation run (meta_nlp.recipes.distill), measured when named in --algorithms:
+`student` (the student meta-trained alone), `student_kd` (with vanilla KD from the frozen teacher) and
+`student_metadistil` (MetaDistil: the teacher also learns, from the student's pilot update on quiz episodes). They
+need --teacher (a finished run, a saved learner or an encoder folder; with --tiny the tiny model itself by default).
+The students are prepared once, as a run prepares them (quiz rows set apart, the student --student-layers of the
+teacher's layers), learn with --student-algorithm, and each row is the trainer the run would build
+(distill.student_trainer), timed like every other row. Each student row is also given as a ratio to the plain
+`student` row of the same process count: s/step x student is what a step of KD or MetaDistil costs over a step of
+the student alone (memory likewise). The other rows and the reference run on --model, not on the student.
 
 Processes: `--processes 1,2` measures each count and merges the rows into one table. The count 1 runs
 in this process (torch's default CPU threads, or --threads); every larger N re-launches this script with
@@ -51,20 +63,23 @@ from dataclasses import replace
 from pathlib import Path
 
 from meta_nlp.cli import main_guard
-from meta_nlp.config import ALGORITHMS, MetaConfig
+from meta_nlp.config import ALGORITHMS, DISTILLABLE, DISTILLATION_METHODS, MetaConfig
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.memory import MIB, current_rss_bytes, proc_status_kib, reset_peak_rss, ru_maxrss_bytes
 
 DEFAULTS = MetaConfig()
 METHODS = [*ALGORITHMS, "multitask"]
+STUDENT_METHODS = [m for m in DISTILLATION_METHODS if m.startswith("student")]  # the trained students of a run
 TINY_BERT = dict(hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=64)
+TINY_STUDENT_LAYERS = 2  # of TINY_BERT's 3 (MetaConfig's default keeps 3: no smaller than the teacher)
 REFERENCE = "REFERENCE naive higher MAML (all)"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--algorithms", nargs="+", choices=METHODS, default=METHODS, metavar="METHOD",
-                   help=f"methods to measure: {', '.join(METHODS)} (default: all)")
+    p.add_argument("--algorithms", nargs="+", choices=METHODS + STUDENT_METHODS, default=METHODS, metavar="METHOD",
+                   help=f"methods to measure: {', '.join(METHODS)} (default: all of these), and the students of a "
+                        f"distillation run, {', '.join(STUDENT_METHODS)} (with --teacher, or --tiny)")
     p.add_argument("--processes", default="1", type=process_counts,
                    help="comma-separated process counts, e.g. 1,2 (default: 1); N > 1 re-launches under accelerate")
     p.add_argument("--steps", "--episodes", dest="steps", type=int, default=10,
@@ -89,6 +104,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "model only loses from more); launched processes run with OMP_NUM_THREADS=1")
     p.add_argument("--tiny", action="store_true",
                    help="tiny random BERT (packaged MiniLM tokenizer) instead of --model: a quick check")
+    p.add_argument("--teacher", metavar="PATH",
+                   help="the teacher of the student rows: a finished run, a saved learner or an encoder folder "
+                        "(default with --tiny: the tiny model)")
+    p.add_argument("--student-layers", type=int, default=None,
+                   help=f"the student keeps this many of the teacher's layers (default: {DEFAULTS.student_layers}; "
+                        f"with --tiny: {TINY_STUDENT_LAYERS})")
+    p.add_argument("--student-algorithm", choices=DISTILLABLE, default="protonet",
+                   help="the algorithm the students learn with (a run's --algorithm under --teacher; --algorithms "
+                        "names the rows, not this) (default: protonet)")
     p.add_argument("--no-reference", action="store_true", help="skip the naive higher MAML reference row")
     p.add_argument("--json", metavar="PATH", help="also write the numbers, device and config used to PATH")
     args = p.parse_args(argv)
@@ -96,7 +120,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         p.error("--steps and --meta-batch-size must be at least 1, --warmup and --threads at least 0")
     if args.tiny and not args.threads:
         args.threads = 1
+    if args.student_layers is None:
+        args.student_layers = TINY_STUDENT_LAYERS if args.tiny else DEFAULTS.student_layers
+    if student_methods(args) and not (args.teacher or args.tiny):
+        raise MetaNLPError(f"--algorithms {' '.join(student_methods(args))}: the students need --teacher PATH "
+                           "(a finished run, a saved learner or an encoder folder), or --tiny")
     return args
+
+
+def student_methods(args: argparse.Namespace) -> list[str]:
+    """The student rows asked for, in --algorithms order."""
+    return [m for m in args.algorithms if m in STUDENT_METHODS]
 
 
 def process_counts(text: str) -> list[int]:
@@ -118,6 +152,12 @@ def benchmark_config(args: argparse.Namespace, model: str, output_dir: str) -> M
                       mixed_precision=args.mixed_precision, meta_batch_size=args.meta_batch_size,
                       max_steps=args.warmup + args.steps, train_languages=list(args.train_languages),
                       held_out_language=["ja"], output_dir=output_dir).validate()
+
+
+def student_config(args: argparse.Namespace, cfg: MetaConfig, teacher: str) -> MetaConfig:
+    """The benchmark's run settings as a distillation run of `teacher` (its students learn with --student-algorithm)."""
+    return replace(cfg, teacher=teacher, student_layers=args.student_layers, algorithm=args.student_algorithm,
+                   baselines=list(DISTILLATION_METHODS)).validate()
 
 
 # ------------------------------------------------------------------ model
@@ -197,12 +237,23 @@ def release(memory: PeakMemory) -> None:
 
 # ------------------------------------------------------------------ the steps measured
 def measure_method(method: str, cfg: MetaConfig, languages, args, memory: PeakMemory) -> dict:
-    """One row: the trainer of `method` as a run builds it, `train_step(i)` timed over the measured steps."""
-    from accelerate.utils import gather_object
+    """The row of a meta-learner or of multitask: its trainer as a run builds it, timed."""
     from meta_nlp.engine.trainer import make_accelerator
     from meta_nlp.recipes.meta_learn import trainer_for
     run_cfg = replace(cfg, algorithm=method).validate() if method in ALGORITHMS else cfg
-    trainer = trainer_for(method, run_cfg, languages, make_accelerator(run_cfg))
+    return timed_row(method, trainer_for(method, run_cfg, languages, make_accelerator(run_cfg)), args, memory)
+
+
+def measure_student(method: str, students, args, memory: PeakMemory) -> dict:
+    """The row of a student of a distillation run (`students`: distill.prepare_students): its trainer, timed."""
+    from meta_nlp.engine.trainer import make_accelerator
+    from meta_nlp.recipes.distill import student_trainer
+    return timed_row(method, student_trainer(method, students, make_accelerator(students.cfg)), args, memory)
+
+
+def timed_row(method: str, trainer, args, memory: PeakMemory) -> dict:
+    """One row: `trainer.train_step(i)` timed over the measured steps, after the warm-up steps."""
+    from accelerate.utils import gather_object
     acc = trainer.accelerator
     for i in range(args.warmup):
         trainer.train_step(i)
@@ -305,22 +356,42 @@ def measure_here(args, say) -> tuple[list[dict], list[str]]:
     from meta_nlp.data.languages import prepare_languages
     state, rows = PartialState(), []
     with tempfile.TemporaryDirectory(prefix="meta_nlp_benchmark_") as tmp:
+        # Every process works in the main process's folder: what the main process saves there (the tiny model,
+        # the teacher and student) the others read.
+        tmp = Path(broadcast_object_list([tmp])[0] if state.num_processes > 1 else tmp)
         model = args.model
         if args.tiny:  # saved once, by the main process (transformers saves on the main process only)
-            model = save_tiny_model(Path(tmp) / "tiny_bert", args.max_length) if state.is_main_process else None
-            model = broadcast_object_list([model])[0] if state.num_processes > 1 else model
-        cfg = benchmark_config(args, model, str(Path(tmp) / "run"))
+            model = str(tmp / "tiny_bert")
+            if state.is_main_process:
+                save_tiny_model(Path(model), args.max_length)
+            state.wait_for_everyone()
+        cfg = benchmark_config(args, model, str(tmp / "run"))
         languages = prepare_languages(cfg)
         say(f"{launched_processes()} process(es); training languages: {', '.join(languages.train)}")
         memory = PeakMemory(PartialState().device)
         if not args.no_reference and launched_processes() == 1:
             say("measuring reference (higher, second-order MAML on all encoder weights) ...")
             rows.append(measure_reference(cfg, languages, args, memory))
-        for method in args.algorithms:
+        for method in (m for m in args.algorithms if m not in STUDENT_METHODS):
             say(f"measuring {method} ({launched_processes()} process(es)) ...")
             rows.append(measure_method(method, cfg, languages, args, memory))
-        state.wait_for_everyone()  # the main process's folder (the tiny model) outlives every reader
+        if student_methods(args):
+            rows += measure_students(args, student_config(args, cfg, args.teacher or model), memory, say)
+        state.wait_for_everyone()  # the main process's folder (tiny model, teacher, student) outlives every reader
     return rows, list(languages.train)
+
+
+def measure_students(args, cfg: MetaConfig, memory: PeakMemory, say) -> list[dict]:
+    """The student rows asked for, all of the same students, prepared once as a distillation run prepares them."""
+    from meta_nlp.engine.trainer import make_accelerator
+    from meta_nlp.recipes.distill import prepare_students
+    say(f"preparing the students ({cfg.student_layers} of the layers of {cfg.teacher}) ...")
+    students = prepare_students(cfg, make_accelerator(cfg))
+    rows = []
+    for method in student_methods(args):
+        say(f"measuring {method} ({launched_processes()} process(es)) ...")
+        rows.append(measure_student(method, students, args, memory))
+    return rows
 
 
 # ------------------------------------------------------------------ more processes
@@ -355,11 +426,32 @@ def launch(n: int, argv: list[str], mixed_precision: str) -> tuple[list[dict], l
 
 # ------------------------------------------------------------------ output
 def with_ratios(rows: list[dict]) -> list[dict]:
+    """Every row with its ratios to the reference, and every student row with its ratios to the plain student."""
     ref = next((r for r in rows if r["method"] == REFERENCE), None)
+    return [{**r, **ratios_to_reference(r, ref), **ratios_to_student(r, rows)} for r in rows]
+
+
+def ratios_to_reference(row: dict, ref: dict | None) -> dict:
+    """throughput_vs_reference and memory_vs_reference (none without a reference row)."""
     if ref is None:
-        return rows
-    return [{**r, "throughput_vs_reference": r["tasks_per_s"] / ref["tasks_per_s"],
-             "memory_vs_reference": r["peak_mib"] / ref["peak_mib"] if ref["peak_mib"] > 0 else None} for r in rows]
+        return {}
+    return {"throughput_vs_reference": row["tasks_per_s"] / ref["tasks_per_s"],
+            "memory_vs_reference": memory_ratio(row, ref)}
+
+
+def ratios_to_student(row: dict, rows: list[dict]) -> dict:
+    """step_cost_vs_student and memory_vs_student of a student row: against the plain `student` row of the same
+    process count (none for other rows, or when that row was not measured)."""
+    student = next((r for r in rows if r["method"] == "student" and r["processes"] == row["processes"]), None)
+    if student is None or row["method"] not in STUDENT_METHODS:
+        return {}
+    return {"step_cost_vs_student": row["seconds_per_step"] / student["seconds_per_step"],
+            "memory_vs_student": memory_ratio(row, student)}
+
+
+def memory_ratio(row: dict, base: dict) -> float | None:
+    """row's peak memory over base's; None when base's is 0 (on CPU, a row may not grow the peak RSS at all)."""
+    return row["peak_mib"] / base["peak_mib"] if base["peak_mib"] > 0 else None
 
 
 def device_name(device) -> str:
@@ -383,21 +475,29 @@ def run_header(args, device, model_desc: str, languages: str) -> str:
             f"{args.inner_steps} inner steps "
             f"({'all layers' if args.inner_layers < 0 else f'{args.inner_layers} top layers'} adapted), "
             f"mixed precision {args.mixed_precision}; {args.meta_batch_size} tasks per process per step; "
-            f"{args.steps} measured steps after {args.warmup} warm-up")
+            f"{args.steps} measured steps after {args.warmup} warm-up"
+            + (f"\nstudents: {args.student_layers} of the layers of {args.teacher or 'the tiny model'}, "
+               f"learning with {args.student_algorithm}" if student_methods(args) else ""))
 
 
 def results_table(rows: list[dict], header: str, metric: str) -> str:
     def ratio(r, key):
         x = r.get(key)
-        return "1.00x" if r["method"] == REFERENCE else "n/a" if x is None else f"{x:.2f}x"
-    lines = [header, f"memory: {metric}", "",
-             "| method | processes | threads/process | tasks/step | tasks/s | s/step | tasks/s vs ref "
-             "| peak MiB | memory vs ref |",
-             "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+        return "1.00x" if r["method"] == REFERENCE and key.endswith("reference") else "n/a" if x is None else f"{x:.2f}x"
+    head = "| method | processes | threads/process | tasks/step | tasks/s | s/step | tasks/s vs ref | peak MiB | memory vs ref |"
+    rule = "|---|--:|--:|--:|--:|--:|--:|--:|--:|"
+    # The columns against the plain student only when a student row has them: other tables stay as they were.
+    vs_student = any("step_cost_vs_student" in r for r in rows)
+    if vs_student:
+        head, rule = head + " s/step vs student | memory vs student |", rule + "--:|--:|"
+    lines = [header, f"memory: {metric}", "", head, rule]
     for r in rows:
-        lines.append(f"| {r['method']} | {r['processes']} | {r['threads_per_process']} | {r['tasks_per_step']} "
-                     f"| {r['tasks_per_s']:.2f} | {r['seconds_per_step']:.3f} | {ratio(r, 'throughput_vs_reference')} "
-                     f"| {r['peak_mib']:.1f} | {ratio(r, 'memory_vs_reference')} |")
+        line = (f"| {r['method']} | {r['processes']} | {r['threads_per_process']} | {r['tasks_per_step']} "
+                f"| {r['tasks_per_s']:.2f} | {r['seconds_per_step']:.3f} | {ratio(r, 'throughput_vs_reference')} "
+                f"| {r['peak_mib']:.1f} | {ratio(r, 'memory_vs_reference')} |")
+        if vs_student:
+            line += f" {ratio(r, 'step_cost_vs_student')} | {ratio(r, 'memory_vs_student')} |"
+        lines.append(line)
     return "\n".join(lines)
 
 

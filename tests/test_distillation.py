@@ -3,6 +3,8 @@ the quiz split's disjointness, the whole run from the command line on tiny model
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -13,12 +15,19 @@ import torch.nn.functional as F
 
 from meta_nlp.algorithms import build_algorithm
 from meta_nlp.algorithms.inner import to_batch
-from meta_nlp.config import MetaConfig, parse_config
+from meta_nlp.config import DISTILLATION_METHODS, MetaConfig, parse_config
+from meta_nlp.data.languages import prepare_languages
+from meta_nlp.engine.trainer import make_accelerator
 from meta_nlp.errors import MetaNLPError
+from meta_nlp.learner import MetaLearner
 from meta_nlp.models.encoder import MetaModel, double_backward_attention, kept_layers, student_encoder
-from meta_nlp.objectives.distillation import DistillationObjective, DistillationTask, Teacher
-from tests.conftest import tiny_bert, tiny_cfg
-from tests.test_meta_gradients import tiny_episode
+from meta_nlp.objectives.distillation import (HEAD_FILE, DistillationObjective, DistillationTask, SupervisedDistillationObjective,
+                                              SupervisedTask, Teacher)
+from meta_nlp.evaluation.zero_shot import macro_f1
+from meta_nlp.recipes.distill import (pool_seeds, prepare_students, run_distillation, save_student_init, set_apart_quiz_rows, student_trainer,
+                                      teacher_learner_dir)
+from conftest import ROOT, tiny_bert, tiny_cfg
+from test_meta_gradients import tiny_episode
 
 
 def tiny_distillation(tokenizer, teacher_steps: int, alpha=0.7, temperature=2.0, pilot_lr=0.5):
@@ -39,6 +48,23 @@ def tiny_distillation(tokenizer, teacher_steps: int, alpha=0.7, temperature=2.0,
     return objective, task
 
 
+def tiny_supervised_distillation(tokenizer, teacher_steps: int):
+    """The same teacher and student as a supervised classifier: a head over 3 labels, rows instead of episodes."""
+    objective, _ = tiny_distillation(tokenizer, teacher_steps)
+    supervised = SupervisedDistillationObjective.__new__(SupervisedDistillationObjective)
+    supervised.__dict__.update(objective.__dict__)
+    supervised.cfg = replace(objective.cfg, max_length=16)
+    supervised.label_names = ["c0", "c1", "c2"]
+    supervised.head = torch.nn.ParameterDict({"weight": torch.nn.Parameter(0.1 * torch.randn(3, 32, dtype=torch.float64)),
+                                              "bias": torch.nn.Parameter(0.1 * torch.randn(3, dtype=torch.float64))})
+    episode, quiz = tiny_episode(), tiny_episode(n_way=3, k_shot=1, n_query=2, language="yy")
+    rows = list(zip(episode.query_texts, episode.query_labels))
+    support = list(zip(episode.support_texts, episode.support_labels))
+    quiz_rows = list(zip(quiz.query_texts, quiz.query_labels))
+    return supervised, SupervisedTask(supervised.labelled_batch(support, rows),
+                                      supervised.labelled_batch(quiz_rows, quiz_rows))
+
+
 def create_graph_teacher_gradient(objective, task) -> dict[str, torch.Tensor]:
     """The same derivative by plain reverse mode: differentiate the pilot step itself (create_graph=True)."""
     with double_backward_attention(True):
@@ -46,22 +72,24 @@ def create_graph_teacher_gradient(objective, task) -> dict[str, torch.Tensor]:
 
 
 def _create_graph_teacher_gradient(objective, task) -> dict[str, torch.Tensor]:
-    cfg, batch = objective.cfg, to_batch(task.episodes[0], objective.tokenizer, 16, torch.device("cpu"))
+    cfg, batch = objective.cfg, objective.pilot_batch(task)
     teacher = objective.teacher
     params = dict(teacher.model.named_parameters())
     probs = teacher.query_probs(teacher.batch(batch), cfg.kd_temperature, differentiable=True)
-    theta = {n: p.detach().requires_grad_() for n, p in objective.model.encoder.named_parameters()}
+    theta = {n: p.detach().requires_grad_() for n, p in objective.student_weights().items()}
     grads = torch.autograd.grad(objective.pilot_loss(theta, batch, probs), list(theta.values()), create_graph=True,
                                 allow_unused=True)
     piloted = {n: p - cfg.pilot_lr * g if g is not None else p for (n, p), g in zip(theta.items(), grads)}
-    quiz_loss = F.cross_entropy(objective.episode_logits(piloted, task.quiz), task.quiz.query_labels)
+    quiz_loss = F.cross_entropy(objective.student_logits(piloted, task.quiz), task.quiz.query_labels)
     found = torch.autograd.grad(quiz_loss, list(params.values()), allow_unused=True)
     return {n: g for n, g in zip(params, found) if g is not None}
 
 
+@pytest.mark.parametrize("setting", ["episodic", "supervised"])
 @pytest.mark.parametrize("teacher_steps", [0, 1])
-def test_metadistil_teacher_gradient_is_exact(tokenizer, teacher_steps):
-    objective, task = tiny_distillation(tokenizer, teacher_steps)
+def test_metadistil_teacher_gradient_is_exact(tokenizer, teacher_steps, setting):
+    build = tiny_distillation if setting == "episodic" else tiny_supervised_distillation
+    objective, task = build(tokenizer, teacher_steps)
     expected = create_graph_teacher_gradient(objective, task)
     objective.teacher.model.zero_grad(set_to_none=True)
     objective.teacher_gradient(task, weight=1.0, backward=lambda loss: loss.backward())
@@ -82,7 +110,7 @@ def test_first_order_shortcut_gives_the_teacher_nothing(tokenizer):
     theta = {n: p.detach().requires_grad_() for n, p in objective.model.encoder.named_parameters()}
     grads = torch.autograd.grad(objective.pilot_loss(theta, batch, probs), list(theta.values()), allow_unused=True)
     piloted = {n: p - 0.5 * g if g is not None else p for (n, p), g in zip(theta.items(), grads)}
-    quiz_loss = F.cross_entropy(objective.episode_logits(piloted, task.quiz), task.quiz.query_labels)
+    quiz_loss = F.cross_entropy(objective.student_logits(piloted, task.quiz), task.quiz.query_labels)
     assert not quiz_loss.requires_grad or all(
         g is None for g in torch.autograd.grad(quiz_loss, list(objective.teacher.model.parameters()),
                                                allow_unused=True))
@@ -112,3 +140,166 @@ def test_kd_query_loss_mixes_cross_entropy_and_kl(tokenizer):
     kl = (teacher * (teacher.log() - F.log_softmax(logits / 3.0, -1))).sum(-1).mean()
     assert torch.allclose(algorithm.query_loss(logits, kd), 0.75 * ce + 0.25 * 9.0 * kl)
     assert torch.allclose(algorithm.query_loss(logits, batch), ce)  # no teacher: plain cross-entropy
+
+
+# ----------------------------------------------------------------------------- data and errors
+def distill_cfg(tmp_path, model_dir, **overrides) -> MetaConfig:
+    values = dict(teacher=model_dir, student_layers=1, algorithm="protonet", baselines=list(DISTILLATION_METHODS),
+                  train_languages=["en", "it", "fa"], max_steps=2, meta_batch_size=1, save_every=1)
+    values.update(overrides)
+    return tiny_cfg(tmp_path, model_dir, **values)
+
+
+def texts_of(corpus) -> dict[str, set[str]]:
+    return {lang: {t for items in by_label.values() for t in items} for lang, by_label in corpus.items()}
+
+
+def test_quiz_rows_are_apart_from_training_validation_and_held_out_rows(tmp_path, tiny_model_dir):
+    cfg = distill_cfg(tmp_path, tiny_model_dir)
+    languages = prepare_languages(cfg)
+    reduced, quiz = set_apart_quiz_rows(languages, cfg)
+    train, val, quiz_texts = texts_of(reduced.train), texts_of(languages.val), texts_of(quiz)
+    # The held-out language is not even read (tests/test_held_out_guard.py watches the files of a whole run).
+    assert quiz_texts and set(quiz) <= set(languages.train) and not set(quiz) & set(cfg.held_out_language)
+    for lang, texts in quiz_texts.items():
+        assert texts and not texts & train.get(lang, set()) and not texts & val[lang]
+        before = sum(len(v) for v in languages.train[lang].values())
+        after = sum(len(v) for v in reduced.train.get(lang, {}).values())
+        assert after + sum(len(v) for v in quiz[lang].values()) <= before  # a row is in one share at most
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--kd-alpha", "1.5"], "--kd-alpha must be between 0 and 1"),
+    (["--student-layers", "0"], "--student-layers must be at least 1"),
+    (["--quiz-fraction", "0"], "--quiz-fraction must be between 0 and 1"),
+    (["--algorithm", "reptile"], "a student learns with one of"),
+    (["--distillation", "fitnets"], "--distillation must be kd or metadistil"),
+    (["--baselines", "multitask"], "unknown baseline 'multitask' of a distillation run"),
+    (["--mlti-ratio", "0.5"], "--mlti-ratio mixes token embeddings"),
+])
+def test_bad_distillation_settings_are_one_line_errors(flags, message):
+    with pytest.raises(MetaNLPError, match=re.escape(message)):
+        parse_config(["--teacher", "runs/x", *flags])
+
+
+def test_a_distillation_run_compares_every_student_by_default():
+    assert parse_config(["--teacher", "runs/x"]).baselines == list(DISTILLATION_METHODS)
+    assert parse_config(["--teacher", "runs/x", "--baselines", "teacher"]).baselines == ["teacher"]
+
+
+def test_bad_teacher_and_student_and_quiz_share_are_one_line_errors(tmp_path, tiny_model_dir):
+    acc = make_accelerator(distill_cfg(tmp_path, tiny_model_dir))
+    with pytest.raises(MetaNLPError, match="--teacher .*/nowhere: not a finished run, a saved learner nor an encoder"):
+        teacher_learner_dir(distill_cfg(tmp_path, str(tmp_path / "nowhere")), tmp_path / "out", acc)
+    cfg = distill_cfg(tmp_path, tiny_model_dir, student_layers=3)  # the tiny teacher has 2 layers
+    languages = prepare_languages(cfg)
+    with pytest.raises(MetaNLPError, match="--student-layers must be between 1 and the teacher's 2 layers, got 3"):
+        save_student_init(cfg, teacher_learner_dir(cfg, tmp_path / "out", acc), tmp_path / "out", languages, acc)
+    with pytest.raises(MetaNLPError, match="--quiz-fraction 0.01 leaves no training language"):
+        set_apart_quiz_rows(languages, replace(cfg, quiz_fraction=0.01))
+
+
+# ----------------------------------------------------------------------------- the whole run
+@pytest.mark.slow
+def test_distillation_run_end_to_end(tmp_path, tiny_model_dir):
+    """Every method on the same episodes; the distilled student is a learner; the report and card say so."""
+    out = tmp_path / "run"
+    args = [sys.executable, str(ROOT / "scripts" / "meta_train.py"), "--teacher", tiny_model_dir, "--student-layers", "1",
+            "--algorithm", "protonet", "--model", tiny_model_dir, "--output-dir", str(out), "--max-steps", "2",
+            "--meta-batch-size", "1", "--eval-every", "1", "--val-episodes", "2", "--eval-episodes", "3",
+            "--eval-inner-steps", "1", "--eval-lr-grid", "1.0", "--inner-layers", "-1", "--meta-lr", "1e-3",
+            "--teacher-lr", "1e-3", "--train-languages", "en", "--train-languages", "it", "--train-languages", "fa",
+            "--hub-dry-run", "--hub-model-id", "me/student"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads((out / "results.json").read_text())
+    rows = {r["method"]: r for r in data["results"]}
+    assert list(rows) == ["student_metadistil", "teacher", "finetune", "student", "student_kd"]
+    assert len({tuple(len(r["episode_accuracy"]) for r in rows.values())}) == 1
+    for method in ("student_metadistil", "teacher", "finetune", "student_kd"):
+        assert set(rows[method]["vs_student"]) >= {"difference", "ci95_low", "ci95_high"}
+    summary = {r["method"]: r for r in data["distillation"]}
+    assert summary["student"]["parameters"] < summary["teacher"]["parameters"]
+    assert all(r["texts_per_s"] > 0 for r in summary.values()) and "retention" in summary["student_kd"]
+    assert set(data["training"]) == {"student_metadistil", "student", "student_kd"}
+    assert "## Distillation" in (out / "report.md").read_text()
+    student = MetaLearner.from_pretrained(str(out))  # the run's distilled student, as any run's learner
+    assert student.model.encoder.config.num_hidden_layers == 1 and student.meta["distillation"]["method"] == \
+        "student_metadistil"
+    assert student.adapt(["good food", "nice meal", "bad game", "lost match"], ["food", "food", "sport", "sport"]
+                         ).predict(["tasty food"])[0] in ("food", "sport")
+    card = (out / "hub_upload" / "README.md").read_text()
+    assert "A student of" in card and "student_metadistil" in card and "## Distillation" in card
+    # MetaDistil's checkpoint also holds its teacher and the teacher's optimiser and schedule (a resume continues
+    # them); KD's holds the student's alone (student, schedule, trainer state).
+    def saved(run_dir, pattern):
+        return len(list(run_dir.glob(f"checkpoints/checkpoint_2/{pattern}")))
+    assert (saved(out, "custom_checkpoint_*.pkl"), saved(out, "optimizer*.bin")) == (5, 2)
+    assert (saved(out / "student_kd", "custom_checkpoint_*.pkl"), saved(out / "student_kd", "optimizer*.bin")) == (3, 1)
+
+
+def test_macro_f1_weighs_every_label_once():
+    # label 0: P=2/3 R=1 F1=0.8; label 1: P=1/2 R=1/2 F1=1/2; label 2 (never predicted): 0.
+    assert macro_f1([0, 0, 0, 1, 1], [0, 0, 1, 1, 2]) == pytest.approx((0.8 + 0.5 + 0.0) / 3)
+
+
+@pytest.mark.parametrize("setting, method", [("episodic", "student_metadistil"), ("supervised", "student_metadistil"),
+                                             ("episodic", "student_kd")])
+def test_a_student_resumes_exactly_teacher_included(tmp_path, tiny_model_dir, setting, method):
+    cfg = distill_cfg(tmp_path, tiny_model_dir, distill_setting=setting, max_steps=4, save_every=2,
+                      distillation=method.removeprefix("student_"), teacher_lr=1e-3)
+    acc = make_accelerator(cfg)
+
+    def trained(c) -> dict[str, torch.Tensor]:
+        t = student_trainer(method, prepare_students(c, acc), acc)
+        t.train()
+        return {f"{i}.{n}": p.detach().clone() for i, m in enumerate(t.trained) for n, p in m.named_parameters()}
+    full = trained(cfg)
+    shutil.rmtree(tmp_path / "run" / "checkpoints" / "checkpoint_4")  # the run died after step 2
+    resumed = trained(replace(cfg, resume_from_checkpoint="latest"))
+    assert full.keys() == resumed.keys() and any(n.startswith("1.") for n in full) == (method == "student_metadistil")
+    assert not [n for n in full if not torch.equal(full[n], resumed[n])]
+
+
+@pytest.mark.slow
+def test_supervised_distillation_end_to_end(tmp_path, tiny_model_dir):
+    """MetaDistil's own setting: classifiers over the task's labels, labelling the held-out rows zero-shot."""
+    cfg = distill_cfg(tmp_path, tiny_model_dir, distill_setting="supervised", eval_every=1, teacher_lr=1e-3)
+    out = run_distillation(cfg)
+    rows = {r["method"]: r for r in out["results"]}
+    assert list(rows) == ["student_metadistil", "teacher", "finetune", "student", "student_kd"]
+    assert len({r["n_rows"] for r in rows.values()}) == 1 and rows["student"]["n_rows"] > 100
+    assert all(0 <= r["macro_f1"] <= 1 and r["setting"] == "supervised" for r in rows.values())
+    assert "difference" in rows["student_kd"]["vs_student"]
+    assert (tmp_path / "run" / "best" / HEAD_FILE).is_file() and (tmp_path / "run" / "student" / "best" / HEAD_FILE).is_file()
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "zero-shot classification of held-out rows" in report and "## Distillation" in report
+
+
+def fake_distillation_run(path, seed: int, shift: float, **config) -> None:
+    """A finished run's results.json as run_distillation writes it (5-way, 4 episodes a method)."""
+    accuracy = {"teacher": 0.6, "finetune": 0.4, "student": 0.45, "student_kd": 0.5 + shift}
+    results = [{"method": m, "language": "ja", "k_shot": 5, "n_way": 5, "n_query": 5, "seed": seed, "accuracy": a,
+                "ci95": 0.01, "accuracy_by_step": [a], "adapt_steps": 0, "lr_factor": 1.0,
+                "episode_accuracy": [a - 0.04, a, a, a + 0.04]} for m, a in accuracy.items()]
+    table = [{"method": m, "language": "ja", "parameters": 10 if m == "teacher" else 5, "texts_per_s": 100.0 + seed}
+             for m in accuracy]
+    path.mkdir(parents=True)
+    cfg = MetaConfig(teacher="runs/t", algorithm="protonet", seed=seed, output_dir=str(path), **config).to_dict()
+    (path / "results.json").write_text(json.dumps({"config": cfg, "results": results, "distillation": table,
+                                                   "wall_time_s": 1.0}))
+
+
+def test_pooling_seeds_pairs_episodes_within_seeds(tmp_path):
+    fake_distillation_run(tmp_path / "s0", 0, 0.0)
+    fake_distillation_run(tmp_path / "s1", 1, 0.1)
+    pooled = pool_seeds([tmp_path / "s0", tmp_path / "s1"], tmp_path / "pooled")
+    rows = {r["method"]: r for r in pooled["distillation"]}
+    assert rows["student_kd"]["accuracy"] == pytest.approx(0.55)
+    assert rows["student_kd"]["retention"] == pytest.approx((0.55 - 0.2) / (0.6 - 0.2), abs=1e-4)
+    assert rows["student_kd"]["vs_student"]["difference"] == pytest.approx(0.1)
+    assert rows["teacher"]["texts_per_s"] == 100.5 and "retention" not in rows["teacher"]
+    assert "## Distillation" in (tmp_path / "pooled" / "report.md").read_text()
+    fake_distillation_run(tmp_path / "other", 2, 0.0, kd_alpha=0.9)
+    with pytest.raises(MetaNLPError, match="differ only in their seed"):
+        pool_seeds([tmp_path / "s0", tmp_path / "other"], tmp_path / "bad")

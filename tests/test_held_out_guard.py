@@ -57,6 +57,17 @@ def test_meta_training_multitask_and_selection_never_open_the_held_out_language(
     assert not held_out_files(watch_files, "ja")
 
 
+def test_distillation_never_opens_the_held_out_language(tmp_path, tiny_model_dir, watch_files):
+    """Teacher loading, the quiz split, every student's training and selection: none reads the held-out language."""
+    from meta_nlp.recipes.distill import run_distillation
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, teacher=tiny_model_dir, student_layers=1, algorithm="protonet",
+                   held_out_language=["ja"], train_languages=["en", "it", "fa"], max_steps=1, eval_every=1,
+                   val_episodes=1, eval_episodes=1, baselines=["teacher", "finetune", "student", "student_kd"])
+    run_distillation(cfg)
+    assert watch_files and [p for p in watch_files if "/italian/" in p]
+    assert not held_out_files(watch_files, "ja")
+
+
 def test_a_study_never_opens_a_held_out_language_before_its_evaluation(tmp_path, tiny_model_dir, watch_files):
     from meta_nlp.recipes import study
     cfg = tiny_cfg(tmp_path, tiny_model_dir, held_out_language=["ko"], train_languages=["en", "it"],

@@ -30,11 +30,13 @@ class MetaTask:
 
 
 class MetaLearningObjective(Objective):
-    def __init__(self, cfg: MetaConfig, languages: LanguageSplit, device: torch.device, num_processes: int = 1):
+    def __init__(self, cfg: MetaConfig, languages: LanguageSplit, device: torch.device, num_processes: int = 1,
+                 start: str | None = None):
+        """`start`: the encoder meta-training starts from (default --model; a distillation run's student)."""
         self.cfg, self.languages, self.device = cfg, languages, device
         self.name = cfg.algorithm
         self.val_sampler = languages.val_sampler(cfg)
-        encoder, self.tokenizer = load_encoder(cfg.model)
+        encoder, self.tokenizer = load_encoder(start or cfg.model)
         self.train_sampler = training_sampler(cfg, languages, self.tokenizer)  # + task augmentation, if asked
         self.interpolation = TaskInterpolation(cfg.mlti_ratio, cfg.mlti_alpha, cfg.seed)  # MLTI, if asked
         self.model = MetaModel(encoder, cfg.logit_scale)

@@ -9,24 +9,32 @@ OUTPUT_DIR/student_init/; a teacher given as a plain encoder is saved as OUTPUT_
 """
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
+from safetensors.torch import load_file
 
 from meta_nlp.config import DEFAULT_MODEL, MetaConfig
 from meta_nlp.data.episodes import Corpus, EpisodeSampler, split_for_validation
-from meta_nlp.data.languages import QUIZ_SEED_OFFSET, LanguageSplit, prepare_languages, usable_in
+from meta_nlp.data.languages import QUIZ_SEED_OFFSET, LanguageSplit, load_held_out, prepare_languages, usable_in
 from meta_nlp.engine.trainer import EngineSettings, Trainer, make_accelerator
 from meta_nlp.errors import MetaNLPError
+from meta_nlp.evaluation.report import distillation_section, write_results
 from meta_nlp.evaluation.stats import paired_bootstrap
 from meta_nlp.learner import META_FILE, MetaLearner, resolve_learner_dir, save_learner
 from meta_nlp.memory import reset_peak_rss, run_peak_mib
-from meta_nlp.models.encoder import MetaModel, load_encoder, parameter_count, student_encoder, tokenize
-from meta_nlp.objectives.distillation import DistillationObjective, Teacher
+from meta_nlp.evaluation.zero_shot import row_scores
+from meta_nlp.models.encoder import (MetaModel, head_logits, init_head, load_encoder, parameter_count, student_encoder,
+                                     tokenize)
+from meta_nlp.objectives.distillation import (HEAD_FILE, DistillationObjective, SupervisedDistillationObjective,
+                                              Teacher)
+from meta_nlp.objectives.multitask import pooled_examples
 from meta_nlp.objectives.meta_learning import MetaLearningObjective
 from meta_nlp.recipes.meta_learn import evaluate_run, write_outputs
 
@@ -42,46 +50,81 @@ def run_distillation(cfg: MetaConfig, accelerator: Accelerator | None = None) ->
     started = time.time()
     reset_peak_rss()
     acc = accelerator or make_accelerator(cfg)
+    students = prepare_students(cfg, acc)
+    main = cfg.distilled_method()
+    methods = [main, *[b for b in cfg.baselines if b != main]]
+    learners = {"teacher": students.teacher_dir, "finetune": students.start}
+    training = {}
+    for method in (m for m in methods if m.startswith("student")):
+        trainer = student_trainer(method, students, acc)
+        training[method] = trainer.train()
+        learners[method] = trainer.output_dir / "best"
+    if cfg.distill_setting == "supervised":
+        results = evaluate_zero_shot(cfg, students.languages, methods, learners, acc)
+    else:
+        results = evaluate_run(cfg, students.languages, acc, methods, learners=learners, main=main)
+    add_paired_differences(results)
+    extra = {"training": training,
+             "distillation": distillation_summary(results, learners, students.languages, cfg, acc),
+             "wall_time_s": round(time.time() - started, 1), "peak_memory_mib": run_peak_mib(),
+             "num_processes": acc.num_processes, "train_languages": list(students.languages.train),
+             "quiz_languages": list(students.quiz)}
+    if acc.is_main_process:
+        write_outputs(Path(cfg.output_dir), cfg, results, extra)
+    if accelerator is None:
+        acc.end_training()
+    return {"results": results, **extra}
+
+
+@dataclass
+class Students:
+    """What every student of a run shares."""
+    cfg: MetaConfig
+    start: Path  # the student before training (OUTPUT_DIR/student_init, a saved learner)
+    languages: LanguageSplit  # the training languages without their quiz rows
+    quiz: Corpus
+    teacher_dir: Path
+
+
+def prepare_students(cfg: MetaConfig, acc: Accelerator) -> Students:
+    """Read the training languages, set the quiz rows apart, find the teacher and save the student's initialisation."""
     set_seed(cfg.seed)
-    out = Path(cfg.output_dir)
     languages = prepare_languages(cfg)
     if languages.ranking:
         raise MetaNLPError(f"distillation runs on classification tasks; {cfg.task} is a translation_ranking task")
     languages, quiz = set_apart_quiz_rows(languages, cfg)
     acc.print(f"students train on {', '.join(languages.train)} (quiz rows set apart in {', '.join(quiz)}); "
               f"held out: {', '.join(cfg.held_out_language)} (not read until evaluation)")
+    out = Path(cfg.output_dir)
     teacher_dir = teacher_learner_dir(cfg, out, acc)
-    student_cfg = replace(cfg, model=str(save_student_init(cfg, teacher_dir, out, languages, acc)))
-    main = cfg.distilled_method()
-    methods = [main, *[b for b in cfg.baselines if b != main]]
-    learners = {"teacher": teacher_dir, "finetune": out / STUDENT_INIT_DIR}
-    training = {}
-    for method in (m for m in methods if m.startswith("student")):
-        folder = out if method == main else out / method
-        objective = student_objective(method, student_cfg, languages, quiz, teacher_dir, acc)
-        # A checkpoint path names the main student's; the others resume from their own latest.
-        resume = cfg.resume_from_checkpoint if method == main else ("latest" if cfg.resume_from_checkpoint else None)
-        settings = EngineSettings.from_config(student_cfg, output_dir=str(folder), resume_from_checkpoint=resume,
-                                              desc=f"train {method}")
-        training[method] = Trainer(objective, settings).train()
-        learners[method] = folder / "best"
-    results = evaluate_run(student_cfg, languages, acc, methods, learners=learners, main=main)
-    add_paired_differences(results)
-    extra = {"training": training, "distillation": distillation_summary(results, learners, languages, student_cfg, acc),
-             "wall_time_s": round(time.time() - started, 1), "peak_memory_mib": run_peak_mib(),
-             "num_processes": acc.num_processes, "train_languages": list(languages.train), "quiz_languages": list(quiz)}
-    if acc.is_main_process:
-        write_outputs(out, student_cfg, results, extra)
-    if accelerator is None:
-        acc.end_training()
-    return {"results": results, **extra}
+    return Students(cfg, save_student_init(cfg, teacher_dir, out, languages, acc), languages, quiz, teacher_dir)
+
+
+def student_trainer(method: str, students: Students, acc: Accelerator) -> Trainer:
+    """The engine set up to train `method`: the run's distilled student into OUTPUT_DIR, the others into
+    OUTPUT_DIR/<method>."""
+    cfg = students.cfg
+    main = method == cfg.distilled_method()
+    # A checkpoint path names the main student's; the others resume from their own latest.
+    resume = cfg.resume_from_checkpoint if main else ("latest" if cfg.resume_from_checkpoint else None)
+    objective = student_objective(method, students, acc)
+    # A supervised task is one process's share of the step's rows (as the multitask baseline's).
+    per_process = 1 if cfg.distill_setting == "supervised" else cfg.meta_batch_size
+    settings = EngineSettings.from_config(cfg, output_dir=str(Path(cfg.output_dir) / ("" if main else method)),
+                                          resume_from_checkpoint=resume, desc=f"train {method}",
+                                          tasks_per_process=per_process)
+    return Trainer(objective, settings)
 
 
 # ---------------------------------------------------------------------------------- data
 def set_apart_quiz_rows(languages: LanguageSplit, cfg: MetaConfig) -> tuple[LanguageSplit, Corpus]:
     """(the training split without the quiz rows, the quiz rows): --quiz-fraction of every (language, label)'s
-    training rows. Meta-validation rows and the held-out language are not touched."""
+    training rows, less texts that other rows repeat. Meta-validation rows and the held-out language are not
+    touched."""
     train, quiz = split_for_validation(languages.train, cfg.quiz_fraction, cfg.seed + QUIZ_SEED_OFFSET)
+    for lang in quiz:  # a text the corpus repeats in another row stays out of the quiz: the quiz must be unseen text
+        elsewhere = texts_in(train[lang]) | texts_in(languages.val[lang])
+        quiz[lang] = {label: [t for t in texts if t not in elsewhere] for label, texts in quiz[lang].items()}
     need = f"{cfg.n_way} classes with {cfg.k_shot + cfg.n_query} rows"
     quiz_usable, train_usable = usable_in(languages.task, quiz, cfg), usable_in(languages.task, train, cfg)
     if not quiz_usable:
@@ -92,6 +135,10 @@ def set_apart_quiz_rows(languages: LanguageSplit, cfg: MetaConfig) -> tuple[Lang
                            "lower it")
     return (replace(languages, train={lang: train[lang] for lang in train_usable}),
             {lang: quiz[lang] for lang in quiz_usable})
+
+
+def texts_in(by_label: dict[str, list[str]]) -> set[str]:
+    return {t for texts in by_label.values() for t in texts}
 
 
 # ---------------------------------------------------------------------------------- teacher and student
@@ -140,23 +187,79 @@ def save_student_init(cfg: MetaConfig, teacher_dir: Path, out: Path, languages: 
         encoder, tokenizer = student_encoder(teacher.model.encoder, cfg.student_layers), teacher.tokenizer
         source = {"student_layers": cfg.student_layers, "of_teacher_layers": teacher.model.encoder.config.num_hidden_layers}
     if acc.is_main_process:
-        save_learner(path, MetaModel(encoder, cfg.logit_scale), tokenizer, replace(cfg, model=str(path)),
-                     method="finetune", extra={"train_languages": list(languages.train),
-                                               "distillation": {"teacher": cfg.teacher, **source}})
+        save_learner(path, MetaModel(encoder, cfg.logit_scale), tokenizer, cfg, method="finetune",
+                     extra={"train_languages": list(languages.train), "distillation": {"teacher": cfg.teacher, **source}})
     acc.wait_for_everyone()
     return path
 
 
-def student_objective(method: str, cfg: MetaConfig, languages: LanguageSplit, quiz: Corpus, teacher_dir: Path,
-                      acc: Accelerator) -> MetaLearningObjective:
+def student_objective(method: str, students: Students, acc: Accelerator) -> MetaLearningObjective:
     """`student`: meta-learning alone; `student_kd` / `student_metadistil`: taught by a fresh copy of the teacher."""
+    cfg = students.cfg
     set_seed(cfg.seed)  # every student starts from the same seeded state, as every run does
+    if cfg.distill_setting == "supervised":
+        mode = "none" if method == "student" else method.removeprefix("student_")
+        return SupervisedDistillationObjective(cfg, students.languages, acc.device, str(students.start),
+                                               load_teacher(students.teacher_dir, cfg, acc.device), mode,
+                                               students.quiz if mode == "metadistil" else None, acc.num_processes)
     if method == "student":
-        return MetaLearningObjective(cfg, languages, acc.device, acc.num_processes)
+        return MetaLearningObjective(cfg, students.languages, acc.device, acc.num_processes, start=str(students.start))
     mode = method.removeprefix("student_")
-    quiz_sampler = EpisodeSampler(quiz, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed + QUIZ_SEED_OFFSET, what="quiz")
-    return DistillationObjective(cfg, languages, acc.device, load_teacher(teacher_dir, cfg, acc.device), mode,
-                                 quiz_sampler if mode == "metadistil" else None, acc.num_processes)
+    quiz = EpisodeSampler(students.quiz, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed + QUIZ_SEED_OFFSET, what="quiz")
+    return DistillationObjective(cfg, students.languages, acc.device, str(students.start),
+                                 load_teacher(students.teacher_dir, cfg, acc.device), mode,
+                                 quiz if mode == "metadistil" else None, acc.num_processes)
+
+
+# ---------------------------------------------------------------------------------- zero-shot (supervised)
+def evaluate_zero_shot(cfg: MetaConfig, languages: LanguageSplit, methods: list[str], learners: dict[str, Path],
+                       acc: Accelerator) -> list[dict]:
+    """Every method labels every row of the held-out languages (read here, after all training) over the training
+    languages' labels: a trained student with its classifier head, the teacher and finetune by their class
+    centroids over the training rows (nearest prototype)."""
+    texts, labels, names = pooled_examples(languages.train)
+    results = []
+    for lang in cfg.held_out_language:
+        corpus = load_held_out(cfg, lang).corpus[lang]
+        rows = [(t, names.index(label)) for label, items in sorted(corpus.items()) if label in names for t in items]
+        for method in methods:
+            learner = MetaLearner.from_pretrained(str(learners[method]), device=str(acc.device))
+            head = Path(learners[method]) / HEAD_FILE
+            if head.is_file():
+                predictions = classifier_predictions(learner, load_file(str(head)), [t for t, _ in rows])
+            else:
+                predictions = nearest_centroid_predictions(learner, texts, labels, len(names), [t for t, _ in rows])
+            results.append(row_scores(method, lang, predictions, [y for _, y in rows], cfg.seed))
+            acc.print(f"{method} on {lang}: zero-shot accuracy {results[-1]['accuracy']:.4f}, "
+                      f"macro-F1 {results[-1]['macro_f1']:.4f} ({len(rows)} rows)")
+    return results
+
+
+def embeddings(learner: MetaLearner, texts: list[str]) -> torch.Tensor:
+    learner.model.eval()
+    with torch.no_grad():
+        return torch.cat([learner.model.embed(tokenize(learner.tokenizer, texts[i:i + 64], learner.cfg.max_length,
+                                                       learner.device)) for i in range(0, len(texts), 64)])
+
+
+def classifier_predictions(learner: MetaLearner, head: dict, texts: list[str]) -> list[int]:
+    weights = {f"head.{k}": v.to(learner.device) for k, v in head.items()}
+    return head_logits(embeddings(learner, texts), weights, learner.model.log_scale.exp()).argmax(-1).tolist()
+
+
+def nearest_centroid_predictions(learner: MetaLearner, train_texts: list[str], train_labels: list[int], n_labels: int,
+                                 texts: list[str]) -> list[int]:
+    """The label whose centroid of training-row embeddings is nearest (the prototype head of all training rows)."""
+    labels = torch.tensor(train_labels, device=learner.device)
+    head = init_head(embeddings(learner, train_texts), labels, n_labels, "proto")
+    return head_logits(embeddings(learner, texts), head, learner.model.log_scale.exp()).argmax(-1).tolist()
+
+
+def chance_of(result: dict, cfg: MetaConfig) -> float:
+    """Accuracy by chance: 1/N of an N-way episode; the most frequent label's share of zero-shot rows."""
+    if result.get("setting") != "supervised":
+        return 1.0 / cfg.n_way
+    return result.get("majority_share", 0.0)
 
 
 # ---------------------------------------------------------------------------------- measures
@@ -192,9 +295,9 @@ def distillation_summary(results: list[dict], learners: dict[str, Path], languag
     """One row per method at --k-shot: parameters, texts/s (measured here), held-out accuracy, and the share of the
     teacher's gain over chance it keeps, (accuracy − chance) / (teacher − chance)."""
     texts = [t for lang in sorted(languages.val) for items in languages.val[lang].values() for t in items][:SPEED_TEXTS]
-    chance = 1.0 / cfg.n_way
     rows = []
-    for r in (r for r in results if r["k_shot"] == cfg.k_shot):
+    for r in (r for r in results if r["k_shot"] == results[0]["k_shot"]):  # the run's K (0: zero-shot, supervised)
+        chance = chance_of(r, cfg)
         learner = MetaLearner.from_pretrained(str(learners[r["method"]]), device=str(acc.device))
         teacher = next((t for t in results if t["method"] == "teacher" and t["language"] == r["language"]
                         and t["k_shot"] == r["k_shot"]), None)
@@ -206,3 +309,47 @@ def distillation_summary(results: list[dict], learners: dict[str, Path], languag
         rows.append(row | {k: r[k] for k in ("vs_student", "vs_student_kd") if k in r})
     return rows
 
+# ---------------------------------------------------------------------------------- seeds pooled
+def pool_seeds(run_dirs: list[Path], output_dir: Path) -> dict:
+    """Finished distillation runs of the same settings but their seeds, as one result: each method's episodes
+    pooled over seeds, paired differences to student and student_kd resampled within seeds, and the Distillation
+    table over the pooled accuracies (texts/s: the mean over the runs). Writes OUTPUT_DIR/results.json and report.md."""
+    from meta_nlp.config import config_from_dict
+    from meta_nlp.recipes.study import pooled
+    missing = [str(d) for d in run_dirs if not (Path(d) / "results.json").is_file()]
+    if missing:
+        raise MetaNLPError(f"{missing[0]}: no results.json (not a finished distillation run)")
+    runs = [json.loads((Path(d) / "results.json").read_text()) for d in run_dirs]
+    if any("distillation" not in run for run in runs):
+        raise MetaNLPError("pool_seeds pools distillation runs (their results.json has a 'distillation' table)")
+    settings = [{k: v for k, v in r["config"].items() if k not in ("seed", "output_dir")} for r in runs]
+    if any(s != settings[0] for s in settings) or len({r["config"]["seed"] for r in runs}) != len(runs):
+        raise MetaNLPError("pool runs that differ only in their seed (and output folder)")
+    cfg = config_from_dict(runs[0]["config"])
+    rows = [r for run in runs for r in run["results"] if r["k_shot"] == cfg.k_shot]
+    keys = dict.fromkeys((r["language"], r["method"]) for r in rows)
+    results = [pooled([r for r in rows if (r["language"], r["method"]) == key]) for key in keys]
+    add_paired_differences(results)
+    chance = 1.0 / cfg.n_way
+    summary = []
+    for r in results:
+        measured = [s for run in runs for s in run["distillation"] if (s["language"], s["method"]) == (r["language"], r["method"])]
+        teacher = next(t for t in results if t["method"] == "teacher" and t["language"] == r["language"])
+        row = {"method": r["method"], "language": r["language"], "accuracy": r["accuracy"], "ci95": r["ci95"],
+               "parameters": measured[0]["parameters"],
+               "texts_per_s": round(float(np.mean([s["texts_per_s"] for s in measured])), 1)}
+        if r["method"] != "teacher" and teacher["accuracy"] > chance:
+            row["retention"] = round((r["accuracy"] - chance) / (teacher["accuracy"] - chance), 4)
+        summary.append(row | {k: r[k] for k in ("vs_student", "vs_student_kd") if k in r})
+    extra = {"distillation": summary, "seeds": [run["config"]["seed"] for run in runs],
+             "runs": [str(d) for d in run_dirs], "wall_time_s": [run["wall_time_s"] for run in runs]}
+    output_dir.mkdir(parents=True, exist_ok=True)
+    config = runs[0]["config"] | {"seed": extra["seeds"]}
+    write_results(output_dir, config, results, extra)
+    lines = [f"# Distillation on {cfg.task}, {cfg.n_way}-way {cfg.k_shot}-shot, seeds {extra['seeds']} pooled", "",
+             "| language | method | accuracy | ± 95% CI | episodes | accuracy by seed | test-time steps |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['language']} | {r['method']} | {r['accuracy']:.4f} | {r['ci95']:.4f} | {r['n_episodes']} | "
+              f"{' '.join(f'{a:.4f}' for a in r['accuracy_by_seed'])} | {r['adapt_steps']} |" for r in results]
+    (output_dir / "report.md").write_text("\n".join(lines + distillation_section(summary, config)) + "\n")
+    return {"results": results, **extra}

@@ -224,7 +224,9 @@ def write_outputs(output_dir: Path, cfg: MetaConfig, results: list[dict], extra:
     output_dir.mkdir(parents=True, exist_ok=True)
     write_results(output_dir, cfg.to_dict(), results, extra)
     write_report(output_dir, cfg.to_dict(), results, {k: v for k, v in extra.items() if k != "training"})
-    plot_accuracy_by_step(output_dir, [r for r in results if r["k_shot"] == cfg.k_shot], cfg.n_way)
+    episodic = [r for r in results if r["k_shot"] == cfg.k_shot and "accuracy_by_step" in r]
+    if episodic:  # zero-shot classification (supervised distillation) has no adaptation steps to plot
+        plot_accuracy_by_step(output_dir, episodic, cfg.n_way)
 
 
 def evaluate_checkpoint(run_dir: str, held_out: list[str], overrides: dict, output_dir: Path,
