@@ -228,6 +228,11 @@ def test_distillation_run_end_to_end(tmp_path, tiny_model_dir):
         "student_metadistil"
     assert student.adapt(["good food", "nice meal", "bad game", "lost match"], ["food", "food", "sport", "sport"]
                          ).predict(["tasty food"])[0] in ("food", "sport")
+    again = subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"), "--checkpoint", str(out),
+                            "--held-out-language", "ko", "--eval-episodes", "2", "--output-dir", str(tmp_path / "ko")],
+                           capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert again.returncode == 0 and "re-evaluated alone" in again.stdout, again.stderr[-3000:]
+    assert [r["method"] for r in json.loads((tmp_path / "ko" / "results.json").read_text())["results"]] == ["protonet"]
     card = (out / "hub_upload" / "README.md").read_text()
     assert "A student of" in card and "student_metadistil" in card and "## Distillation" in card
     # MetaDistil's checkpoint also holds its teacher and the teacher's optimiser and schedule (a resume continues
@@ -276,30 +281,34 @@ def test_supervised_distillation_end_to_end(tmp_path, tiny_model_dir):
     assert "zero-shot classification of held-out rows" in report and "## Distillation" in report
 
 
-def fake_distillation_run(path, seed: int, shift: float, **config) -> None:
-    """A finished run's results.json as run_distillation writes it (5-way, 4 episodes a method)."""
+def fake_distillation_run(path, seed: int, shift: float, supervised: bool = False, **config) -> None:
+    """A finished run's results.json as run_distillation writes it (5-way, 4 episodes a method; or 4 zero-shot rows
+    whose majority label has a share of 0.2)."""
     accuracy = {"teacher": 0.6, "finetune": 0.4, "student": 0.45, "student_kd": 0.5 + shift}
-    results = [{"method": m, "language": "ja", "k_shot": 5, "n_way": 5, "n_query": 5, "seed": seed, "accuracy": a,
-                "ci95": 0.01, "accuracy_by_step": [a], "adapt_steps": 0, "lr_factor": 1.0,
+    setting = {"setting": "supervised", "k_shot": 0, "macro_f1": 0.3, "majority_share": 0.2} if supervised else \
+        {"k_shot": 5, "n_way": 5, "n_query": 5, "accuracy_by_step": [0.5], "adapt_steps": 0, "lr_factor": 1.0}
+    results = [{"method": m, "language": "ja", "seed": seed, "accuracy": a, "ci95": 0.01, **setting,
                 "episode_accuracy": [a - 0.04, a, a, a + 0.04]} for m, a in accuracy.items()]
     table = [{"method": m, "language": "ja", "parameters": 10 if m == "teacher" else 5, "texts_per_s": 100.0 + seed}
              for m in accuracy]
     path.mkdir(parents=True)
-    cfg = MetaConfig(teacher="runs/t", algorithm="protonet", seed=seed, output_dir=str(path), **config).to_dict()
+    cfg = MetaConfig(teacher="runs/t", algorithm="protonet", seed=seed, output_dir=str(path),
+                     distill_setting="supervised" if supervised else "episodic", **config).to_dict()
     (path / "results.json").write_text(json.dumps({"config": cfg, "results": results, "distillation": table,
                                                    "wall_time_s": 1.0}))
 
 
-def test_pooling_seeds_pairs_episodes_within_seeds(tmp_path):
-    fake_distillation_run(tmp_path / "s0", 0, 0.0)
-    fake_distillation_run(tmp_path / "s1", 1, 0.1)
+@pytest.mark.parametrize("supervised", [False, True])
+def test_pooling_seeds_pairs_episodes_within_seeds(tmp_path, supervised):
+    fake_distillation_run(tmp_path / "s0", 0, 0.0, supervised)
+    fake_distillation_run(tmp_path / "s1", 1, 0.1, supervised)
     pooled = pool_seeds([tmp_path / "s0", tmp_path / "s1"], tmp_path / "pooled")
     rows = {r["method"]: r for r in pooled["distillation"]}
     assert rows["student_kd"]["accuracy"] == pytest.approx(0.55)
-    assert rows["student_kd"]["retention"] == pytest.approx((0.55 - 0.2) / (0.6 - 0.2), abs=1e-4)
+    assert rows["student_kd"]["retention"] == pytest.approx((0.55 - 0.2) / (0.6 - 0.2), abs=1e-4)  # chance 0.2 both
     assert rows["student_kd"]["vs_student"]["difference"] == pytest.approx(0.1)
     assert rows["teacher"]["texts_per_s"] == 100.5 and "retention" not in rows["teacher"]
     assert "## Distillation" in (tmp_path / "pooled" / "report.md").read_text()
-    fake_distillation_run(tmp_path / "other", 2, 0.0, kd_alpha=0.9)
+    fake_distillation_run(tmp_path / "other", 2, 0.0, supervised, kd_alpha=0.9)
     with pytest.raises(MetaNLPError, match="differ only in their seed"):
         pool_seeds([tmp_path / "s0", tmp_path / "other"], tmp_path / "bad")

@@ -27,15 +27,15 @@ from meta_nlp.engine.trainer import EngineSettings, Trainer, make_accelerator
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.report import distillation_section, write_results
 from meta_nlp.evaluation.stats import paired_bootstrap
+from meta_nlp.evaluation.zero_shot import row_scores
 from meta_nlp.learner import META_FILE, MetaLearner, resolve_learner_dir, save_learner
 from meta_nlp.memory import reset_peak_rss, run_peak_mib
-from meta_nlp.evaluation.zero_shot import row_scores
 from meta_nlp.models.encoder import (MetaModel, head_logits, init_head, load_encoder, parameter_count, student_encoder,
                                      tokenize)
 from meta_nlp.objectives.distillation import (HEAD_FILE, DistillationObjective, SupervisedDistillationObjective,
                                               Teacher)
-from meta_nlp.objectives.multitask import pooled_examples
 from meta_nlp.objectives.meta_learning import MetaLearningObjective
+from meta_nlp.objectives.multitask import pooled_examples
 from meta_nlp.recipes.meta_learn import evaluate_run, write_outputs
 
 STUDENT_INIT_DIR = "student_init"
@@ -301,13 +301,19 @@ def distillation_summary(results: list[dict], learners: dict[str, Path], languag
         learner = MetaLearner.from_pretrained(str(learners[r["method"]]), device=str(acc.device))
         teacher = next((t for t in results if t["method"] == "teacher" and t["language"] == r["language"]
                         and t["k_shot"] == r["k_shot"]), None)
-        row = {"method": r["method"], "language": r["language"], "accuracy": r["accuracy"], "ci95": r["ci95"],
-               "parameters": parameter_count(learner.model.encoder),
-               "texts_per_s": round(embedding_speed(learner.model, learner.tokenizer, texts, cfg, acc.device), 1)}
-        if teacher is not None and r["method"] != "teacher" and teacher["accuracy"] > chance:
-            row["retention"] = round((r["accuracy"] - chance) / (teacher["accuracy"] - chance), 4)
-        rows.append(row | {k: r[k] for k in ("vs_student", "vs_student_kd") if k in r})
+        rows.append(summary_row(r, teacher, chance, parameter_count(learner.model.encoder),
+                                embedding_speed(learner.model, learner.tokenizer, texts, cfg, acc.device)))
     return rows
+
+
+def summary_row(result: dict, teacher: dict | None, chance: float, parameters: int, texts_per_s: float) -> dict:
+    """A method's row of the Distillation table: size, speed, accuracy, retention and its paired differences."""
+    row = {"method": result["method"], "language": result["language"], "accuracy": result["accuracy"],
+           "ci95": result["ci95"], "parameters": parameters, "texts_per_s": round(texts_per_s, 1)}
+    if teacher is not None and result["method"] != "teacher" and teacher["accuracy"] > chance:
+        row["retention"] = round((result["accuracy"] - chance) / (teacher["accuracy"] - chance), 4)
+    return row | {k: result[k] for k in ("vs_student", "vs_student_kd") if k in result}
+
 
 # ---------------------------------------------------------------------------------- seeds pooled
 def pool_seeds(run_dirs: list[Path], output_dir: Path) -> dict:
@@ -326,30 +332,30 @@ def pool_seeds(run_dirs: list[Path], output_dir: Path) -> dict:
     if any(s != settings[0] for s in settings) or len({r["config"]["seed"] for r in runs}) != len(runs):
         raise MetaNLPError("pool runs that differ only in their seed (and output folder)")
     cfg = config_from_dict(runs[0]["config"])
-    rows = [r for run in runs for r in run["results"] if r["k_shot"] == cfg.k_shot]
+    k = runs[0]["results"][0]["k_shot"]  # the runs' K (0: zero-shot, supervised)
+    rows = [r for run in runs for r in run["results"] if r["k_shot"] == k]
     keys = dict.fromkeys((r["language"], r["method"]) for r in rows)
     results = [pooled([r for r in rows if (r["language"], r["method"]) == key]) for key in keys]
     add_paired_differences(results)
-    chance = 1.0 / cfg.n_way
     summary = []
     for r in results:
-        measured = [s for run in runs for s in run["distillation"] if (s["language"], s["method"]) == (r["language"], r["method"])]
-        teacher = next(t for t in results if t["method"] == "teacher" and t["language"] == r["language"])
-        row = {"method": r["method"], "language": r["language"], "accuracy": r["accuracy"], "ci95": r["ci95"],
-               "parameters": measured[0]["parameters"],
-               "texts_per_s": round(float(np.mean([s["texts_per_s"] for s in measured])), 1)}
-        if r["method"] != "teacher" and teacher["accuracy"] > chance:
-            row["retention"] = round((r["accuracy"] - chance) / (teacher["accuracy"] - chance), 4)
-        summary.append(row | {k: r[k] for k in ("vs_student", "vs_student_kd") if k in r})
+        same = (r["language"], r["method"])
+        measured = [s for run in runs for s in run["distillation"] if (s["language"], s["method"]) == same]
+        teacher = next((t for t in results if t["method"] == "teacher" and t["language"] == r["language"]), None)
+        chance = chance_of(next(x for x in rows if (x["language"], x["method"]) == same), cfg)
+        summary.append(summary_row(r, teacher, chance, measured[0]["parameters"],
+                                   float(np.mean([s["texts_per_s"] for s in measured]))))
     extra = {"distillation": summary, "seeds": [run["config"]["seed"] for run in runs],
              "runs": [str(d) for d in run_dirs], "wall_time_s": [run["wall_time_s"] for run in runs]}
     output_dir.mkdir(parents=True, exist_ok=True)
     config = runs[0]["config"] | {"seed": extra["seeds"]}
     write_results(output_dir, config, results, extra)
-    lines = [f"# Distillation on {cfg.task}, {cfg.n_way}-way {cfg.k_shot}-shot, seeds {extra['seeds']} pooled", "",
-             "| language | method | accuracy | ± 95% CI | episodes | accuracy by seed | test-time steps |",
-             "|---|---|---|---|---|---|---|"]
+    what = "zero-shot classification of held-out rows" if k == 0 else f"{cfg.n_way}-way {cfg.k_shot}-shot episodes"
+    lines = [f"# Distillation on {cfg.task}, {what}, seeds {extra['seeds']} pooled", "",
+             "| language | method | accuracy | ± 95% CI | episodes (rows) | accuracy by seed | macro-F1 by seed "
+             "| test-time steps |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['language']} | {r['method']} | {r['accuracy']:.4f} | {r['ci95']:.4f} | {r['n_episodes']} | "
-              f"{' '.join(f'{a:.4f}' for a in r['accuracy_by_seed'])} | {r['adapt_steps']} |" for r in results]
+              f"{' '.join(f'{a:.4f}' for a in r['accuracy_by_seed'])} | "
+              f"{' '.join(f'{a:.4f}' for a in r.get('macro_f1_by_seed', []))} | {r['adapt_steps']} |" for r in results]
     (output_dir / "report.md").write_text("\n".join(lines + distillation_section(summary, config)) + "\n")
     return {"results": results, **extra}

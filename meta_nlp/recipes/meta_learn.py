@@ -236,10 +236,13 @@ def evaluate_checkpoint(run_dir: str, held_out: list[str], overrides: dict, outp
     learner_dir = resolve_learner_dir(run_dir)
     meta = json.loads((learner_dir / META_FILE).read_text())
     cfg = replace(config_from_dict(meta["config"]), **overrides, output_dir=str(output_dir))
+    acc = accelerator or make_accelerator(cfg)
+    if cfg.teacher:  # a distilled student: its teacher and fellow students are compared in its own run folder
+        acc.print("a distilled student is re-evaluated alone (its run folder compares it with its teacher)")
+        cfg = replace(cfg, teacher=None, baselines=[])
     trained_on = meta.get("train_languages") or cfg.train_languages
     val_langs = [lang for lang in trained_on if lang not in held_out]
     cfg = replace(cfg, held_out_language=list(held_out), train_languages=val_langs).validate()
-    acc = accelerator or make_accelerator(cfg)
     for lang in held_out:
         if lang in trained_on:
             acc.print(f"warning: {lang} was a meta-training language of this run; its score is not a held-out score")

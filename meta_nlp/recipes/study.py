@@ -187,14 +187,19 @@ def pooled(rows: list[dict]) -> dict:
     episodes = np.concatenate([r["episode_accuracy"] for r in rows])
     accuracy, ci = mean_ci95(episodes)
     first = rows[0]
-    return {"method": first["method"], "language": first["language"], "accuracy": accuracy, "ci95": ci,
-            "n_episodes": int(len(episodes)), "n_way": first["n_way"], "k_shot": first["k_shot"],
-            "n_query": first["n_query"], "accuracy_by_step": np.mean([r["accuracy_by_step"] for r in rows], 0).tolist(),
-            "seeds": [r["seed"] for r in rows], "accuracy_by_seed": [r["accuracy"] for r in rows],
-            "adapt_steps": [r["adapt_steps"] for r in rows], "lr_factor": [r["lr_factor"] for r in rows],
-            "selected_step": [r.get("selection", {}).get("selected_step") for r in rows],
-            "episode_accuracy": episodes.tolist(),
-            "episode_seed": [r["seed"] for r in rows for _ in r["episode_accuracy"]]}
+    out = {"method": first["method"], "language": first["language"], "accuracy": accuracy, "ci95": ci,
+           "n_episodes": int(len(episodes)), "n_way": first.get("n_way"), "k_shot": first["k_shot"],
+           "n_query": first.get("n_query"), "seeds": [r["seed"] for r in rows],
+           "accuracy_by_seed": [r["accuracy"] for r in rows],
+           "adapt_steps": [r.get("adapt_steps") for r in rows], "lr_factor": [r.get("lr_factor") for r in rows],
+           "selected_step": [r.get("selection", {}).get("selected_step") for r in rows],
+           "episode_accuracy": episodes.tolist(),
+           "episode_seed": [r["seed"] for r in rows for _ in r["episode_accuracy"]]}
+    if all("accuracy_by_step" in r for r in rows):  # zero-shot rows (supervised distillation) have no steps
+        out["accuracy_by_step"] = np.mean([r["accuracy_by_step"] for r in rows], 0).tolist()
+    if all("macro_f1" in r for r in rows):
+        out["macro_f1_by_seed"] = [r["macro_f1"] for r in rows]
+    return out
 
 
 def pairwise_differences(results: list[dict], n_resamples: int) -> list[dict]:
