@@ -6,10 +6,10 @@ from meta_nlp.errors import MetaNLPError  # noqa: E402
 
 
 def __getattr__(name):  # lazy: `import meta_nlp` stays cheap
-    if name == "MetaLearner":
-        from meta_nlp.learner import MetaLearner
-        return MetaLearner
+    if name in ("MetaLearner", "Classifier"):
+        from meta_nlp import learner
+        return getattr(learner, name)
     raise AttributeError(name)
 
 
-__all__ = ["MetaConfig", "MetaLearner", "MetaNLPError", "__version__"]
+__all__ = ["Classifier", "MetaConfig", "MetaLearner", "MetaNLPError", "__version__"]

@@ -1,7 +1,8 @@
 """A saved run is a folder anyone can load: `MetaLearner.from_pretrained(dir_or_hub_id)`.
 
 Layout: encoder + tokenizer (save_pretrained), `meta_params.safetensors` (learned logit
-scale and inner rates), `meta_nlp.json` (the run's config and how to adapt).
+scale and inner rates), `meta_nlp.json` (the run's config and how to adapt); a classifier over a fixed label set
+(the multitask baseline, a supervised distilled student) adds `head.safetensors` and its labels (`Classifier`).
 """
 from __future__ import annotations
 
@@ -121,3 +122,45 @@ class MetaLearner:
     def test_time_rule(self):
         from meta_nlp.algorithms.test_time import test_time_rule
         return test_time_rule(self.meta.get("method", self.cfg.algorithm), self.model, self.cfg)
+
+
+HEAD_FILE = "head.safetensors"  # a classifier's head over a fixed label set, beside its saved learner
+
+
+def save_head(path: Path, head: dict[str, torch.Tensor], labels: list[str]) -> None:
+    """Save a classification head (weight [labels, hidden], bias [labels]) and its label names into a saved learner."""
+    save_file({k: v.detach().cpu().contiguous() for k, v in head.items()}, str(Path(path) / HEAD_FILE))
+    meta_path = Path(path) / META_FILE
+    meta = json.loads(meta_path.read_text())
+    meta["labels"] = list(labels)
+    meta_path.write_text(json.dumps(meta, indent=2))
+
+
+class Classifier:
+    """An encoder and a linear head over a fixed label set: the multitask baseline's model, a supervised distilled
+    student. `Classifier.from_pretrained(run_or_folder).predict(texts)` gives label names."""
+
+    def __init__(self, learner: MetaLearner, head: dict[str, torch.Tensor], labels: list[str]):
+        self.learner, self.labels = learner, labels
+        self.head = {f"head.{k}": v.to(learner.device) for k, v in head.items()}
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str, device: str | None = None) -> "Classifier":
+        learner = MetaLearner.from_pretrained(name_or_path, device=device)
+        path = resolve_learner_dir(name_or_path)
+        if not (path / HEAD_FILE).is_file() or "labels" not in learner.meta:
+            raise MetaNLPError(f"{name_or_path} is a learner without a classification head ({HEAD_FILE}): a few-shot "
+                               "learner adapts with MetaLearner.adapt instead")
+        return cls(learner, load_file(str(path / HEAD_FILE)), learner.meta["labels"])
+
+    @torch.no_grad()
+    def logits(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
+        from meta_nlp.models.encoder import head_logits, tokenize
+        m, cfg = self.learner.model, self.learner.cfg
+        m.eval()
+        z = torch.cat([m.embed(tokenize(self.learner.tokenizer, texts[i:i + batch_size], cfg.max_length,
+                                        self.learner.device)) for i in range(0, len(texts), batch_size)])
+        return head_logits(z, self.head, m.log_scale.exp())
+
+    def predict(self, texts: list[str]) -> list[str]:
+        return [self.labels[i] for i in self.logits(texts).argmax(-1).tolist()]

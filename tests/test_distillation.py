@@ -19,9 +19,9 @@ from meta_nlp.config import DISTILLATION_METHODS, MetaConfig, parse_config
 from meta_nlp.data.languages import prepare_languages
 from meta_nlp.engine.trainer import make_accelerator
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.learner import MetaLearner
+from meta_nlp.learner import HEAD_FILE, Classifier, MetaLearner
 from meta_nlp.models.encoder import MetaModel, double_backward_attention, kept_layers, student_encoder
-from meta_nlp.objectives.distillation import (HEAD_FILE, DistillationObjective, DistillationTask, SupervisedDistillationObjective,
+from meta_nlp.objectives.distillation import (DistillationObjective, DistillationTask, SupervisedDistillationObjective,
                                               SupervisedTask, Teacher)
 from meta_nlp.evaluation.zero_shot import macro_f1
 from meta_nlp.recipes.distill import (pool_seeds, prepare_students, run_distillation, save_student_init, set_apart_quiz_rows, student_trainer,
@@ -277,6 +277,10 @@ def test_supervised_distillation_end_to_end(tmp_path, tiny_model_dir):
     assert all(0 <= r["macro_f1"] <= 1 and r["setting"] == "supervised" for r in rows.values())
     assert "difference" in rows["student_kd"]["vs_student"]
     assert (tmp_path / "run" / "best" / HEAD_FILE).is_file() and (tmp_path / "run" / "student" / "best" / HEAD_FILE).is_file()
+    classifier = Classifier.from_pretrained(str(tmp_path / "run"))  # the distilled student, as anyone loads it
+    assert set(classifier.predict(["what a match", "I love this food"])) <= set(classifier.labels)
+    with pytest.raises(MetaNLPError, match="without a classification head"):
+        Classifier.from_pretrained(str(tmp_path / "run" / "student_init"))
     report = (tmp_path / "run" / "report.md").read_text()
     assert "zero-shot classification of held-out rows" in report and "## Distillation" in report
 

@@ -46,6 +46,9 @@ def test_meta_train_writes_results_report_and_plot(default_run):
     assert (default_run / "accuracy_by_step.png").stat().st_size > 1000
     assert (default_run / "checkpoints" / "checkpoint_2").is_dir()
     assert (default_run / "multitask" / "best").is_dir()  # the baseline trains on the same engine, with checkpoints
+    from meta_nlp.learner import Classifier
+    baseline = Classifier.from_pretrained(str(default_run / "multitask"))  # a classifier of the training labels
+    assert len(baseline.labels) > 5 and set(baseline.predict(["I like football", "the stock market"])) <= set(baseline.labels)
     assert (default_run / "multitask" / "checkpoints" / "checkpoint_2").is_dir()
     upload = default_run / "hub_upload"  # --hub-dry-run: exactly what would be pushed
     assert (upload / "README.md").is_file() and (upload / "meta_nlp.json").is_file()

@@ -27,7 +27,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
-from safetensors.torch import save_file
 from torch.func import jvp
 
 from meta_nlp.algorithms import TestTimeRule
@@ -36,6 +35,7 @@ from meta_nlp.algorithms.inner import EpisodeBatch, inner_loop, query_logits, to
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import Episode, EpisodeSampler
 from meta_nlp.data.languages import LanguageSplit
+from meta_nlp.learner import save_head
 from meta_nlp.models.encoder import MetaModel, Params, double_backward_attention, head_logits, init_head
 from meta_nlp.objectives.base import Backward
 from meta_nlp.objectives.meta_learning import MetaLearningObjective, MetaTask
@@ -184,7 +184,6 @@ class DistillationObjective(MetaLearningObjective):
 
 # ---------------------------------------------------------------------------------- supervised distillation
 SUPERVISED_STREAM = 12  # the supervised batches' random stream (the multitask baseline's is 11)
-HEAD_FILE = "head.safetensors"  # a supervised student's classification head, beside its saved learner
 VALIDATION_ROWS = 1000  # meta-validation rows scored by the supervised students' model selection
 
 
@@ -300,5 +299,5 @@ class SupervisedDistillationObjective(DistillationObjective):
         return correct / max(1, len(rows))
 
     def save_selected(self, path: Path, record: dict) -> None:
-        super().save_selected(path, {**record, "labels": self.label_names})
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.head.items()}, str(Path(path) / HEAD_FILE))
+        super().save_selected(path, record)
+        save_head(path, self.head, self.label_names)

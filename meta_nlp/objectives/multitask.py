@@ -24,7 +24,7 @@ from meta_nlp.data.episodes import Corpus, drop_ambiguous_texts
 from meta_nlp.data.languages import LanguageSplit
 from meta_nlp.data.ranking import distinct_pairs
 from meta_nlp.evaluation.evaluator import validation_accuracy
-from meta_nlp.learner import save_learner
+from meta_nlp.learner import save_head, save_learner
 from meta_nlp.models.encoder import MetaModel, head_logits, load_encoder, tokenize
 from meta_nlp.objectives.base import Backward, Objective
 from meta_nlp.algorithms.test_time import baseline_rule
@@ -56,11 +56,11 @@ class MultitaskObjective(Objective):
             self.examples = [p for lang in sorted(languages.train) for p in distinct_pairs(languages.train[lang])]
             self.head = torch.nn.ParameterDict()
         else:
-            texts, labels, names = pooled_examples(languages.train)
+            texts, labels, self.label_names = pooled_examples(languages.train)
             self.examples = list(zip(texts, labels))
             hidden = encoder.config.hidden_size
-            self.head = torch.nn.ParameterDict({"weight": torch.nn.Parameter(torch.zeros(len(names), hidden)),
-                                                "bias": torch.nn.Parameter(torch.zeros(len(names)))})
+            self.head = torch.nn.ParameterDict({"weight": torch.nn.Parameter(torch.zeros(len(self.label_names), hidden)),
+                                                "bias": torch.nn.Parameter(torch.zeros(len(self.label_names)))})
         self.steps, self.batch_size = cfg.multitask_budget(num_processes)
 
     def trained_modules(self) -> dict[str, torch.nn.Module]:
@@ -106,3 +106,5 @@ class MultitaskObjective(Objective):
         save_learner(path, self.model, self.tokenizer, self.cfg, method=self.name,
                      extra={**record, "train_languages": list(self.languages.train),
                             "budget": {"steps": self.steps, "batch_size": self.batch_size}})
+        if len(self.head):  # a classifier of the training languages' labels (meta_nlp.learner.Classifier)
+            save_head(path, {"weight": self.head["weight"], "bias": self.head["bias"]}, self.label_names)

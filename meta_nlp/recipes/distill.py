@@ -18,7 +18,6 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
-from safetensors.torch import load_file
 
 from meta_nlp.config import DEFAULT_MODEL, MetaConfig
 from meta_nlp.data.episodes import Corpus, EpisodeSampler, split_for_validation
@@ -28,12 +27,11 @@ from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.report import distillation_section, write_results
 from meta_nlp.evaluation.stats import paired_bootstrap
 from meta_nlp.evaluation.zero_shot import row_scores
-from meta_nlp.learner import META_FILE, MetaLearner, resolve_learner_dir, save_learner
+from meta_nlp.learner import HEAD_FILE, META_FILE, Classifier, MetaLearner, resolve_learner_dir, save_learner
 from meta_nlp.memory import reset_peak_rss, run_peak_mib
 from meta_nlp.models.encoder import (MetaModel, head_logits, init_head, load_encoder, parameter_count, student_encoder,
                                      tokenize)
-from meta_nlp.objectives.distillation import (HEAD_FILE, DistillationObjective, SupervisedDistillationObjective,
-                                              Teacher)
+from meta_nlp.objectives.distillation import DistillationObjective, SupervisedDistillationObjective, Teacher
 from meta_nlp.objectives.meta_learning import MetaLearningObjective
 from meta_nlp.objectives.multitask import pooled_examples
 from meta_nlp.recipes.meta_learn import evaluate_run, write_outputs
@@ -223,11 +221,11 @@ def evaluate_zero_shot(cfg: MetaConfig, languages: LanguageSplit, methods: list[
         corpus = load_held_out(cfg, lang).corpus[lang]
         rows = [(t, names.index(label)) for label, items in sorted(corpus.items()) if label in names for t in items]
         for method in methods:
-            learner = MetaLearner.from_pretrained(str(learners[method]), device=str(acc.device))
-            head = Path(learners[method]) / HEAD_FILE
-            if head.is_file():
-                predictions = classifier_predictions(learner, load_file(str(head)), [t for t, _ in rows])
+            if (Path(learners[method]) / HEAD_FILE).is_file():  # a trained student: its own classifier
+                classifier = Classifier.from_pretrained(str(learners[method]), device=str(acc.device))
+                predictions = classifier.logits([t for t, _ in rows]).argmax(-1).tolist()
             else:
+                learner = MetaLearner.from_pretrained(str(learners[method]), device=str(acc.device))
                 predictions = nearest_centroid_predictions(learner, texts, labels, len(names), [t for t, _ in rows])
             results.append(row_scores(method, lang, predictions, [y for _, y in rows], cfg.seed))
             acc.print(f"{method} on {lang}: zero-shot accuracy {results[-1]['accuracy']:.4f}, "
@@ -240,11 +238,6 @@ def embeddings(learner: MetaLearner, texts: list[str]) -> torch.Tensor:
     with torch.no_grad():
         return torch.cat([learner.model.embed(tokenize(learner.tokenizer, texts[i:i + 64], learner.cfg.max_length,
                                                        learner.device)) for i in range(0, len(texts), 64)])
-
-
-def classifier_predictions(learner: MetaLearner, head: dict, texts: list[str]) -> list[int]:
-    weights = {f"head.{k}": v.to(learner.device) for k, v in head.items()}
-    return head_logits(embeddings(learner, texts), weights, learner.model.log_scale.exp()).argmax(-1).tolist()
 
 
 def nearest_centroid_predictions(learner: MetaLearner, train_texts: list[str], train_labels: list[int], n_labels: int,
