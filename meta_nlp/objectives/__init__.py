@@ -1,5 +1,6 @@
 """What the engine trains, one file per family behind one protocol (base.py): the meta-learners and
-MLDG (meta_learning.py, over meta_nlp/algorithms), the multitask baseline (multitask.py)."""
+MLDG (meta_learning.py, over meta_nlp/algorithms), the multitask baseline (multitask.py), the distilled students
+(distillation.py: vanilla KD and MetaDistil, episodic and supervised; built by meta_nlp/recipes/distill.py)."""
 from __future__ import annotations
 
 import torch

@@ -6,8 +6,9 @@ being edited), its parameter groups, how task j of step s is drawn (a pure funct
 the engine seeds torch with it before the call), how a task becomes gradients, what model selection
 scores, and how the selected weights are saved. The engine owns everything else.
 
-Adding an objective: its own file in this folder, its config section, and one line in
-`meta_nlp.config.OBJECTIVES`.
+Adding an objective: its own file in this folder, its config section, and either a line in a registry of
+`meta_nlp.config` (a trained baseline: BASELINES) or a recipe that builds it (meta_nlp/recipes/distill.py builds
+the distillation objectives).
 """
 from __future__ import annotations
 
