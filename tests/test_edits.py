@@ -43,3 +43,86 @@ def test_editing_rows_are_apart_from_the_classifiers_and_from_each_other(chatter
     assert set_apart_edit_rows(cfg, split, 0.3).groups == edit.groups  # seeded: the same split again
     with pytest.raises(MetaNLPError, match="between 0 and 1"):
         set_apart_edit_rows(cfg, split, 1.0)
+
+
+# ----------------------------------------------------------------------------- editors and their metrics
+LABELS = ["food", "sports", "money"]
+TEXTS = ["I love pasta", "the match was great", "stocks fell today", "a tasty soup", "he scored a goal",
+         "my bank account", "fresh bread", "tennis final", "interest rates"]
+
+
+@pytest.fixture()
+def editable(tmp_path, tiny_model_dir):
+    """A tiny random classifier over three labels, saved and loaded as anyone would."""
+    import torch
+    from meta_nlp.learner import Classifier, save_head, save_learner
+    from meta_nlp.models.editors import EditableClassifier
+    from meta_nlp.models.encoder import MetaModel, load_encoder
+    encoder, tokenizer = load_encoder(tiny_model_dir)
+    torch.manual_seed(0)
+    save_learner(tmp_path / "clf", MetaModel(encoder), tokenizer, tiny_cfg(tmp_path, tiny_model_dir), method="multitask")
+    save_head(tmp_path / "clf", {"weight": 0.05 * torch.randn(3, 32), "bias": torch.zeros(3)}, LABELS)
+    return EditableClassifier(Classifier.from_pretrained(str(tmp_path / "clf")), edit_layers=1)
+
+
+def test_ft_flips_the_edit_and_stops_there(editable):
+    from meta_nlp.models.editors import EditSettings, ft_edit
+    before = editable.predict(["I love pasta"])[0]
+    target = (before + 1) % 3
+    steps = ft_edit(editable, "I love pasta", target, EditSettings(lr=0.5, max_steps=50))
+    assert 1 <= steps <= 50 and editable.predict(["I love pasta"])[0] == target
+    assert ft_edit(editable, "I love pasta", target, EditSettings(lr=0.5, max_steps=50)) == 0  # already holds
+
+
+def test_ft_kl_pulls_unrelated_rows_towards_the_unedited_predictions(editable):
+    import copy
+    import torch
+    from meta_nlp.models.editors import EditSettings, ft_edit
+    unrelated = TEXTS[1:]
+    with torch.no_grad():
+        probs = torch.softmax(editable.logits(unrelated), -1)
+    target = (editable.predict(["I love pasta"])[0] + 1) % 3
+    plain, kept = copy.deepcopy(editable), copy.deepcopy(editable)
+    # Small steps: the KL term is 0 at the first step (nothing moved yet) and only pulls back from the second on.
+    ft_edit(plain, "I love pasta", target, EditSettings(lr=0.002, max_steps=300))
+    ft_edit(kept, "I love pasta", target, EditSettings(lr=0.002, max_steps=300, kl_weight=10.0,
+                                                       locality_texts=unrelated, locality_probs=probs), kl=True)
+    assert plain.predict(["I love pasta"])[0] == kept.predict(["I love pasta"])[0] == target
+
+    def drift(model):
+        with torch.no_grad():
+            return torch.nn.functional.kl_div(torch.log_softmax(model.logits(unrelated), -1), probs,
+                                              reduction="batchmean").item()
+    assert drift(kept) < drift(plain)
+
+
+def test_memory_answers_within_its_radius_only(editable):
+    from meta_nlp.models.editors import memory_edit
+    before = editable.predict(TEXTS)
+    target = (before[0] + 1) % 3
+    memory_edit(editable, TEXTS[0], target)
+    editable.radius = 1e-4
+    assert editable.predict(TEXTS) == [target, *before[1:]]
+    editable.radius = 10.0  # every normalised embedding lies within 2 of every other
+    assert editable.predict(TEXTS) == [target] * len(TEXTS)
+
+
+def test_streams_and_their_metrics(editable):
+    from meta_nlp.evaluation.editing import Row, edit_stream, stream_scores
+    from meta_nlp.models.editors import memory_edit
+    rows = [Row(t, i % 3, "en", f"g{i}") for i, t in enumerate(TEXTS)]
+    translations = {"g0": [rows[0], Row("amo la pasta", 0, "it", "g0")]}
+    predicted = editable.predict(TEXTS)
+    mistakes = edit_stream(editable, rows, translations, seed=0)
+    assert {e.text for e in mistakes} == {r.text for r, p in zip(rows, predicted) if p != r.gold}
+    assert all(e.label == e.gold for e in mistakes) and edit_stream(editable, rows, translations, seed=0) == mistakes
+    counterfactual = edit_stream(editable, rows, translations, seed=0, counterfactual=True)
+    assert len(counterfactual) == len(rows)
+    assert all(e.label not in (e.gold, predicted[TEXTS.index(e.text)]) for e in counterfactual)
+    assert next(e for e in counterfactual if e.text == TEXTS[0]).equivalents == ["amo la pasta"]
+    editable.radius = 1e-4
+    scores = stream_scores(editable, lambda m, e: memory_edit(m, e.text, e.label), counterfactual, [1, 5],
+                           unrelated=["completely different words"], held_back=rows, method="memory",
+                           stream_name="counterfactual")
+    assert [s["n_edits"] for s in scores] == [1, 5]
+    assert all(s["edit_success"] == 1.0 and s["retention"] == 1.0 and s["locality"] == 1.0 for s in scores)
