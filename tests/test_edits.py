@@ -126,3 +126,18 @@ def test_streams_and_their_metrics(editable):
                            stream_name="counterfactual")
     assert [s["n_edits"] for s in scores] == [1, 5]
     assert all(s["edit_success"] == 1.0 and s["retention"] == 1.0 and s["locality"] == 1.0 for s in scores)
+
+
+@pytest.mark.slow
+def test_editing_run_scores_every_editor_on_both_streams(tmp_path, tiny_model_dir):
+    from meta_nlp.recipes.edit import EditingSettings, run_editing
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, train_languages=["en", "it", "ko"], held_out_language=["ja"],
+                   multitask_steps=3, eval_every=3)
+    out = run_editing(cfg, EditingSettings(checkpoints=(1, 5), max_steps=3))
+    rows = out["editing"]
+    assert {(r["method"], r["stream"]) for r in rows} == {(m, s) for m in ("ft", "ft_kl", "memory")
+                                                         for s in ("mistakes", "counterfactual")}
+    assert {r["n_edits"] for r in rows} <= {1, 5}
+    keys = {"method", "stream", "n_edits", "edit_success", "generality", "locality", "drawdown", "retention", "n"}
+    assert all(keys <= set(r) and 0 <= r["locality"] <= 1 for r in rows)
+    assert out["memory_radius"] > 0

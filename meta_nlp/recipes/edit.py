@@ -1,0 +1,118 @@
+"""Edit a classifier, top to bottom (the editing issue; the editors that need no training so far: ft, ft_kl, memory):
+split the training languages' rows by translation group, train the classifier to edit on its share (the multitask
+objective, into OUTPUT_DIR/base/multitask/), choose the memory's radius on the editor-training rows, then run every
+editor over the same seeded edit streams of the editing-evaluation rows (the classifier's mistakes, and
+counterfactual labels) and score it after each checkpoint's number of edits (meta_nlp/evaluation/editing.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+
+from meta_nlp.config import MetaConfig
+from meta_nlp.data.edits import EditSplit, set_apart_edit_rows
+from meta_nlp.data.episodes import Corpus
+from meta_nlp.data.languages import prepare_languages
+from meta_nlp.engine.trainer import make_accelerator
+from meta_nlp.evaluation.editing import Edit, Row, edit_stream, stream_scores
+from meta_nlp.learner import Classifier
+from meta_nlp.models.editors import EditableClassifier, EditSettings, ft_edit, memory_edit
+from meta_nlp.recipes.meta_learn import MULTITASK_DIR, train
+
+EDITORS = ("ft", "ft_kl", "memory")
+BASE_DIR = "base"
+LOCALITY_ROWS = 300  # held-back rows on which locality and drawdown are measured
+RADIUS_GRID = (0.05, 0.1, 0.2, 0.3, 0.5)  # the memory's radius candidates (unit-norm embeddings: distances in [0, 2])
+
+
+@dataclass
+class EditingSettings:
+    edit_fraction: float = 0.3  # share of translation groups set apart for editors (half train, half evaluate)
+    edit_layers: int = 2  # top transformer layers (and the head) that ft and ft_kl change
+    lr: float = 1e-3
+    max_steps: int = 10
+    kl_weight: float = 1.0
+    checkpoints: tuple[int, ...] = (1, 10, 100)
+
+
+def run_editing(cfg: MetaConfig, settings: EditingSettings = EditingSettings(), methods: tuple[str, ...] = EDITORS,
+                accelerator: Accelerator | None = None) -> dict:
+    """Train the classifier to edit, then every editor of `methods` on both streams; returns the `editing` rows."""
+    acc = accelerator or make_accelerator(cfg)
+    set_seed(cfg.seed)
+    split = set_apart_edit_rows(cfg, prepare_languages(cfg), settings.edit_fraction)
+    base_cfg = replace(cfg, output_dir=str(Path(cfg.output_dir) / BASE_DIR))
+    training = train("multitask", base_cfg, split.base, acc)
+    base_dir = Path(base_cfg.output_dir) / MULTITASK_DIR / "best"
+    classifier = Classifier.from_pretrained(str(base_dir), device=str(acc.device))
+    evaluation_rows, translations = labelled_rows(split.editor_eval, split, classifier.labels)
+    tuning_rows, tuning_translations = labelled_rows(split.editor_train, split, classifier.labels)
+    held_back = sample(labelled_rows(split.base.val, split, classifier.labels)[0], LOCALITY_ROWS, cfg.seed)
+    unrelated = [r.text for r in held_back]
+    radius = memory_radius(base_dir, acc, settings, tuning_rows, tuning_translations, unrelated, held_back, cfg.seed)
+    rows = []
+    for counterfactual in (False, True):
+        model = EditableClassifier(Classifier.from_pretrained(str(base_dir), device=str(acc.device)),
+                                   settings.edit_layers)
+        stream = edit_stream(model, evaluation_rows, translations, cfg.seed, counterfactual)
+        stream = stream[:max(settings.checkpoints)]  # edits past the last checkpoint would be scored by none
+        for method in methods:
+            model = editable(base_dir, acc, settings, radius)
+            rows += stream_scores(model, editor(method, model, settings, unrelated), stream,
+                                  [t for t in settings.checkpoints if t <= len(stream)], unrelated, held_back,
+                                  method, "counterfactual" if counterfactual else "mistakes")
+    return {"editing": rows, "training": training, "memory_radius": radius, "base_classifier": str(base_dir)}
+
+
+def labelled_rows(corpus: Corpus, split: EditSplit, labels: list[str]) -> tuple[list[Row], dict[str, list[Row]]]:
+    """The corpus's rows whose label the classifier has, and the rows of each translation group."""
+    rows = [Row(text, labels.index(label), lang, split.groups[(lang, text)])
+            for lang, by_label in sorted(corpus.items()) for label, texts in sorted(by_label.items())
+            if label in labels for text in texts]
+    translations: dict[str, list[Row]] = {}
+    for row in rows:
+        translations.setdefault(row.group, []).append(row)
+    return rows, translations
+
+
+def sample(rows: list[Row], n: int, seed: int) -> list[Row]:
+    order = np.random.default_rng([seed, 15]).permutation(len(rows))[:n]
+    return [rows[i] for i in sorted(order)]
+
+
+def editable(base_dir: Path, acc: Accelerator, settings: EditingSettings, radius: float) -> EditableClassifier:
+    """A fresh copy of the unedited classifier (every editor starts from it)."""
+    model = EditableClassifier(Classifier.from_pretrained(str(base_dir), device=str(acc.device)), settings.edit_layers)
+    model.radius = radius
+    return model
+
+
+def editor(method: str, model: EditableClassifier, settings: EditingSettings, unrelated: list[str]):
+    """The function that applies one edit with `method`."""
+    if method == "memory":
+        return lambda m, e: memory_edit(m, e.text, e.label)
+    locality = unrelated[:16]  # ft_kl's KL rows: a few held-back rows, their unedited distribution fixed now
+    with torch.no_grad():
+        probs = torch.softmax(model.logits(locality), -1)
+    edit_settings = EditSettings(settings.lr, settings.max_steps, settings.kl_weight, locality, probs)
+    return lambda m, e: ft_edit(m, e.text, e.label, edit_settings, kl=method == "ft_kl")
+
+
+def memory_radius(base_dir: Path, acc: Accelerator, settings: EditingSettings, rows: list[Row],
+                  translations: dict[str, list[Row]], unrelated: list[str], held_back: list[Row], seed: int) -> float:
+    """The radius with the best mean of success, generality and locality over a mistakes stream of the
+    editor-training rows (never the evaluation's)."""
+    stream: list[Edit] = edit_stream(editable(base_dir, acc, settings, 0.0), rows, translations, seed)[:100]
+    if not stream:
+        return RADIUS_GRID[0]
+    scores = {}
+    for radius in RADIUS_GRID:
+        (last,) = stream_scores(editable(base_dir, acc, settings, radius), editor("memory", None, settings, unrelated),
+                                stream, [len(stream)], unrelated, held_back, "memory", "tuning")
+        scores[radius] = np.mean([last["edit_success"], last["generality"] or 0.0, last["locality"]])
+    return max(scores, key=lambda r: (scores[r], -r))
