@@ -141,3 +141,5 @@ def test_editing_run_scores_every_editor_on_both_streams(tmp_path, tiny_model_di
     keys = {"method", "stream", "n_edits", "edit_success", "generality", "locality", "drawdown", "retention", "n"}
     assert all(keys <= set(r) and 0 <= r["locality"] <= 1 for r in rows)
     assert out["memory_radius"] > 0
+    # chatterbot's ja utterances are aligned with English ones: some edits have held-out translations to check
+    assert any(r["n_held_out_equivalents"] > 0 and r["generality_held_out"] is not None for r in rows)

@@ -52,6 +52,20 @@ def translation_groups(cfg: MetaConfig, split: LanguageSplit) -> dict[tuple[str,
     return {row: pivot_of.get(row, f"{row[0]}\t{row[1]}") for row in rows}
 
 
+def held_out_translations(cfg: MetaConfig, split: LanguageSplit) -> dict[Group, list[str]]:
+    """Translation group -> its texts in the held-out languages: read only by the final evaluation (an edit made in
+    one language, does it hold in one never seen?). Empty when the task has no parallel data for them."""
+    if not split.task.parallel_task:
+        return {}
+    parallel = parallel_task_of(split.task, cfg)
+    out: dict[Group, list[str]] = {}
+    for lang in cfg.held_out_language:
+        if lang in parallel.languages():
+            for text, pivot_text in load_pairs(parallel, lang, parallel.reader.pivot):
+                out.setdefault(pivot_text, []).append(text)
+    return out
+
+
 def set_apart_edit_rows(cfg: MetaConfig, split: LanguageSplit, fraction: float) -> EditSplit:
     """`fraction` of the translation groups (seeded) leave the classifier's rows, train and val alike: half of them
     train editors, half give the evaluation's edits."""

@@ -5,6 +5,8 @@ own mistakes on the editing evaluation rows, corrected to the gold label, or (co
 is neither gold nor predicted. After T edits of a stream (T in `checkpoints`):
 - edit_success: share of the T edits that held right after they were made;
 - generality: share of their translations in the training languages that now take the edit's label;
+- generality_held_out: the same for their translations in the held-out languages (an edit made in one language,
+  holding in one never seen; None where no translation is known);
 - locality: agreement with the *unedited* classifier's predictions (cached before any edit) on unrelated rows;
 - drawdown: the accuracy lost on held-back rows, in points (unedited accuracy − edited accuracy) x 100;
 - retention: share of all T edits that still hold after the T-th;
@@ -13,7 +15,7 @@ is neither gold nor predicted. After T edits of a stream (T in `checkpoints`):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -30,6 +32,8 @@ class Edit:
     gold: int
     language: str
     equivalents: list[str]  # the same row's translations in the training languages
+    group: str = ""
+    held_out_equivalents: list[str] = field(default_factory=list)  # its translations in the held-out languages
 
 
 @dataclass
@@ -51,9 +55,9 @@ def edit_stream(model: EditableClassifier, rows: list[Row], translations: dict[s
         others = [t.text for t in translations.get(row.group, []) if t.text != row.text]
         if counterfactual:
             wrong = [y for y in range(len(model.labels)) if y not in (row.gold, p)]
-            edits.append(Edit(row.text, int(rng.choice(wrong)), row.gold, row.language, others))
+            edits.append(Edit(row.text, int(rng.choice(wrong)), row.gold, row.language, others, row.group))
         elif p != row.gold:
-            edits.append(Edit(row.text, row.gold, row.gold, row.language, others))
+            edits.append(Edit(row.text, row.gold, row.gold, row.language, others, row.group))
     return [edits[i] for i in rng.permutation(len(edits))]
 
 
@@ -72,16 +76,24 @@ def stream_scores(model: EditableClassifier, apply_edit: Callable[[EditableClass
         if t in checkpoints:
             done = stream[:t]
             still = model.predict([e.text for e in done])
-            equivalents = [(text, e.label) for e in done for text in e.equivalents]
-            general = model.predict([text for text, _ in equivalents]) if equivalents else []
+            general, n_general = holds_on(model, [(text, e.label) for e in done for text in e.equivalents])
+            held_out, n_held_out = holds_on(model, [(text, e.label) for e in done for text in e.held_out_equivalents])
             out.append({"method": method, "stream": stream_name, "n_edits": t, "edit_success": float(np.mean(held)),
-                        "generality": float(np.mean([p == y for p, (_, y) in zip(general, equivalents)]))
-                        if equivalents else None, "n_equivalents": len(equivalents),
+                        "generality": general, "n_equivalents": n_general,
+                        "generality_held_out": held_out, "n_held_out_equivalents": n_held_out,
                         "locality": float(np.mean([a == b for a, b in zip(model.predict(unrelated), unedited)])),
                         "drawdown": round(100 * (accuracy_before - accuracy(model, held_back)), 3),
                         "retention": float(np.mean([p == e.label for p, e in zip(still, done)])),
                         "latency_s": float(np.mean(seconds)), "n": len(stream)})
     return out
+
+
+def holds_on(model: EditableClassifier, texts_and_labels: list[tuple[str, int]]) -> tuple[float | None, int]:
+    """(share of the texts that take their label, how many texts); None when there are none."""
+    if not texts_and_labels:
+        return None, 0
+    predicted = model.predict([text for text, _ in texts_and_labels])
+    return float(np.mean([p == y for p, (_, y) in zip(predicted, texts_and_labels)])), len(texts_and_labels)
 
 
 def accuracy(model: EditableClassifier, rows: list[Row]) -> float:

@@ -15,7 +15,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 
 from meta_nlp.config import MetaConfig
-from meta_nlp.data.edits import EditSplit, set_apart_edit_rows
+from meta_nlp.data.edits import EditSplit, held_out_translations, set_apart_edit_rows
 from meta_nlp.data.episodes import Corpus
 from meta_nlp.data.languages import prepare_languages
 from meta_nlp.engine.trainer import make_accelerator
@@ -55,12 +55,15 @@ def run_editing(cfg: MetaConfig, settings: EditingSettings = EditingSettings(), 
     held_back = sample(labelled_rows(split.base.val, split, classifier.labels)[0], LOCALITY_ROWS, cfg.seed)
     unrelated = [r.text for r in held_back]
     radius = memory_radius(base_dir, acc, settings, tuning_rows, tuning_translations, unrelated, held_back, cfg.seed)
+    held_out = held_out_translations(cfg, split.base)
     rows = []
     for counterfactual in (False, True):
         model = EditableClassifier(Classifier.from_pretrained(str(base_dir), device=str(acc.device)),
                                    settings.edit_layers)
         stream = edit_stream(model, evaluation_rows, translations, cfg.seed, counterfactual)
         stream = stream[:max(settings.checkpoints)]  # edits past the last checkpoint would be scored by none
+        for edit in stream:  # read after all training and tuning: the final evaluation
+            edit.held_out_equivalents = held_out.get(edit.group, [])
         for method in methods:
             model = editable(base_dir, acc, settings, radius)
             rows += stream_scores(model, editor(method, model, settings, unrelated), stream,
