@@ -1,6 +1,8 @@
 """Model editing's rows (meta_nlp/data/edits.py): split by translation group, disjoint, held-out language unread."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import tiny_cfg
@@ -143,3 +145,6 @@ def test_editing_run_scores_every_editor_on_both_streams(tmp_path, tiny_model_di
     assert out["memory_radius"] > 0
     # chatterbot's ja utterances are aligned with English ones: some edits have held-out translations to check
     assert any(r["n_held_out_equivalents"] > 0 and r["generality_held_out"] is not None for r in rows)
+    assert "## Editing" in (tmp_path / "run" / "report.md").read_text()
+    assert (tmp_path / "run" / "editing.png").stat().st_size > 1000
+    assert len(json.loads((tmp_path / "run" / "results.json").read_text())["editing"]) == len(rows)

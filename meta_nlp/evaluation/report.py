@@ -120,6 +120,42 @@ def distillation_section(rows: list[dict], config: dict) -> list[str]:
     return lines
 
 
+def editing_section(rows: list[dict]) -> list[str]:
+    """The "Editing" table: every editor on every stream after each checkpoint's number of edits."""
+    def cell(value, fmt="{:.3f}"):
+        return "" if value is None else fmt.format(value)
+    lines = ["", "## Editing", "",
+             "Edits applied one after another to the same classifier. Locality: agreement with the unedited "
+             "classifier's predictions on held-back rows; drawdown: their accuracy lost, in points; retention: share "
+             "of all edits so far that still hold; generality: the edits' translations in the training languages "
+             "(held out: in the held-out languages) that take the edit's label.", "",
+             "| stream | method | edits | success | generality | generality (held out) | locality | drawdown | "
+             "retention | s/edit |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['stream']} | {r['method']} | {r['n_edits']} | {r['edit_success']:.3f} | "
+                     f"{cell(r['generality'])} | {cell(r['generality_held_out'])} | {r['locality']:.3f} | "
+                     f"{r['drawdown']:+.2f} | {r['retention']:.3f} | {r['latency_s']:.3f} |")
+    return lines
+
+
+def plot_editing(output_dir: Path, rows: list[dict]) -> Path:
+    """Retention, locality and generality against the number of edits, one panel per metric, a line per
+    (method, stream)."""
+    plt = pyplot()
+    metrics = ("retention", "locality", "generality")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for method, stream in dict.fromkeys((r["method"], r["stream"]) for r in rows):
+            line = [r for r in rows if (r["method"], r["stream"]) == (method, stream) and r[metric] is not None]
+            ax.plot([r["n_edits"] for r in line], [r[metric] for r in line], marker="o",
+                    linestyle="-" if stream == "mistakes" else "--", label=f"{method} ({stream})")
+        ax.set_xscale("log")
+        ax.set(title=metric, xlabel="sequential edits", ylim=(0, 1.02))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return save_figure(fig, output_dir, "editing.png")
+
+
 def pyplot():
     import matplotlib
     matplotlib.use("Agg")  # files only: no display on servers and CI

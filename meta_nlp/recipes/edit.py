@@ -20,6 +20,7 @@ from meta_nlp.data.episodes import Corpus
 from meta_nlp.data.languages import prepare_languages
 from meta_nlp.engine.trainer import make_accelerator
 from meta_nlp.evaluation.editing import Edit, Row, edit_stream, stream_scores
+from meta_nlp.evaluation.report import editing_section, plot_editing, write_results
 from meta_nlp.learner import Classifier
 from meta_nlp.models.editors import EditableClassifier, EditSettings, ft_edit, memory_edit
 from meta_nlp.recipes.meta_learn import MULTITASK_DIR, train
@@ -69,7 +70,20 @@ def run_editing(cfg: MetaConfig, settings: EditingSettings = EditingSettings(), 
             rows += stream_scores(model, editor(method, model, settings, unrelated), stream,
                                   [t for t in settings.checkpoints if t <= len(stream)], unrelated, held_back,
                                   method, "counterfactual" if counterfactual else "mistakes")
-    return {"editing": rows, "training": training, "memory_radius": radius, "base_classifier": str(base_dir)}
+    out = {"editing": rows, "training": training, "memory_radius": radius, "base_classifier": str(base_dir)}
+    if acc.is_main_process:
+        write_editing_outputs(Path(cfg.output_dir), cfg, out)
+    return out
+
+
+def write_editing_outputs(output_dir: Path, cfg: MetaConfig, out: dict) -> None:
+    """results.json (its `editing` rows), report.md (the Editing table) and editing.png."""
+    write_results(output_dir, cfg.to_dict(), [], out)
+    lines = [f"# meta_nlp editing: {cfg.task}, held out {', '.join(cfg.held_out_language)}", "",
+             f"The classifier to edit: `{out['base_classifier']}`; the memory's radius {out['memory_radius']:g} (chosen "
+             "on editor-training rows).", *editing_section(out["editing"]), "", "![editing metrics](editing.png)", ""]
+    (output_dir / "report.md").write_text("\n".join(lines))
+    plot_editing(output_dir, out["editing"])
 
 
 def labelled_rows(corpus: Corpus, split: EditSplit, labels: list[str]) -> tuple[list[Row], dict[str, list[Row]]]:
