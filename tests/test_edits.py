@@ -148,3 +148,30 @@ def test_editing_run_scores_every_editor_on_both_streams(tmp_path, tiny_model_di
     assert "## Editing" in (tmp_path / "run" / "report.md").read_text()
     assert (tmp_path / "run" / "editing.png").stat().st_size > 1000
     assert len(json.loads((tmp_path / "run" / "results.json").read_text())["editing"]) == len(rows)
+
+
+def test_an_untrained_mend_editor_takes_one_sgd_step_on_the_edited_matrices(tmp_path, tiny_model_dir):
+    """The editor network starts as the identity: its first edit is W − lr·∇W(edit loss), exactly (float64)."""
+    import torch
+    import torch.nn.functional as F
+    from meta_nlp.learner import Classifier, save_head, save_learner
+    from meta_nlp.models.editors import MEND, EditableClassifier, ffn_weight_names
+    from meta_nlp.models.encoder import MetaModel, load_encoder
+    encoder, tokenizer = load_encoder(tiny_model_dir)
+    torch.manual_seed(0)
+    save_learner(tmp_path / "clf", MetaModel(encoder), tokenizer, tiny_cfg(tmp_path, tiny_model_dir), method="multitask")
+    save_head(tmp_path / "clf", {"weight": 0.05 * torch.randn(3, 32), "bias": torch.zeros(3)}, LABELS)
+    classifier = Classifier.from_pretrained(str(tmp_path / "clf"))
+    classifier.learner.model.double()
+    classifier.head = {k: v.double() for k, v in classifier.head.items()}
+    model = EditableClassifier(classifier, edit_layers=1)
+    names = ffn_weight_names(model, 1)
+    assert names == ["encoder.layer.1.intermediate.dense.weight", "encoder.layer.1.output.dense.weight"]
+    editor = MEND(model, edit_layers=1, rank=4, lr=0.5).double()  # 0.5: exact in float32 too
+    weights = {k: v.clone().requires_grad_() for k, v in model.weights.items()}
+    loss = F.cross_entropy(model.logits(["I love pasta"], weights), torch.tensor([2]))
+    grads = dict(zip(names, torch.autograd.grad(loss, [weights[n] for n in names])))
+    edited = editor.edited_weights(model, "I love pasta", 2)
+    for name in names:
+        assert torch.allclose(edited[name], model.weights[name] - 0.5 * grads[name], rtol=1e-9, atol=1e-12)
+    assert all(torch.equal(edited[n], model.weights[n]) for n in model.weights if n not in names)

@@ -111,3 +111,129 @@ def ft_edit(model: EditableClassifier, text: str, label: int, settings: EditSett
 def memory_edit(model: EditableClassifier, text: str, label: int) -> None:
     """Remember the edit: its sentence embedding (under the current encoder) is a key with its label."""
     model.memory.append(MemoryEntry(model.embed([text])[0], label))
+
+
+# ---------------------------------------------------------------------------------- MEND
+def ffn_weight_names(model: EditableClassifier, edit_layers: int) -> list[str]:
+    """The feed-forward weight matrices of the top `edit_layers` layers (MEND edits these): intermediate and output
+    dense layers of each transformer layer (not the attention's output projection)."""
+    names = [n for n in model.weights if n.endswith(".weight") and (".intermediate.dense." in n or
+                                                                     (".output.dense." in n and ".attention." not in n))]
+    layers = sorted({int(n.split(".")[2]) for n in names})[-edit_layers:]
+    return [n for n in names if int(n.split(".")[2]) in layers]
+
+
+class GradientFactors:
+    """While active, captures each watched linear layer's input u and the gradient δ of the loss with respect to its
+    output, per token (padding dropped): the weight's gradient is Σ_tokens δ uᵀ, a sum of rank-1 terms."""
+
+    def __init__(self, encoder: torch.nn.Module, names: list[str]):
+        self.names = names
+        self.inputs: dict[str, torch.Tensor] = {}
+        self.output_grads: dict[str, torch.Tensor] = {}
+        modules = dict(encoder.named_modules())
+        self.handles = [modules[n.removesuffix(".weight")].register_forward_hook(self.hook(n)) for n in names]
+        self.mask: torch.Tensor | None = None  # [batch, tokens] attention mask of the batch being run
+
+    def hook(self, name: str):
+        def capture(module, args, output):
+            self.inputs[name] = args[0].detach()
+            if output.requires_grad:
+                output.register_hook(lambda g: self.output_grads.__setitem__(name, g.detach()))
+        return capture
+
+    def factors(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(u [tokens, d_in], δ [tokens, d_out]) of the real tokens."""
+        keep = self.mask.reshape(-1).bool()
+        u, d = self.inputs[name], self.output_grads[name]
+        return u.reshape(-1, u.shape[-1])[keep], d.reshape(-1, d.shape[-1])[keep]
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
+class EditorNetwork(torch.nn.Module):
+    """MEND's gradient editor for one weight shape: [u; δ] (standardised) through two low-rank residual blocks
+    x + relu(A·B·x + b), with a per-layer scale and shift of the hidden; A starts at zero, so the network starts as
+    the identity and the first edit is one SGD step."""
+
+    def __init__(self, d_in: int, d_out: int, rank: int, n_layers: int):
+        super().__init__()
+        width = d_in + d_out
+        self.d_in = d_in
+        self.down = torch.nn.ParameterList([torch.nn.Parameter(torch.randn(rank, width) / width ** 0.5) for _ in range(2)])
+        self.up = torch.nn.ParameterList([torch.nn.Parameter(torch.zeros(width, rank)) for _ in range(2)])
+        self.bias = torch.nn.ParameterList([torch.nn.Parameter(torch.zeros(width)) for _ in range(2)])
+        self.scale = torch.nn.Parameter(torch.ones(n_layers, width))
+        self.shift = torch.nn.Parameter(torch.zeros(n_layers, width))
+        self.register_buffer("mean", torch.zeros(width))
+        self.register_buffer("std", torch.ones(width))
+
+    def forward(self, u: torch.Tensor, delta: torch.Tensor, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = (torch.cat([u, delta], -1) - self.mean) / (self.std + 1e-7)
+        for down, up, bias in zip(self.down, self.up, self.bias):
+            hidden = (x @ down.t() @ up.t() + bias) * self.scale[layer] + self.shift[layer]
+            x = x + torch.relu(hidden)
+        x = x * (self.std + 1e-7) + self.mean  # back to the factors' scale
+        return x[:, :self.d_in], x[:, self.d_in:]
+
+
+class MEND(torch.nn.Module):
+    """The learned editor (Mitchell et al., ICLR 2022): for every edited matrix W (top feed-forward layers), the
+    edit's gradient factors are mapped by the network of W's shape, and W ← W − lr_W · Σ_tokens δ̃ ũᵀ with a learned
+    lr_W per matrix."""
+
+    def __init__(self, model: EditableClassifier, edit_layers: int, rank: int, lr: float):
+        super().__init__()
+        self.names = ffn_weight_names(model, edit_layers)
+        shapes = sorted({tuple(model.weights[n].shape) for n in self.names})
+        self.networks = torch.nn.ModuleDict({shape_key(s): EditorNetwork(s[1], s[0], rank, len(self.names))
+                                             for s in shapes})
+        self.lrs = torch.nn.Parameter(torch.full((len(self.names),), float(lr)))
+
+    def set_statistics(self, factors: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Standardise each network's inputs with the mean and std of [u; δ] over the given edits' tokens (computed
+        once, before training, on editor-training rows: fixed, so every process edits alike)."""
+        by_shape: dict[str, list[torch.Tensor]] = {}
+        for name, (u, d) in factors.items():
+            by_shape.setdefault(shape_key((d.shape[-1], u.shape[-1])), []).append(torch.cat([u, d], -1))
+        for key, rows in by_shape.items():
+            x = torch.cat(rows)
+            self.networks[key].mean.copy_(x.mean(0))
+            self.networks[key].std.copy_(x.std(0) if len(x) > 1 else torch.ones_like(x[0]))
+
+    def edited_weights(self, model: EditableClassifier, text: str, label: int) -> Params:
+        """The classifier's weights after editing `text` to `label` (a function of this editor's parameters)."""
+        factors = edit_factors(model, text, label, self.names)
+        weights = dict(model.weights)
+        for i, name in enumerate(self.names):
+            u, delta = factors[name]
+            network = self.networks[shape_key(tuple(model.weights[name].shape))]
+            u_edit, delta_edit = network(u, delta, i)
+            weights[name] = model.weights[name] - self.lrs[i] * (delta_edit.t() @ u_edit)
+        return weights
+
+
+def shape_key(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
+
+
+def edit_factors(model: EditableClassifier, text: str, label: int, names: list[str]
+                 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Each named matrix's gradient factors (u, δ) of the edit's cross-entropy under the current weights."""
+    hooks = GradientFactors(model.classifier.learner.model.encoder, names)
+    try:
+        weights = {k: v.detach().requires_grad_(k in names) for k, v in model.weights.items()}
+        batch = model.tokenized([text])
+        hooks.mask = batch["attention_mask"]
+        loss = F.cross_entropy(model.logits([text], weights), torch.tensor([label], device=batch["input_ids"].device))
+        torch.autograd.grad(loss, [weights[n] for n in names])
+        return {n: hooks.factors(n) for n in names}
+    finally:
+        hooks.remove()
+
+
+def mend_edit(model: EditableClassifier, editor: MEND, text: str, label: int) -> None:
+    """Apply one edit with a trained MEND editor (sequential edits build on the weights edited so far)."""
+    model.weights = {k: v.detach() for k, v in editor.edited_weights(model, text, label).items()}
