@@ -135,10 +135,13 @@ def test_editing_run_scores_every_editor_on_both_streams(tmp_path, tiny_model_di
     from meta_nlp.recipes.edit import EditingSettings, run_editing
     cfg = tiny_cfg(tmp_path, tiny_model_dir, train_languages=["en", "it", "ko"], held_out_language=["ja"],
                    multitask_steps=3, eval_every=3)
-    out = run_editing(cfg, EditingSettings(checkpoints=(1, 5), max_steps=3))
+    from meta_nlp.objectives.editing import MENDSettings
+    out = run_editing(cfg, EditingSettings(checkpoints=(1, 5), max_steps=3, mend_steps=2,
+                                           mend=MENDSettings(rank=4, statistics_edits=5, validation_edits=3)))
     rows = out["editing"]
-    assert {(r["method"], r["stream"]) for r in rows} == {(m, s) for m in ("ft", "ft_kl", "memory")
+    assert {(r["method"], r["stream"]) for r in rows} == {(m, s) for m in ("ft", "ft_kl", "memory", "mend")
                                                          for s in ("mistakes", "counterfactual")}
+    assert (tmp_path / "run" / "mend" / "best" / "editor.safetensors").is_file() and out["training"]["mend"]["steps"] == 2
     assert {r["n_edits"] for r in rows} <= {1, 5}
     keys = {"method", "stream", "n_edits", "edit_success", "generality", "locality", "drawdown", "retention", "n"}
     assert all(keys <= set(r) and 0 <= r["locality"] <= 1 for r in rows)
@@ -175,3 +178,28 @@ def test_an_untrained_mend_editor_takes_one_sgd_step_on_the_edited_matrices(tmp_
     for name in names:
         assert torch.allclose(edited[name], model.weights[name] - 0.5 * grads[name], rtol=1e-9, atol=1e-12)
     assert all(torch.equal(edited[n], model.weights[n]) for n in model.weights if n not in names)
+
+
+def test_mend_training_resumes_exactly(tmp_path, editable):
+    import shutil
+    import torch
+    from meta_nlp.engine.trainer import EngineSettings, Trainer
+    from meta_nlp.evaluation.editing import Row
+    from meta_nlp.objectives.editing import MENDObjective, MENDSettings
+    rows = [Row(t, i % 3, "en", f"g{i % 5}") for i, t in enumerate(TEXTS * 2)]
+    translations: dict = {}
+    for r in rows:
+        translations.setdefault(r.group, []).append(r)
+    settings = MENDSettings(edit_layers=1, rank=4, statistics_edits=4, validation_edits=2, lr=1e-2)
+
+    def trained(resume):
+        objective = MENDObjective(editable, rows, translations, settings, seed=0)
+        run = EngineSettings(output_dir=str(tmp_path / "mend"), max_steps=4, tasks_per_process=2, save_every=2,
+                             eval_every=2, resume_from_checkpoint=resume)
+        Trainer(objective, run).train()
+        return {k: v.detach().clone() for k, v in objective.editor.state_dict().items()}
+    full = trained(None)
+    shutil.rmtree(tmp_path / "mend" / "checkpoints" / "checkpoint_4")
+    resumed = trained("latest")
+    assert not [k for k in full if not torch.equal(full[k], resumed[k])]
+    assert not torch.equal(full["networks.64x32.up.0"], torch.zeros_like(full["networks.64x32.up.0"]))  # it learned

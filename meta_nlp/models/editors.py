@@ -155,8 +155,9 @@ class GradientFactors:
 
 class EditorNetwork(torch.nn.Module):
     """MEND's gradient editor for one weight shape: [u; δ] (standardised) through two low-rank residual blocks
-    x + relu(A·B·x + b), with a per-layer scale and shift of the hidden; A starts at zero, so the network starts as
-    the identity and the first edit is one SGD step."""
+    x + A·relu(B·(s ⊙ x + t) + b), s and t a scale and shift per edited layer (MEND's layer "modes"). A starts at
+    zero, so the network starts as the identity and the first edit is one SGD step; the relu sits between B and A
+    so that A's gradient is not zero there (a relu of the whole block at 0 would never move)."""
 
     def __init__(self, d_in: int, d_out: int, rank: int, n_layers: int):
         super().__init__()
@@ -164,7 +165,7 @@ class EditorNetwork(torch.nn.Module):
         self.d_in = d_in
         self.down = torch.nn.ParameterList([torch.nn.Parameter(torch.randn(rank, width) / width ** 0.5) for _ in range(2)])
         self.up = torch.nn.ParameterList([torch.nn.Parameter(torch.zeros(width, rank)) for _ in range(2)])
-        self.bias = torch.nn.ParameterList([torch.nn.Parameter(torch.zeros(width)) for _ in range(2)])
+        self.bias = torch.nn.ParameterList([torch.nn.Parameter(torch.zeros(rank)) for _ in range(2)])
         self.scale = torch.nn.Parameter(torch.ones(n_layers, width))
         self.shift = torch.nn.Parameter(torch.zeros(n_layers, width))
         self.register_buffer("mean", torch.zeros(width))
@@ -173,8 +174,7 @@ class EditorNetwork(torch.nn.Module):
     def forward(self, u: torch.Tensor, delta: torch.Tensor, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
         x = (torch.cat([u, delta], -1) - self.mean) / (self.std + 1e-7)
         for down, up, bias in zip(self.down, self.up, self.bias):
-            hidden = (x @ down.t() @ up.t() + bias) * self.scale[layer] + self.shift[layer]
-            x = x + torch.relu(hidden)
+            x = x + torch.relu((x * self.scale[layer] + self.shift[layer]) @ down.t() + bias) @ up.t()
         x = x * (self.std + 1e-7) + self.mean  # back to the factors' scale
         return x[:, :self.d_in], x[:, self.d_in:]
 

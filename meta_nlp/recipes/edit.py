@@ -6,26 +6,28 @@ counterfactual labels) and score it after each checkpoint's number of edits (met
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
+from safetensors.torch import load_file
 
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.edits import EditSplit, held_out_translations, set_apart_edit_rows
 from meta_nlp.data.episodes import Corpus
 from meta_nlp.data.languages import prepare_languages
-from meta_nlp.engine.trainer import make_accelerator
+from meta_nlp.engine.trainer import EngineSettings, Trainer, make_accelerator
 from meta_nlp.evaluation.editing import Edit, Row, edit_stream, stream_scores
 from meta_nlp.evaluation.report import editing_section, plot_editing, write_results
 from meta_nlp.learner import Classifier
-from meta_nlp.models.editors import EditableClassifier, EditSettings, ft_edit, memory_edit
+from meta_nlp.models.editors import MEND, EditableClassifier, EditSettings, ft_edit, mend_edit, memory_edit
+from meta_nlp.objectives.editing import EDITOR_FILE, MENDObjective, MENDSettings
 from meta_nlp.recipes.meta_learn import MULTITASK_DIR, train
 
-EDITORS = ("ft", "ft_kl", "memory")
+EDITORS = ("ft", "ft_kl", "memory", "mend")
 BASE_DIR = "base"
 LOCALITY_ROWS = 300  # held-back rows on which locality and drawdown are measured
 RADIUS_GRID = (0.05, 0.1, 0.2, 0.3, 0.5)  # the memory's radius candidates (unit-norm embeddings: distances in [0, 2])
@@ -34,11 +36,13 @@ RADIUS_GRID = (0.05, 0.1, 0.2, 0.3, 0.5)  # the memory's radius candidates (unit
 @dataclass
 class EditingSettings:
     edit_fraction: float = 0.3  # share of translation groups set apart for editors (half train, half evaluate)
-    edit_layers: int = 2  # top transformer layers (and the head) that ft and ft_kl change
+    edit_layers: int = 2  # top transformer layers (and the head) that ft and ft_kl change; MEND their FFN matrices
     lr: float = 1e-3
     max_steps: int = 10
     kl_weight: float = 1.0
     checkpoints: tuple[int, ...] = (1, 10, 100)
+    mend_steps: int = 100  # the MEND editor's training steps (--meta-batch-size edits a step)
+    mend: MENDSettings = field(default_factory=MENDSettings)
 
 
 def run_editing(cfg: MetaConfig, settings: EditingSettings = EditingSettings(), methods: tuple[str, ...] = EDITORS,
@@ -48,7 +52,7 @@ def run_editing(cfg: MetaConfig, settings: EditingSettings = EditingSettings(), 
     set_seed(cfg.seed)
     split = set_apart_edit_rows(cfg, prepare_languages(cfg), settings.edit_fraction)
     base_cfg = replace(cfg, output_dir=str(Path(cfg.output_dir) / BASE_DIR))
-    training = train("multitask", base_cfg, split.base, acc)
+    training = {"base": train("multitask", base_cfg, split.base, acc)}
     base_dir = Path(base_cfg.output_dir) / MULTITASK_DIR / "best"
     classifier = Classifier.from_pretrained(str(base_dir), device=str(acc.device))
     evaluation_rows, translations = labelled_rows(split.editor_eval, split, classifier.labels)
@@ -56,6 +60,9 @@ def run_editing(cfg: MetaConfig, settings: EditingSettings = EditingSettings(), 
     held_back = sample(labelled_rows(split.base.val, split, classifier.labels)[0], LOCALITY_ROWS, cfg.seed)
     unrelated = [r.text for r in held_back]
     radius = memory_radius(base_dir, acc, settings, tuning_rows, tuning_translations, unrelated, held_back, cfg.seed)
+    editors = {}
+    if "mend" in methods:
+        editors["mend"], training["mend"] = train_mend(cfg, base_dir, acc, settings, tuning_rows, tuning_translations)
     held_out = held_out_translations(cfg, split.base)
     rows = []
     for counterfactual in (False, True):
@@ -67,7 +74,7 @@ def run_editing(cfg: MetaConfig, settings: EditingSettings = EditingSettings(), 
             edit.held_out_equivalents = held_out.get(edit.group, [])
         for method in methods:
             model = editable(base_dir, acc, settings, radius)
-            rows += stream_scores(model, editor(method, model, settings, unrelated), stream,
+            rows += stream_scores(model, editor(method, model, settings, unrelated, editors.get(method)), stream,
                                   [t for t in settings.checkpoints if t <= len(stream)], unrelated, held_back,
                                   method, "counterfactual" if counterfactual else "mistakes")
     out = {"editing": rows, "training": training, "memory_radius": radius, "base_classifier": str(base_dir)}
@@ -109,15 +116,32 @@ def editable(base_dir: Path, acc: Accelerator, settings: EditingSettings, radius
     return model
 
 
-def editor(method: str, model: EditableClassifier, settings: EditingSettings, unrelated: list[str]):
-    """The function that applies one edit with `method`."""
+def editor(method: str, model: EditableClassifier, settings: EditingSettings, unrelated: list[str],
+           trained: MEND | None = None):
+    """The function that applies one edit with `method` (`trained`: a learned editor's network)."""
     if method == "memory":
         return lambda m, e: memory_edit(m, e.text, e.label)
+    if method == "mend":
+        return lambda m, e: mend_edit(m, trained, e.text, e.label)
     locality = unrelated[:16]  # ft_kl's KL rows: a few held-back rows, their unedited distribution fixed now
     with torch.no_grad():
         probs = torch.softmax(model.logits(locality), -1)
     edit_settings = EditSettings(settings.lr, settings.max_steps, settings.kl_weight, locality, probs)
     return lambda m, e: ft_edit(m, e.text, e.label, edit_settings, kl=method == "ft_kl")
+
+
+def train_mend(cfg: MetaConfig, base_dir: Path, acc: Accelerator, settings: EditingSettings, rows: list[Row],
+               translations: dict[str, list[Row]]) -> tuple[MEND, dict]:
+    """Meta-train MEND's editor on the engine (OUTPUT_DIR/mend: checkpoints, resume, its best/ by model
+    selection) and load the selected one."""
+    set_seed(cfg.seed)
+    objective = MENDObjective(editable(base_dir, acc, settings, 0.0), rows, translations, settings.mend, cfg.seed)
+    out = Path(cfg.output_dir) / "mend"
+    resume = "latest" if cfg.resume_from_checkpoint else None
+    record = Trainer(objective, EngineSettings.from_config(cfg, output_dir=str(out), max_steps=settings.mend_steps,
+                                                           resume_from_checkpoint=resume, desc="train mend")).train()
+    objective.editor.load_state_dict(load_file(str(out / "best" / EDITOR_FILE)))
+    return objective.editor.eval(), record
 
 
 def memory_radius(base_dir: Path, acc: Accelerator, settings: EditingSettings, rows: list[Row],

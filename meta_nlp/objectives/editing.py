@@ -1,0 +1,133 @@
+"""Learning to edit as an objective (the editing issue): MEND's editor network is meta-trained on edits of the
+editor-training rows, the classifier it edits frozen on the device (outside the optimiser and the checkpoint).
+
+A task is one edit: an editor-training row asked for a label other than the classifier's prediction (drawn from
+(seed, step, task)), its translations in the training languages (generality) and `LOCALITY_ROWS` rows of other
+translation groups (locality). Its loss is c_edit x cross-entropy of the edited classifier on the edit text and its
+translations + c_loc x KL(unedited ‖ edited) on the locality rows (MEND's edit and locality losses; the edit's
+translations play its rephrasings). Model selection scores single edits of a fixed validation slice of the
+editor-training rows: the mean of edit success, generality and locality.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from safetensors.torch import save_file
+
+from meta_nlp.evaluation.editing import Row
+from meta_nlp.models.editors import MEND, EditableClassifier, edit_factors
+from meta_nlp.objectives.base import Backward, Objective
+
+EDIT_TASK_STREAM = 16  # the random stream of the editor's training edits
+LOCALITY_ROWS = 8
+EDITOR_FILE = "editor.safetensors"
+
+
+@dataclass
+class EditTask:
+    text: str
+    label: int
+    equivalents: list[str]
+    locality: list[str]
+
+
+@dataclass
+class MENDSettings:
+    edit_layers: int = 2
+    rank: int = 64
+    edit_lr: float = 1e-3  # the learned per-matrix lrs start here
+    lr: float = 1e-4  # AdamW lr of the editor network
+    lr_lr: float = 1e-4  # AdamW lr of the per-matrix lrs
+    c_edit: float = 0.1
+    c_loc: float = 1.0
+    statistics_edits: int = 50  # edits whose gradient factors fix the standardisation
+    validation_edits: int = 20
+
+
+class MENDObjective(Objective):
+    name = "mend"
+
+    def __init__(self, model: EditableClassifier, rows: list[Row], translations: dict[str, list[Row]],
+                 settings: MENDSettings, seed: int):
+        self.model, self.settings, self.seed = model, settings, seed
+        self.validation, self.rows = rows[:settings.validation_edits], rows[settings.validation_edits:]
+        self.translations = translations
+        self.editor = MEND(model, settings.edit_layers, settings.rank, settings.edit_lr).to(model.classifier.learner.device)
+        self.predicted = model.predict([r.text for r in rows])  # the unedited classifier's labels, cached once
+        self.editor.set_statistics(self.factor_sample())
+
+    def factor_sample(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Gradient factors of `statistics_edits` training edits, pooled per matrix."""
+        sample: dict[str, list] = {}
+        for i in range(min(self.settings.statistics_edits, len(self.rows))):
+            task = self.draw_task(-1, i, 1)
+            for name, (u, d) in edit_factors(self.model, task.text, task.label, self.editor.names).items():
+                sample.setdefault(name, []).append((u, d))
+        return {n: (torch.cat([u for u, _ in f]), torch.cat([d for _, d in f])) for n, f in sample.items()}
+
+    def trained_modules(self) -> dict[str, torch.nn.Module]:
+        return {"editor": self.editor}
+
+    def frozen_modules(self) -> dict[str, torch.nn.Module]:
+        return {"classifier": self.model.classifier.learner.model}
+
+    def param_groups(self, phase: str = "main") -> list[dict]:
+        return [{"params": list(self.editor.networks.parameters()), "lr": self.settings.lr},
+                {"params": [self.editor.lrs], "lr": self.settings.lr_lr, "weight_decay": 0.0}]
+
+    def draw_task(self, step: int, index: int, total: int) -> EditTask:
+        rng = np.random.default_rng([self.seed, EDIT_TASK_STREAM, step + 1, index])
+        i = int(rng.integers(len(self.rows)))
+        row = self.rows[i]
+        wrong = [y for y in range(len(self.model.labels)) if y != self.predicted[self.validation_count + i]]
+        others = [r for r in rng.permutation(len(self.rows))[:4 * LOCALITY_ROWS]
+                  if self.rows[r].group != row.group][:LOCALITY_ROWS]
+        return EditTask(row.text, int(rng.choice(wrong)),
+                        [t.text for t in self.translations.get(row.group, []) if t.text != row.text],
+                        [self.rows[r].text for r in others])
+
+    @property
+    def validation_count(self) -> int:
+        return len(self.validation)
+
+    def task_gradients(self, task: EditTask, step: int, weight: float, backward: Backward,
+                       phase: str = "main") -> dict[str, float]:
+        s = self.settings
+        weights = self.editor.edited_weights(self.model, task.text, task.label)
+        texts = [task.text, *task.equivalents]
+        edit_loss = F.cross_entropy(self.model.logits(texts, weights),
+                                    torch.full((len(texts),), task.label, device=self.editor.lrs.device))
+        with torch.no_grad():
+            unedited = F.softmax(self.model.logits(task.locality), -1)
+        locality = F.kl_div(F.log_softmax(self.model.logits(task.locality, weights), -1), unedited,
+                            reduction="batchmean")
+        backward((s.c_edit * edit_loss + s.c_loc * locality) * weight)
+        return {"loss": (s.c_edit * edit_loss + s.c_loc * locality).item(), "edit_loss": edit_loss.item(),
+                "locality_loss": locality.item()}
+
+    def selection_score(self, accelerator: Accelerator) -> float:
+        """Mean of success, generality and locality of single edits of the validation rows (each from the unedited
+        classifier)."""
+        scores = []
+        for i, row in enumerate(self.validation):
+            target = (self.predicted[i] + 1) % len(self.model.labels)
+            weights = {k: v.detach() for k, v in self.editor.edited_weights(self.model, row.text, target).items()}
+            equivalents = [t.text for t in self.translations.get(row.group, []) if t.text != row.text]
+            locality = [r.text for r in self.rows[:LOCALITY_ROWS]]
+            with torch.no_grad():
+                success = float(self.model.logits([row.text], weights).argmax(-1).item() == target)
+                general = [float(p == target) for p in self.model.logits(equivalents, weights).argmax(-1).tolist()] \
+                    if equivalents else []
+                kept = (self.model.logits(locality, weights).argmax(-1) == self.model.logits(locality).argmax(-1))
+            scores.append(np.mean([success, np.mean(general) if general else success, kept.float().mean().item()]))
+        return float(np.mean(scores))
+
+    def save_selected(self, path: Path, record: dict) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.editor.state_dict().items()},
+                  str(path / EDITOR_FILE))
