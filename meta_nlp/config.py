@@ -35,6 +35,10 @@ BASELINES = {
     "finetune": None,
     "multitask": "meta_nlp.objectives.multitask:MultitaskObjective",
 }
+# Learned editors (--algorithm mend): a run trains the classifier to edit, the editor, and scores it with the editors
+# that need no training (EDIT_BASELINES) on the same edit streams (meta_nlp/recipes/edit.py).
+EDITORS = ("mend",)
+EDIT_BASELINES = ("ft", "ft_kl", "memory")
 # A distillation run (--teacher) compares students of the teacher on the same episodes; its main method is the
 # student of --distillation, and --baselines picks from the rest (default: all of them).
 DISTILLATION_METHODS = ("teacher", "finetune", "student", "student_kd", "student_metadistil")
@@ -58,7 +62,8 @@ def _f(default: Any, help: str, **kw: Any) -> Any:
 @dataclass
 class MetaConfig:
     # --- what to learn -------------------------------------------------------------
-    algorithm: str = _f("fomaml", f"meta-learning algorithm: one of {', '.join(ALGORITHMS)}")
+    algorithm: str = _f("fomaml", f"meta-learning algorithm: one of {', '.join(ALGORITHMS)}; or a learned editor "
+                                  f"({', '.join(EDITORS)}: model editing, see --edit-fraction)")
     task: str = _f("chatterbot_topics", "task name from tasks/*.yaml or --task-dir (see --list-tasks)")
     task_dir: list = _f([], "extra folder of task YAML files (repeatable)", repeat=True)
     data_dir: str | None = _f(None, "local folder that replaces the task's Hub source (read with the task's "
@@ -150,6 +155,19 @@ class MetaConfig:
     teacher_lr: float = _f(3e-5, "metadistil: AdamW learning rate of the teacher (as --meta-lr's default)")
     quiz_fraction: float = _f(0.2, "share of every training language's training rows set apart as quiz rows (metadistil's "
                                    "quiz episodes; every student of the run trains without them)")
+    # --- editing (--algorithm mend) -------------------------------------------------
+    edit_fraction: float = _f(0.3, "share of the training languages' translation groups set apart for editing (half "
+                                   "train editors, half give the evaluation's edits); the classifier trains on the rest")
+    edit_layers: int = _f(2, "top transformer layers edited: ft and ft_kl change them and the head, mend their "
+                             "feed-forward matrices")
+    edit_lr: float = _f(1e-3, "SGD lr of ft and ft_kl, and the learned per-matrix edit lr's start (mend)")
+    edit_max_steps: int = _f(10, "ft / ft_kl: at most this many steps per edit (they stop when it flips)")
+    edit_kl_weight: float = _f(1.0, "ft_kl: weight of KL(unedited ‖ edited) on unrelated rows")
+    edit_checkpoints: list = _f([1, 10, 100], "numbers of sequential edits after which every editor is scored",
+                                nargs=int)
+    editor_steps: int = _f(100, "mend: training steps of the editor network (--meta-batch-size edits a step)")
+    editor_rank: int = _f(64, "mend: rank of the editor network's residual blocks")
+    editor_lr: float = _f(1e-4, "mend: AdamW lr of the editor network and of its per-matrix edit lrs")
     # --- run -----------------------------------------------------------------------
     seed: int = _f(0, "seed of episodes, initial heads and dropout")
     output_dir: str = _f("runs/default", "where checkpoints, results.json, report.md and plots go")
@@ -171,15 +189,18 @@ class MetaConfig:
     def validate(self) -> "MetaConfig":
         """Raise a one-line MetaNLPError for values that cannot work, before any model or data is loaded."""
         self.check_types_and_ranges()
-        if self.algorithm not in ALGORITHMS:
-            raise MetaNLPError(f"unknown algorithm {self.algorithm!r}; choose one of: {', '.join(ALGORITHMS)}")
-        allowed = DISTILLATION_METHODS if self.teacher else tuple(BASELINES)
+        if self.algorithm not in ALGORITHMS and self.algorithm not in EDITORS:
+            raise MetaNLPError(f"unknown algorithm {self.algorithm!r}; choose one of: {', '.join(ALGORITHMS)}, "
+                               f"or an editor: {', '.join(EDITORS)}")
+        run, allowed = ((" of a distillation run", DISTILLATION_METHODS) if self.teacher else
+                        (" of an editing run", EDIT_BASELINES) if self.algorithm in EDITORS else ("", tuple(BASELINES)))
         bad = [b for b in self.baselines if b not in allowed]
         if bad:
-            raise MetaNLPError(f"unknown baseline {bad[0]!r}{' of a distillation run' if self.teacher else ''}; "
-                               f"choose from: {', '.join(allowed)} (or 'none')")
+            raise MetaNLPError(f"unknown baseline {bad[0]!r}{run}; choose from: {', '.join(allowed)} (or 'none')")
         if self.teacher:
             self.check_distillation()
+        if self.algorithm in EDITORS:
+            self.check_editing()
         overlap = sorted(set(self.held_out_language) & set(self.train_languages))
         if overlap:
             raise MetaNLPError(f"language {overlap[0]!r} is both held out and a training language")
@@ -187,7 +208,8 @@ class MetaConfig:
             raise MetaNLPError(f"--data-dir {self.data_dir} is not a folder")
         if not self.held_out_language:
             raise MetaNLPError("at least one --held-out-language is required")
-        registered(ALGORITHMS[self.algorithm]).check_config(self)  # each algorithm validates its own options
+        if self.algorithm in ALGORITHMS:
+            registered(ALGORITHMS[self.algorithm]).check_config(self)  # each algorithm validates its own options
         if self.eval_mode == "zero_shot" and not self.leave_one_out and self.zero_shot_source in self.held_out_language:
             raise MetaNLPError(f"--zero-shot-source {self.zero_shot_source} is a held-out language")
         if self.leave_one_out and self.resume_from_checkpoint not in (None, "latest"):
@@ -228,6 +250,14 @@ class MetaConfig:
         if self.mlti_ratio > 0:
             raise MetaNLPError("--mlti-ratio mixes token embeddings, which the teacher never sees: distil without it")
 
+    def check_editing(self) -> None:
+        if not 0.0 < self.edit_fraction < 1.0:
+            raise MetaNLPError(f"--edit-fraction must be between 0 and 1 (exclusive), got {self.edit_fraction}")
+        if not self.edit_checkpoints or min(self.edit_checkpoints) < 1:
+            raise MetaNLPError(f"--edit-checkpoints must be numbers of edits >= 1, got {self.edit_checkpoints}")
+        if self.leave_one_out or self.teacher:
+            raise MetaNLPError("an editing run holds out one language set and has no --teacher")
+
     def distilled_method(self) -> str:
         """The method name of the run's distilled student (student_kd or student_metadistil)."""
         return f"student_{self.distillation}"
@@ -258,16 +288,18 @@ class MetaConfig:
 SECTIONS = {"algorithm": "what to learn", "n_way": "episodes", "smlmt_ratio": "task augmentation (meta-training only)",
             "inner_steps": "inner loop", "lr_granularity": "MAML++ / Meta-SGD", "mldg_beta": "MLDG",
             "meta_lr": "training (the engine, for every objective)", "eval_episodes": "evaluation",
-            "finetune_lr": "baselines", "teacher": "distillation (--teacher)", "seed": "run"}
+            "finetune_lr": "baselines", "teacher": "distillation (--teacher)",
+            "edit_fraction": "model editing (--algorithm mend)", "seed": "run"}
 
 # Numeric ranges, checked before anything loads. 0 means "match the meta-learners" for the multitask budget.
 AT_LEAST = {"n_way": 2, "k_shot": 1, "n_query": 1, "inner_steps": 1, "eval_inner_steps": 0, "inner_layers": -1,
             "max_length": 2, "meta_batch_size": 1, "max_steps": 0, "warmup_steps": 0, "eval_every": 1, "save_every": 1,
             "save_total_limit": 1, "val_episodes": 1, "eval_episodes": 1, "multi_step_loss_steps": 0,
             "first_order_steps": 0, "multitask_steps": 0, "multitask_batch_size": 0, "meta_param_lr": 0.0,
-            "mldg_beta": 0.0, "seed": 0, "student_layers": 1}
+            "mldg_beta": 0.0, "seed": 0, "student_layers": 1, "edit_layers": 1, "edit_max_steps": 1,
+            "editor_steps": 0, "editor_rank": 1, "edit_kl_weight": 0.0}
 POSITIVE = ("inner_lr", "meta_lr", "finetune_lr", "multitask_lr", "multitask_head_lr", "max_grad_norm", "logit_scale",
-            "mlti_alpha", "kd_temperature", "pilot_lr", "teacher_lr")
+            "mlti_alpha", "kd_temperature", "pilot_lr", "teacher_lr", "edit_lr", "editor_lr")
 
 
 def flag(name: str) -> str:
@@ -375,6 +407,8 @@ def parse_config_and_extras(argv: list[str] | None, description: str, extra: lis
     values = {**file_values, **args}
     if values.get("teacher") and "baselines" not in values:  # a distillation run compares every student by default
         values["baselines"] = list(DISTILLATION_METHODS)
+    if values.get("algorithm") in EDITORS and "baselines" not in values:  # an editing run: every editor by default
+        values["baselines"] = list(EDIT_BASELINES)
     return config_from_dict(values).validate(), extras
 
 

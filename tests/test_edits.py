@@ -132,16 +132,16 @@ def test_streams_and_their_metrics(editable):
 
 @pytest.mark.slow
 def test_editing_run_scores_every_editor_on_both_streams(tmp_path, tiny_model_dir):
-    from meta_nlp.recipes.edit import EditingSettings, run_editing
-    cfg = tiny_cfg(tmp_path, tiny_model_dir, train_languages=["en", "it", "ko"], held_out_language=["ja"],
-                   multitask_steps=3, eval_every=3)
-    from meta_nlp.objectives.editing import MENDSettings
-    out = run_editing(cfg, EditingSettings(checkpoints=(1, 5), max_steps=3, mend_steps=2,
-                                           mend=MENDSettings(rank=4, statistics_edits=5, validation_edits=3)))
+    from meta_nlp.recipes.edit import run_editing
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, algorithm="mend", baselines=["ft", "ft_kl", "memory"],
+                   train_languages=["en", "it", "ko"], held_out_language=["ja"], multitask_steps=3, eval_every=3,
+                   edit_checkpoints=[1, 5], edit_max_steps=3, editor_steps=2, editor_rank=4)
+    out = run_editing(cfg)
     rows = out["editing"]
     assert {(r["method"], r["stream"]) for r in rows} == {(m, s) for m in ("ft", "ft_kl", "memory", "mend")
                                                          for s in ("mistakes", "counterfactual")}
     assert (tmp_path / "run" / "mend" / "best" / "editor.safetensors").is_file() and out["training"]["mend"]["steps"] == 2
+    assert {"ft", "ft_kl", "memory", "mend"} == {r["method"] for r in rows}
     assert {r["n_edits"] for r in rows} <= {1, 5}
     keys = {"method", "stream", "n_edits", "edit_success", "generality", "locality", "drawdown", "retention", "n"}
     assert all(keys <= set(r) and 0 <= r["locality"] <= 1 for r in rows)
@@ -185,15 +185,16 @@ def test_mend_training_resumes_exactly(tmp_path, editable):
     import torch
     from meta_nlp.engine.trainer import EngineSettings, Trainer
     from meta_nlp.evaluation.editing import Row
-    from meta_nlp.objectives.editing import MENDObjective, MENDSettings
+    from meta_nlp.config import MetaConfig
+    from meta_nlp.objectives.editing import MENDObjective
     rows = [Row(t, i % 3, "en", f"g{i % 5}") for i, t in enumerate(TEXTS * 2)]
     translations: dict = {}
     for r in rows:
         translations.setdefault(r.group, []).append(r)
-    settings = MENDSettings(edit_layers=1, rank=4, statistics_edits=4, validation_edits=2, lr=1e-2)
+    cfg = MetaConfig(algorithm="mend", edit_layers=1, editor_rank=4, editor_lr=1e-2)
 
     def trained(resume):
-        objective = MENDObjective(editable, rows, translations, settings, seed=0)
+        objective = MENDObjective(cfg, editable, rows, translations, statistics_edits=4, validation_edits=2)
         run = EngineSettings(output_dir=str(tmp_path / "mend"), max_steps=4, tasks_per_process=2, save_every=2,
                              eval_every=2, resume_from_checkpoint=resume)
         Trainer(objective, run).train()

@@ -7,6 +7,7 @@ examples:
   accelerate launch scripts/meta_train.py --eval-mode zero_shot                 # support in en, query in ja
   accelerate launch scripts/meta_train.py --teacher runs/protonet --student-layers 3 --algorithm protonet \
       --output-dir runs/distill    # distil a run into a 3-layer student: teacher, finetune, student, KD, MetaDistil
+  accelerate launch scripts/meta_train.py --algorithm mend --output-dir runs/edit   # model editing: mend vs ft, ft_kl, memory
   accelerate launch scripts/meta_train.py --config configs/default.yaml --max-steps 200
   ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 scripts/meta_train.py   # 2 CPU processes (gloo)
   accelerate launch scripts/meta_train.py --resume-from-checkpoint latest --output-dir runs/default
@@ -25,7 +26,7 @@ import sys
 from pathlib import Path
 
 from meta_nlp.cli import main_guard
-from meta_nlp.config import MetaConfig, parse_config_and_extras
+from meta_nlp.config import EDITORS, MetaConfig, parse_config_and_extras
 
 HUB_FLAGS = [
     (("--list-tasks",), {"action": "store_true", "help": "list the tasks and their languages, then exit "
@@ -54,6 +55,9 @@ def main() -> int:
     if cfg.teacher:
         from meta_nlp.recipes.distill import run_distillation
         run_distillation(cfg)
+    elif cfg.algorithm in EDITORS:
+        from meta_nlp.recipes.edit import run_editing
+        run_editing(cfg)
     elif cfg.leave_one_out:
         run_sweep(cfg)
     else:

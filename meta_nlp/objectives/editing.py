@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 from safetensors.torch import save_file
 
+from meta_nlp.config import MetaConfig
 from meta_nlp.evaluation.editing import Row
 from meta_nlp.models.editors import MEND, EditableClassifier, edit_factors
 from meta_nlp.objectives.base import Backward, Objective
@@ -36,35 +37,30 @@ class EditTask:
     locality: list[str]
 
 
-@dataclass
-class MENDSettings:
-    edit_layers: int = 2
-    rank: int = 64
-    edit_lr: float = 1e-3  # the learned per-matrix lrs start here
-    lr: float = 1e-4  # AdamW lr of the editor network
-    lr_lr: float = 1e-4  # AdamW lr of the per-matrix lrs
-    c_edit: float = 0.1
-    c_loc: float = 1.0
-    statistics_edits: int = 50  # edits whose gradient factors fix the standardisation
-    validation_edits: int = 20
+# MEND's loss weights (Mitchell et al.: 0.1 x edit + 1 x locality), and the edits that fix its standardisation and
+# score model selection.
+C_EDIT, C_LOC = 0.1, 1.0
+STATISTICS_EDITS = 50
+VALIDATION_EDITS = 20
 
 
 class MENDObjective(Objective):
     name = "mend"
 
-    def __init__(self, model: EditableClassifier, rows: list[Row], translations: dict[str, list[Row]],
-                 settings: MENDSettings, seed: int):
-        self.model, self.settings, self.seed = model, settings, seed
-        self.validation, self.rows = rows[:settings.validation_edits], rows[settings.validation_edits:]
+    def __init__(self, cfg: MetaConfig, model: EditableClassifier, rows: list[Row], translations: dict[str, list[Row]],
+                 statistics_edits: int = STATISTICS_EDITS, validation_edits: int = VALIDATION_EDITS):
+        self.cfg, self.model, self.seed = cfg, model, cfg.seed
+        self.statistics_edits = statistics_edits
+        self.validation, self.rows = rows[:validation_edits], rows[validation_edits:]
         self.translations = translations
-        self.editor = MEND(model, settings.edit_layers, settings.rank, settings.edit_lr).to(model.classifier.learner.device)
+        self.editor = MEND(model, cfg.edit_layers, cfg.editor_rank, cfg.edit_lr).to(model.classifier.learner.device)
         self.predicted = model.predict([r.text for r in rows])  # the unedited classifier's labels, cached once
         self.editor.set_statistics(self.factor_sample())
 
     def factor_sample(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Gradient factors of `statistics_edits` training edits, pooled per matrix."""
         sample: dict[str, list] = {}
-        for i in range(min(self.settings.statistics_edits, len(self.rows))):
+        for i in range(min(self.statistics_edits, len(self.rows))):
             task = self.draw_task(-1, i, 1)
             for name, (u, d) in edit_factors(self.model, task.text, task.label, self.editor.names).items():
                 sample.setdefault(name, []).append((u, d))
@@ -77,8 +73,8 @@ class MENDObjective(Objective):
         return {"classifier": self.model.classifier.learner.model}
 
     def param_groups(self, phase: str = "main") -> list[dict]:
-        return [{"params": list(self.editor.networks.parameters()), "lr": self.settings.lr},
-                {"params": [self.editor.lrs], "lr": self.settings.lr_lr, "weight_decay": 0.0}]
+        return [{"params": list(self.editor.networks.parameters()), "lr": self.cfg.editor_lr},
+                {"params": [self.editor.lrs], "lr": self.cfg.editor_lr, "weight_decay": 0.0}]
 
     def draw_task(self, step: int, index: int, total: int) -> EditTask:
         rng = np.random.default_rng([self.seed, EDIT_TASK_STREAM, step + 1, index])
@@ -97,7 +93,6 @@ class MENDObjective(Objective):
 
     def task_gradients(self, task: EditTask, step: int, weight: float, backward: Backward,
                        phase: str = "main") -> dict[str, float]:
-        s = self.settings
         weights = self.editor.edited_weights(self.model, task.text, task.label)
         texts = [task.text, *task.equivalents]
         edit_loss = F.cross_entropy(self.model.logits(texts, weights),
@@ -106,8 +101,9 @@ class MENDObjective(Objective):
             unedited = F.softmax(self.model.logits(task.locality), -1)
         locality = F.kl_div(F.log_softmax(self.model.logits(task.locality, weights), -1), unedited,
                             reduction="batchmean")
-        backward((s.c_edit * edit_loss + s.c_loc * locality) * weight)
-        return {"loss": (s.c_edit * edit_loss + s.c_loc * locality).item(), "edit_loss": edit_loss.item(),
+        loss = C_EDIT * edit_loss + C_LOC * locality
+        backward(loss * weight)
+        return {"loss": loss.item(), "edit_loss": edit_loss.item(),
                 "locality_loss": locality.item()}
 
     def selection_score(self, accelerator: Accelerator) -> float:

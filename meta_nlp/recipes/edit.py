@@ -6,7 +6,7 @@ counterfactual labels) and score it after each checkpoint's number of edits (met
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,33 +24,21 @@ from meta_nlp.evaluation.editing import Edit, Row, edit_stream, stream_scores
 from meta_nlp.evaluation.report import editing_section, plot_editing, write_results
 from meta_nlp.learner import Classifier
 from meta_nlp.models.editors import MEND, EditableClassifier, EditSettings, ft_edit, mend_edit, memory_edit
-from meta_nlp.objectives.editing import EDITOR_FILE, MENDObjective, MENDSettings
+from meta_nlp.objectives.editing import EDITOR_FILE, MENDObjective
 from meta_nlp.recipes.meta_learn import MULTITASK_DIR, train
 
-EDITORS = ("ft", "ft_kl", "memory", "mend")
 BASE_DIR = "base"
 LOCALITY_ROWS = 300  # held-back rows on which locality and drawdown are measured
 RADIUS_GRID = (0.05, 0.1, 0.2, 0.3, 0.5)  # the memory's radius candidates (unit-norm embeddings: distances in [0, 2])
 
 
-@dataclass
-class EditingSettings:
-    edit_fraction: float = 0.3  # share of translation groups set apart for editors (half train, half evaluate)
-    edit_layers: int = 2  # top transformer layers (and the head) that ft and ft_kl change; MEND their FFN matrices
-    lr: float = 1e-3
-    max_steps: int = 10
-    kl_weight: float = 1.0
-    checkpoints: tuple[int, ...] = (1, 10, 100)
-    mend_steps: int = 100  # the MEND editor's training steps (--meta-batch-size edits a step)
-    mend: MENDSettings = field(default_factory=MENDSettings)
-
-
-def run_editing(cfg: MetaConfig, settings: EditingSettings = EditingSettings(), methods: tuple[str, ...] = EDITORS,
-                accelerator: Accelerator | None = None) -> dict:
-    """Train the classifier to edit, then every editor of `methods` on both streams; returns the `editing` rows."""
+def run_editing(cfg: MetaConfig, accelerator: Accelerator | None = None) -> dict:
+    """Train the classifier to edit and the learned editor (--algorithm), then score it and every editor of
+    --baselines on both streams; returns and writes the `editing` rows."""
+    methods = [cfg.algorithm, *cfg.baselines]
     acc = accelerator or make_accelerator(cfg)
     set_seed(cfg.seed)
-    split = set_apart_edit_rows(cfg, prepare_languages(cfg), settings.edit_fraction)
+    split = set_apart_edit_rows(cfg, prepare_languages(cfg), cfg.edit_fraction)
     base_cfg = replace(cfg, output_dir=str(Path(cfg.output_dir) / BASE_DIR))
     training = {"base": train("multitask", base_cfg, split.base, acc)}
     base_dir = Path(base_cfg.output_dir) / MULTITASK_DIR / "best"
@@ -59,23 +47,21 @@ def run_editing(cfg: MetaConfig, settings: EditingSettings = EditingSettings(), 
     tuning_rows, tuning_translations = labelled_rows(split.editor_train, split, classifier.labels)
     held_back = sample(labelled_rows(split.base.val, split, classifier.labels)[0], LOCALITY_ROWS, cfg.seed)
     unrelated = [r.text for r in held_back]
-    radius = memory_radius(base_dir, acc, settings, tuning_rows, tuning_translations, unrelated, held_back, cfg.seed)
+    radius = memory_radius(cfg, base_dir, acc, tuning_rows, tuning_translations, unrelated, held_back)
     editors = {}
-    if "mend" in methods:
-        editors["mend"], training["mend"] = train_mend(cfg, base_dir, acc, settings, tuning_rows, tuning_translations)
+    if cfg.algorithm == "mend":
+        editors["mend"], training["mend"] = train_mend(cfg, base_dir, acc, tuning_rows, tuning_translations)
     held_out = held_out_translations(cfg, split.base)
     rows = []
     for counterfactual in (False, True):
-        model = EditableClassifier(Classifier.from_pretrained(str(base_dir), device=str(acc.device)),
-                                   settings.edit_layers)
-        stream = edit_stream(model, evaluation_rows, translations, cfg.seed, counterfactual)
-        stream = stream[:max(settings.checkpoints)]  # edits past the last checkpoint would be scored by none
+        stream = edit_stream(editable(cfg, base_dir, acc, 0.0), evaluation_rows, translations, cfg.seed, counterfactual)
+        stream = stream[:max(cfg.edit_checkpoints)]  # edits past the last checkpoint would be scored by none
         for edit in stream:  # read after all training and tuning: the final evaluation
             edit.held_out_equivalents = held_out.get(edit.group, [])
         for method in methods:
-            model = editable(base_dir, acc, settings, radius)
-            rows += stream_scores(model, editor(method, model, settings, unrelated, editors.get(method)), stream,
-                                  [t for t in settings.checkpoints if t <= len(stream)], unrelated, held_back,
+            model = editable(cfg, base_dir, acc, radius)
+            rows += stream_scores(model, editor(cfg, method, model, unrelated, editors.get(method)), stream,
+                                  [t for t in cfg.edit_checkpoints if t <= len(stream)], unrelated, held_back,
                                   method, "counterfactual" if counterfactual else "mistakes")
     out = {"editing": rows, "training": training, "memory_radius": radius, "base_classifier": str(base_dir)}
     if acc.is_main_process:
@@ -109,14 +95,14 @@ def sample(rows: list[Row], n: int, seed: int) -> list[Row]:
     return [rows[i] for i in sorted(order)]
 
 
-def editable(base_dir: Path, acc: Accelerator, settings: EditingSettings, radius: float) -> EditableClassifier:
+def editable(cfg: MetaConfig, base_dir: Path, acc: Accelerator, radius: float) -> EditableClassifier:
     """A fresh copy of the unedited classifier (every editor starts from it)."""
-    model = EditableClassifier(Classifier.from_pretrained(str(base_dir), device=str(acc.device)), settings.edit_layers)
+    model = EditableClassifier(Classifier.from_pretrained(str(base_dir), device=str(acc.device)), cfg.edit_layers)
     model.radius = radius
     return model
 
 
-def editor(method: str, model: EditableClassifier, settings: EditingSettings, unrelated: list[str],
+def editor(cfg: MetaConfig, method: str, model: EditableClassifier | None, unrelated: list[str],
            trained: MEND | None = None):
     """The function that applies one edit with `method` (`trained`: a learned editor's network)."""
     if method == "memory":
@@ -126,34 +112,34 @@ def editor(method: str, model: EditableClassifier, settings: EditingSettings, un
     locality = unrelated[:16]  # ft_kl's KL rows: a few held-back rows, their unedited distribution fixed now
     with torch.no_grad():
         probs = torch.softmax(model.logits(locality), -1)
-    edit_settings = EditSettings(settings.lr, settings.max_steps, settings.kl_weight, locality, probs)
+    edit_settings = EditSettings(cfg.edit_lr, cfg.edit_max_steps, cfg.edit_kl_weight, locality, probs)
     return lambda m, e: ft_edit(m, e.text, e.label, edit_settings, kl=method == "ft_kl")
 
 
-def train_mend(cfg: MetaConfig, base_dir: Path, acc: Accelerator, settings: EditingSettings, rows: list[Row],
+def train_mend(cfg: MetaConfig, base_dir: Path, acc: Accelerator, rows: list[Row],
                translations: dict[str, list[Row]]) -> tuple[MEND, dict]:
     """Meta-train MEND's editor on the engine (OUTPUT_DIR/mend: checkpoints, resume, its best/ by model
     selection) and load the selected one."""
     set_seed(cfg.seed)
-    objective = MENDObjective(editable(base_dir, acc, settings, 0.0), rows, translations, settings.mend, cfg.seed)
+    objective = MENDObjective(cfg, editable(cfg, base_dir, acc, 0.0), rows, translations)
     out = Path(cfg.output_dir) / "mend"
     resume = "latest" if cfg.resume_from_checkpoint else None
-    record = Trainer(objective, EngineSettings.from_config(cfg, output_dir=str(out), max_steps=settings.mend_steps,
+    record = Trainer(objective, EngineSettings.from_config(cfg, output_dir=str(out), max_steps=cfg.editor_steps,
                                                            resume_from_checkpoint=resume, desc="train mend")).train()
     objective.editor.load_state_dict(load_file(str(out / "best" / EDITOR_FILE)))
     return objective.editor.eval(), record
 
 
-def memory_radius(base_dir: Path, acc: Accelerator, settings: EditingSettings, rows: list[Row],
-                  translations: dict[str, list[Row]], unrelated: list[str], held_back: list[Row], seed: int) -> float:
+def memory_radius(cfg: MetaConfig, base_dir: Path, acc: Accelerator, rows: list[Row],
+                  translations: dict[str, list[Row]], unrelated: list[str], held_back: list[Row]) -> float:
     """The radius with the best mean of success, generality and locality over a mistakes stream of the
     editor-training rows (never the evaluation's)."""
-    stream: list[Edit] = edit_stream(editable(base_dir, acc, settings, 0.0), rows, translations, seed)[:100]
+    stream: list[Edit] = edit_stream(editable(cfg, base_dir, acc, 0.0), rows, translations, cfg.seed)[:100]
     if not stream:
         return RADIUS_GRID[0]
     scores = {}
     for radius in RADIUS_GRID:
-        (last,) = stream_scores(editable(base_dir, acc, settings, radius), editor("memory", None, settings, unrelated),
+        (last,) = stream_scores(editable(cfg, base_dir, acc, radius), editor(cfg, "memory", None, unrelated),
                                 stream, [len(stream)], unrelated, held_back, "memory", "tuning")
         scores[radius] = np.mean([last["edit_success"], last["generality"] or 0.0, last["locality"]])
     return max(scores, key=lambda r: (scores[r], -r))
