@@ -205,17 +205,23 @@ def parallel_task_of(task: TaskSpec, cfg: MetaConfig) -> TaskSpec:
     return parallel
 
 
-def support_translations(cfg: MetaConfig, split: LanguageSplit) -> Translations:
-    """Translations between training languages from the task's parallel data. The held-out languages are never
-    read, not even as the pivot; a translation that is a meta-validation text is not used (it would leak)."""
+def training_translations(cfg: MetaConfig, split: LanguageSplit, why: str) -> tuple[Translations, str]:
+    """(translations between the training languages from the task's parallel data, its pivot language). The held-out
+    languages are never read, not even as the pivot (`why` names what asked, in the error)."""
     parallel = parallel_task_of(split.task, cfg)
     pivot = parallel.reader.pivot
     if pivot in cfg.held_out_language:
-        raise MetaNLPError(f"--cross-lingual-support-ratio: {parallel.name} pairs every language with {pivot}, which "
-                           "is held out and cannot be read before the final evaluation")
+        raise MetaNLPError(f"{why}: {parallel.name} pairs every language with {pivot}, which is held out and cannot "
+                           "be read before the final evaluation")
     languages = [lang for lang in split.train if lang != pivot and lang in parallel.languages()]
     assert not set(languages) & set(cfg.held_out_language), "held-out language read for translations"
-    table = translations_through_pivot({lang: load_pairs(parallel, lang, pivot) for lang in languages}, pivot)
+    return translations_through_pivot({lang: load_pairs(parallel, lang, pivot) for lang in languages}, pivot), pivot
+
+
+def support_translations(cfg: MetaConfig, split: LanguageSplit) -> Translations:
+    """Translations between training languages from the task's parallel data; a translation that is a
+    meta-validation text is not used (it would leak)."""
+    table, _ = training_translations(cfg, split, "--cross-lingual-support-ratio")
     val_texts = {(lang, text) for lang, by_label in split.val.items() for texts in by_label.values() for text in texts}
     table = {key: kept for key, others in table.items()
              if (kept := [t for t in others if t[0] in split.train and t not in val_texts])}

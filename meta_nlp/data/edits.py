@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from meta_nlp.augmentation.samplers import parallel_task_of, translations_through_pivot
+from meta_nlp.augmentation.samplers import parallel_task_of, training_translations
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import Corpus
 from meta_nlp.data.languages import LanguageSplit
@@ -36,15 +36,8 @@ def translation_groups(cfg: MetaConfig, split: LanguageSplit) -> dict[tuple[str,
     """(language, text) -> its translation group, for every row of the training languages (train and val)."""
     rows = [(lang, text) for corpus in (split.train, split.val) for lang, by_label in corpus.items()
             for texts in by_label.values() for text in texts]
-    table: dict[tuple[str, str], list[tuple[str, str]]] = {}
     if split.task.parallel_task:
-        parallel = parallel_task_of(split.task, cfg)
-        pivot = parallel.reader.pivot
-        if pivot in cfg.held_out_language:
-            raise MetaNLPError(f"{parallel.name} pairs every language with {pivot}, which is held out: translation "
-                               "groups cannot be read before the final evaluation")
-        languages = [lang for lang in split.train if lang != pivot and lang in parallel.languages()]
-        table = translations_through_pivot({lang: load_pairs(parallel, lang, pivot) for lang in languages}, pivot)
+        table, pivot = training_translations(cfg, split, "model editing's translation groups")
         pivot_of = {member: text for (lang, text), others in table.items() if lang == pivot for member in others}
         pivot_of.update({(pivot, text): text for (lang, text) in table if lang == pivot})
     else:
