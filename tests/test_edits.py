@@ -204,3 +204,31 @@ def test_mend_training_resumes_exactly(tmp_path, editable):
     resumed = trained("latest")
     assert not [k for k in full if not torch.equal(full[k], resumed[k])]
     assert not torch.equal(full["networks.64x32.up.0"], torch.zeros_like(full["networks.64x32.up.0"]))  # it learned
+
+
+def test_edit_command_saves_an_edited_classifier_that_lists_its_edits(tmp_path, editable):
+    import subprocess
+    import sys
+    from conftest import ROOT
+    from meta_nlp.learner import Classifier
+    run = str(tmp_path / "clf")  # the fixture's saved classifier
+    target = LABELS[(editable.predict(["I love pasta"])[0] + 1) % 3]
+
+    def edit(*args):
+        return subprocess.run([sys.executable, str(ROOT / "scripts" / "edit.py"), run, *args], capture_output=True,
+                              text=True, timeout=300, cwd=ROOT)
+    proc = edit("--text", "I love pasta", "--label", target, "--output-dir", str(tmp_path / "edited"),
+                "--edit-lr", "0.5", "--edit-max-steps", "50")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    edited = Classifier.from_pretrained(str(tmp_path / "edited"))
+    assert edited.predict(["I love pasta"]) == [target]
+    assert [e["text"] for e in edited.learner.meta["edits"]] == ["I love pasta"] and edited.learner.meta["edited_from"] == run
+    for args, message in ((["--text", "x", "--label", "weather"], "label 'weather' is not one of"),
+                          (["--text", " ", "--label", "food"], "needs a text"),
+                          (["--text", "x"], "one --label per --text")):
+        proc = edit(*args, "--output-dir", str(tmp_path / "bad"))
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr[-2000:]
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "edit.py"), str(tmp_path / "edited" / "nowhere"),
+                           "--text", "x", "--label", "food", "--output-dir", str(tmp_path / "bad")],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 2 and proc.stderr.startswith("error:")

@@ -22,7 +22,8 @@ from meta_nlp.data.languages import prepare_languages
 from meta_nlp.engine.trainer import EngineSettings, Trainer, make_accelerator
 from meta_nlp.evaluation.editing import Edit, Row, edit_stream, stream_scores
 from meta_nlp.evaluation.report import editing_section, plot_editing, write_results
-from meta_nlp.learner import Classifier
+from meta_nlp.errors import MetaNLPError
+from meta_nlp.learner import Classifier, save_head, save_learner
 from meta_nlp.models.editors import MEND, EditableClassifier, EditSettings, ft_edit, mend_edit, memory_edit
 from meta_nlp.objectives.editing import EDITOR_FILE, MENDObjective
 from meta_nlp.recipes.meta_learn import MULTITASK_DIR, train
@@ -143,3 +144,44 @@ def memory_radius(cfg: MetaConfig, base_dir: Path, acc: Accelerator, rows: list[
                                 stream, [len(stream)], unrelated, held_back, "memory", "tuning")
         scores[radius] = np.mean([last["edit_success"], last["generality"] or 0.0, last["locality"]])
     return max(scores, key=lambda r: (scores[r], -r))
+
+
+# ---------------------------------------------------------------------------------- editing a saved classifier
+def apply_edits(run: str, edits: list[tuple[str, str]], output_dir: Path, edit_layers: int = 2, lr: float = 1e-3,
+                max_steps: int = 10) -> list[dict]:
+    """Give each text its label (in order) with `ft` on a saved classifier (a run with a head, e.g. OUTPUT_DIR/base/
+    multitask or a multitask baseline), and save the edited classifier to `output_dir` (it loads and pushes like
+    any run; its meta_nlp.json lists the edits). Returns one record per edit: steps taken and whether it holds."""
+    classifier = Classifier.from_pretrained(run)
+    for text, label in edits:
+        if not text.strip():
+            raise MetaNLPError("an edit needs a text (got an empty one)")
+        if label not in classifier.labels:
+            raise MetaNLPError(f"label {label!r} is not one of the classifier's: {', '.join(classifier.labels)}")
+    model = EditableClassifier(classifier, edit_layers)
+    settings = EditSettings(lr, max_steps)
+    records = []
+    for text, label in edits:
+        steps = ft_edit(model, text, classifier.labels.index(label), settings)
+        records.append({"text": text, "label": label, "method": "ft", "steps": steps,
+                        "holds": model.predict([text])[0] == classifier.labels.index(label)})
+    save_edited(model, output_dir, run, records)
+    return records
+
+
+def save_edited(model: EditableClassifier, output_dir: Path, run: str, records: list[dict]) -> None:
+    """The edited weights written back into a copy of the classifier, saved with its edits listed."""
+    learner = model.classifier.learner
+    encoder = learner.model.encoder
+    with torch.no_grad():
+        parameters = dict(encoder.named_parameters())
+        for name, value in model.weights.items():
+            if not name.startswith("head."):
+                parameters[name].copy_(value)
+    previous = learner.meta.get("edits", [])
+    extra = {k: v for k, v in learner.meta.items() if k not in ("method", "config", "labels")}
+    extra.update({"edits": previous + records, "edited_from": learner.meta.get("edited_from", run)})
+    save_learner(Path(output_dir), learner.model, learner.tokenizer, learner.cfg, extra=extra,
+                 method=learner.meta.get("method"))
+    save_head(Path(output_dir), {k.removeprefix("head."): v for k, v in model.weights.items() if k.startswith("head.")},
+              model.labels)
