@@ -35,9 +35,9 @@ BASELINES = {
     "finetune": None,
     "multitask": "meta_nlp.objectives.multitask:MultitaskObjective",
 }
-# Learned editors (--algorithm mend): a run trains the classifier to edit, the editor, and scores it with the editors
+# Learned editors (--algorithm mend or enn): a run trains the classifier to edit, the editor, and scores it with the editors
 # that need no training (EDIT_BASELINES) on the same edit streams (meta_nlp/recipes/edit.py).
-EDITORS = ("mend",)
+EDITORS = ("mend", "enn")
 EDIT_BASELINES = ("ft", "ft_kl", "memory")
 # A distillation run (--teacher) compares students of the teacher on the same episodes; its main method is the
 # student of --distillation, and --baselines picks from the rest (default: all of them).
@@ -155,7 +155,7 @@ class MetaConfig:
     teacher_lr: float = _f(3e-5, "metadistil: AdamW learning rate of the teacher (as --meta-lr's default)")
     quiz_fraction: float = _f(0.2, "share of every training language's training rows set apart as quiz rows (metadistil's "
                                    "quiz episodes; every student of the run trains without them)")
-    # --- editing (--algorithm mend) -------------------------------------------------
+    # --- editing (--algorithm mend or enn) ------------------------------------------
     edit_fraction: float = _f(0.3, "share of the training languages' translation groups set apart for editing (half "
                                    "train editors, half give the evaluation's edits); the classifier trains on the rest")
     edit_layers: int = _f(2, "top transformer layers edited: ft and ft_kl change them and the head, mend their "
@@ -165,9 +165,10 @@ class MetaConfig:
     edit_kl_weight: float = _f(1.0, "ft_kl: weight of KL(unedited ‖ edited) on unrelated rows")
     edit_checkpoints: list = _f([1, 10, 100], "numbers of sequential edits after which every editor is scored",
                                 nargs=int)
-    editor_steps: int = _f(100, "mend: training steps of the editor network (--meta-batch-size edits a step)")
+    editor_steps: int = _f(100, "mend / enn: training steps of the editor (--meta-batch-size edits a step)")
     editor_rank: int = _f(64, "mend: rank of the editor network's residual blocks")
-    editor_lr: float = _f(1e-4, "mend: AdamW lr of the editor network and of its per-matrix edit lrs")
+    editor_lr: float = _f(1e-4, "mend: AdamW lr of the editor network; mend and enn: of the learned edit lrs (enn "
+                                "trains the classifier's top layers and head at --meta-lr)")
     # --- run -----------------------------------------------------------------------
     seed: int = _f(0, "seed of episodes, initial heads and dropout")
     output_dir: str = _f("runs/default", "where checkpoints, results.json, report.md and plots go")
@@ -289,7 +290,7 @@ SECTIONS = {"algorithm": "what to learn", "n_way": "episodes", "smlmt_ratio": "t
             "inner_steps": "inner loop", "lr_granularity": "MAML++ / Meta-SGD", "mldg_beta": "MLDG",
             "meta_lr": "training (the engine, for every objective)", "eval_episodes": "evaluation",
             "finetune_lr": "baselines", "teacher": "distillation (--teacher)",
-            "edit_fraction": "model editing (--algorithm mend)", "seed": "run"}
+            "edit_fraction": "model editing (--algorithm mend or enn)", "seed": "run"}
 
 # Numeric ranges, checked before anything loads. 0 means "match the meta-learners" for the multitask budget.
 AT_LEAST = {"n_way": 2, "k_shot": 1, "n_query": 1, "inner_steps": 1, "eval_inner_steps": 0, "inner_layers": -1,

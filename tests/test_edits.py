@@ -131,17 +131,20 @@ def test_streams_and_their_metrics(editable):
 
 
 @pytest.mark.slow
-def test_editing_run_scores_every_editor_on_both_streams(tmp_path, tiny_model_dir):
+@pytest.mark.parametrize("algorithm", ["mend", "enn"])
+def test_editing_run_scores_every_editor_on_both_streams(tmp_path, tiny_model_dir, algorithm):
     from meta_nlp.recipes.edit import run_editing
-    cfg = tiny_cfg(tmp_path, tiny_model_dir, algorithm="mend", baselines=["ft", "ft_kl", "memory"],
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, algorithm=algorithm, baselines=["ft", "ft_kl", "memory"],
                    train_languages=["en", "it", "ko"], held_out_language=["ja"], multitask_steps=3, eval_every=3,
                    edit_checkpoints=[1, 5], edit_max_steps=3, editor_steps=2, editor_rank=4)
     out = run_editing(cfg)
     rows = out["editing"]
-    assert {(r["method"], r["stream"]) for r in rows} == {(m, s) for m in ("ft", "ft_kl", "memory", "mend")
+    assert {(r["method"], r["stream"]) for r in rows} == {(m, s) for m in ("ft", "ft_kl", "memory", algorithm)
                                                          for s in ("mistakes", "counterfactual")}
-    assert (tmp_path / "run" / "mend" / "best" / "editor.safetensors").is_file() and out["training"]["mend"]["steps"] == 2
-    assert {"ft", "ft_kl", "memory", "mend"} == {r["method"] for r in rows}
+    assert (tmp_path / "run" / algorithm / "best" / "editor.safetensors").is_file()
+    assert out["training"][algorithm]["steps"] == 2
+    if algorithm == "enn":  # how much editable training changed the classifier before any edit
+        assert set(out["training"]["enn"]["accuracy_before_edits"]) == {"base", "enn"}
     assert {r["n_edits"] for r in rows} <= {1, 5}
     keys = {"method", "stream", "n_edits", "edit_success", "generality", "locality", "drawdown", "retention", "n"}
     assert all(keys <= set(r) and 0 <= r["locality"] <= 1 for r in rows)

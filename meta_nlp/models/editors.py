@@ -78,7 +78,7 @@ class EditableClassifier:
 
 @dataclass
 class EditSettings:
-    lr: float = 1e-3
+    lr: float | dict[str, float] = 1e-3  # one rate, or one per weight tensor (ENN's learned rates)
     max_steps: int = 10
     kl_weight: float = 1.0
     locality_texts: list[str] = field(default_factory=list)  # ft_kl: unrelated rows, and their unedited
@@ -100,8 +100,8 @@ def ft_edit(model: EditableClassifier, text: str, label: int, settings: EditSett
             loss = loss + settings.kl_weight * F.kl_div(edited, settings.locality_probs, reduction="batchmean")
         grads = torch.autograd.grad(loss, list(weights.values()))
         with torch.no_grad():
-            for w, g in zip(weights.values(), grads):
-                w -= settings.lr * g
+            for (name, w), g in zip(weights.items(), grads):
+                w -= (settings.lr[name] if isinstance(settings.lr, dict) else settings.lr) * g
         steps += 1
     model.weights = {k: v.detach() for k, v in weights.items()}
     return steps

@@ -20,12 +20,12 @@ from meta_nlp.data.edits import EditSplit, held_out_translations, set_apart_edit
 from meta_nlp.data.episodes import Corpus
 from meta_nlp.data.languages import prepare_languages
 from meta_nlp.engine.trainer import EngineSettings, Trainer, make_accelerator
-from meta_nlp.evaluation.editing import Edit, Row, edit_stream, stream_scores
+from meta_nlp.evaluation.editing import Edit, Row, accuracy, edit_stream, stream_scores
 from meta_nlp.evaluation.report import editing_section, plot_editing, write_results
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.learner import Classifier, save_head, save_learner
 from meta_nlp.models.editors import MEND, EditableClassifier, EditSettings, ft_edit, mend_edit, memory_edit
-from meta_nlp.objectives.editing import EDITOR_FILE, MENDObjective
+from meta_nlp.objectives.editing import EDITOR_FILE, EditableWeights, ENNObjective, MENDObjective
 from meta_nlp.recipes.meta_learn import MULTITASK_DIR, train
 
 BASE_DIR = "base"
@@ -49,9 +49,11 @@ def run_editing(cfg: MetaConfig, accelerator: Accelerator | None = None) -> dict
     held_back = sample(labelled_rows(split.base.val, split, classifier.labels)[0], LOCALITY_ROWS, cfg.seed)
     unrelated = [r.text for r in held_back]
     radius = memory_radius(cfg, base_dir, acc, tuning_rows, tuning_translations, unrelated, held_back)
-    editors = {}
-    if cfg.algorithm == "mend":
-        editors["mend"], training["mend"] = train_mend(cfg, base_dir, acc, tuning_rows, tuning_translations)
+    trained, training[cfg.algorithm] = train_editor(cfg, base_dir, acc, tuning_rows, tuning_translations)
+    if cfg.algorithm == "enn":  # editable training changes the classifier itself: by how much, before any edit
+        training["enn"]["accuracy_before_edits"] = {
+            "base": accuracy(editable(cfg, base_dir, acc, 0.0), held_back),
+            "enn": accuracy(editable(cfg, base_dir, acc, 0.0, trained), held_back)}
     held_out = held_out_translations(cfg, split.base)
     rows = []
     for counterfactual in (False, True):
@@ -60,8 +62,8 @@ def run_editing(cfg: MetaConfig, accelerator: Accelerator | None = None) -> dict
         for edit in stream:  # read after all training and tuning: the final evaluation
             edit.held_out_equivalents = held_out.get(edit.group, [])
         for method in methods:
-            model = editable(cfg, base_dir, acc, radius)
-            rows += stream_scores(model, editor(cfg, method, model, unrelated, editors.get(method)), stream,
+            model = editable(cfg, base_dir, acc, radius, trained if method == "enn" else None)
+            rows += stream_scores(model, editor(cfg, method, model, unrelated, trained), stream,
                                   [t for t in cfg.edit_checkpoints if t <= len(stream)], unrelated, held_back,
                                   method, "counterfactual" if counterfactual else "mistakes")
     out = {"editing": rows, "training": training, "memory_radius": radius, "base_classifier": str(base_dir)}
@@ -96,20 +98,26 @@ def sample(rows: list[Row], n: int, seed: int) -> list[Row]:
     return [rows[i] for i in sorted(order)]
 
 
-def editable(cfg: MetaConfig, base_dir: Path, acc: Accelerator, radius: float) -> EditableClassifier:
-    """A fresh copy of the unedited classifier (every editor starts from it)."""
+def editable(cfg: MetaConfig, base_dir: Path, acc: Accelerator, radius: float,
+             enn: EditableWeights | None = None) -> EditableClassifier:
+    """A fresh copy of the unedited classifier (every editor starts from it; ENN's from its trained weights)."""
     model = EditableClassifier(Classifier.from_pretrained(str(base_dir), device=str(acc.device)), cfg.edit_layers)
     model.radius = radius
+    if enn is not None:
+        model.weights = {k: v.detach().clone() for k, v in enn.as_dict().items()}
     return model
 
 
 def editor(cfg: MetaConfig, method: str, model: EditableClassifier | None, unrelated: list[str],
-           trained: MEND | None = None):
-    """The function that applies one edit with `method` (`trained`: a learned editor's network)."""
+           trained: MEND | EditableWeights | None = None):
+    """The function that applies one edit with `method` (`trained`: the learned editor of --algorithm)."""
     if method == "memory":
         return lambda m, e: memory_edit(m, e.text, e.label)
     if method == "mend":
         return lambda m, e: mend_edit(m, trained, e.text, e.label)
+    if method == "enn":  # SGD at the learned rates until the edit holds
+        settings = EditSettings(trained.edit_lrs(), cfg.edit_max_steps)
+        return lambda m, e: ft_edit(m, e.text, e.label, settings)
     locality = unrelated[:16]  # ft_kl's KL rows: a few held-back rows, their unedited distribution fixed now
     with torch.no_grad():
         probs = torch.softmax(model.logits(locality), -1)
@@ -117,18 +125,21 @@ def editor(cfg: MetaConfig, method: str, model: EditableClassifier | None, unrel
     return lambda m, e: ft_edit(m, e.text, e.label, edit_settings, kl=method == "ft_kl")
 
 
-def train_mend(cfg: MetaConfig, base_dir: Path, acc: Accelerator, rows: list[Row],
-               translations: dict[str, list[Row]]) -> tuple[MEND, dict]:
-    """Meta-train MEND's editor on the engine (OUTPUT_DIR/mend: checkpoints, resume, its best/ by model
-    selection) and load the selected one."""
+def train_editor(cfg: MetaConfig, base_dir: Path, acc: Accelerator, rows: list[Row],
+                 translations: dict[str, list[Row]]) -> tuple[MEND | EditableWeights, dict]:
+    """Meta-train the editor of --algorithm on the engine (OUTPUT_DIR/<algorithm>: checkpoints, resume, its best/ by
+    model selection) and load the selected one: MEND's network, or ENN's trained weights and rates."""
     set_seed(cfg.seed)
-    objective = MENDObjective(cfg, editable(cfg, base_dir, acc, 0.0), rows, translations)
-    out = Path(cfg.output_dir) / "mend"
+    build = MENDObjective if cfg.algorithm == "mend" else ENNObjective
+    objective = build(cfg, editable(cfg, base_dir, acc, 0.0), rows, translations)
+    out = Path(cfg.output_dir) / cfg.algorithm
     resume = "latest" if cfg.resume_from_checkpoint else None
     record = Trainer(objective, EngineSettings.from_config(cfg, output_dir=str(out), max_steps=cfg.editor_steps,
-                                                           resume_from_checkpoint=resume, desc="train mend")).train()
-    objective.editor.load_state_dict(load_file(str(out / "best" / EDITOR_FILE)))
-    return objective.editor.eval(), record
+                                                           resume_from_checkpoint=resume,
+                                                           desc=f"train {cfg.algorithm}")).train()
+    (module,) = objective.trained_modules().values()
+    module.load_state_dict(load_file(str(out / "best" / EDITOR_FILE)))
+    return module.eval(), record
 
 
 def memory_radius(cfg: MetaConfig, base_dir: Path, acc: Accelerator, rows: list[Row],
