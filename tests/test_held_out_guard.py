@@ -68,6 +68,31 @@ def test_distillation_never_opens_the_held_out_language(tmp_path, tiny_model_dir
     assert not held_out_files(watch_files, "ja")
 
 
+def test_editing_never_opens_the_held_out_language_before_its_final_evaluation(tmp_path, tiny_model_dir, monkeypatch):
+    """The split by translation group, the classifier's training, the editor's, the memory's radius: none reads the
+    held-out language; only the final evaluation does (its translations of the edits)."""
+    from meta_nlp.data import edits
+    from meta_nlp.recipes import edit
+    opened_before: list[str] = []
+    real = edits.held_out_translations
+
+    def held_out_translations(cfg, split):
+        opened_before.extend(OPENED)
+        _WATCHING[0] = False
+        return real(cfg, split)
+    monkeypatch.setattr(edit, "held_out_translations", held_out_translations)
+    OPENED.clear()
+    _WATCHING[0] = True
+    try:
+        edit.run_editing(tiny_cfg(tmp_path, tiny_model_dir, algorithm="mend", baselines=["ft"], held_out_language=["ja"],
+                                  train_languages=["en", "it", "ko"], multitask_steps=2, eval_every=2, editor_steps=1,
+                                  editor_rank=2, edit_checkpoints=[1]))
+    finally:
+        _WATCHING[0] = False
+    assert opened_before and [p for p in opened_before if "/italian/" in p]
+    assert not held_out_files(opened_before, "ja")
+
+
 def test_a_study_never_opens_a_held_out_language_before_its_evaluation(tmp_path, tiny_model_dir, watch_files):
     from meta_nlp.recipes import study
     cfg = tiny_cfg(tmp_path, tiny_model_dir, held_out_language=["ko"], train_languages=["en", "it"],
