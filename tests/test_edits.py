@@ -143,6 +143,8 @@ def test_editing_run_scores_every_editor_on_both_streams(tmp_path, tiny_model_di
                                                          for s in ("mistakes", "counterfactual")}
     assert (tmp_path / "run" / algorithm / "best" / "editor.safetensors").is_file()
     assert out["training"][algorithm]["steps"] == 2
+    assert all(r["editor_params"] == 0 for r in rows if r["method"] in ("ft", "ft_kl"))
+    assert all(r["editor_params"] > 0 for r in rows if r["method"] in (algorithm, "memory"))
     if algorithm == "enn":  # how much editable training changed the classifier before any edit
         assert set(out["training"]["enn"]["accuracy_before_edits"]) == {"base", "enn"}
     assert {r["n_edits"] for r in rows} <= {1, 5}

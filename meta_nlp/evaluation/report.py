@@ -130,11 +130,12 @@ def editing_section(rows: list[dict]) -> list[str]:
              "of all edits so far that still hold; generality: the edits' translations in the training languages "
              "(held out: in the held-out languages) that take the edit's label.", "",
              "| stream | method | edits | success | generality | generality (held out) | locality | drawdown | "
-             "retention | s/edit |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "retention | s/edit | editor size |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['stream']} | {r['method']} | {r['n_edits']} | {r['edit_success']:.3f} | "
                      f"{cell(r['generality'])} | {cell(r['generality_held_out'])} | {r['locality']:.3f} | "
-                     f"{r['drawdown']:+.2f} | {r['retention']:.3f} | {r['latency_s']:.3f} |")
+                     f"{r['drawdown']:+.2f} | {r['retention']:.3f} | {r['latency_s']:.3f} | "
+                     f"{r.get('editor_params', 0):,} |")
     return lines
 
 

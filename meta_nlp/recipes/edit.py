@@ -63,9 +63,10 @@ def run_editing(cfg: MetaConfig, accelerator: Accelerator | None = None) -> dict
             edit.held_out_equivalents = held_out.get(edit.group, [])
         for method in methods:
             model = editable(cfg, base_dir, acc, radius, trained if method == "enn" else None)
-            rows += stream_scores(model, editor(cfg, method, model, unrelated, trained), stream,
-                                  [t for t in cfg.edit_checkpoints if t <= len(stream)], unrelated, held_back,
-                                  method, "counterfactual" if counterfactual else "mistakes")
+            scored = stream_scores(model, editor(cfg, method, model, unrelated, trained), stream,
+                                   [t for t in cfg.edit_checkpoints if t <= len(stream)], unrelated, held_back,
+                                   method, "counterfactual" if counterfactual else "mistakes")
+            rows += [r | {"editor_params": editor_size(method, trained, model, r["n_edits"])} for r in scored]
     out = {"editing": rows, "training": training, "memory_radius": radius, "base_classifier": str(base_dir)}
     if acc.is_main_process:
         write_editing_outputs(Path(cfg.output_dir), cfg, out)
@@ -123,6 +124,18 @@ def editor(cfg: MetaConfig, method: str, model: EditableClassifier | None, unrel
         probs = torch.softmax(model.logits(locality), -1)
     edit_settings = EditSettings(cfg.edit_lr, cfg.edit_max_steps, cfg.edit_kl_weight, locality, probs)
     return lambda m, e: ft_edit(m, e.text, e.label, edit_settings, kl=method == "ft_kl")
+
+
+def editor_size(method: str, trained: torch.nn.Module, model: EditableClassifier, n_edits: int) -> int:
+    """Numbers an editor keeps besides the classifier: a learned editor's parameters (ENN's: its learned rates, the
+    weights it trains being the classifier's own), the memory's keys after n_edits, none for ft and ft_kl."""
+    if method == "mend":
+        return sum(p.numel() for p in trained.parameters())
+    if method == "enn":
+        return trained.lrs.numel()
+    if method == "memory":
+        return n_edits * model.classifier.learner.model.encoder.config.hidden_size
+    return 0
 
 
 def train_editor(cfg: MetaConfig, base_dir: Path, acc: Accelerator, rows: list[Row],
