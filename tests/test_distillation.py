@@ -316,3 +316,21 @@ def test_pooling_seeds_pairs_episodes_within_seeds(tmp_path, supervised):
     fake_distillation_run(tmp_path / "other", 2, 0.0, supervised, kd_alpha=0.9)
     with pytest.raises(MetaNLPError, match="differ only in their seed"):
         pool_seeds([tmp_path / "s0", tmp_path / "other"], tmp_path / "bad")
+
+
+def test_any_encoder_can_be_the_student(tmp_path, tiny_model_dir):
+    """--student MODEL instead of the teacher's layers: the student is that encoder, untouched."""
+    from transformers import AutoModel
+    student_dir = tmp_path / "other_student"
+    tiny_bert(seed=3).save_pretrained(student_dir)
+    tokenizer_of(tiny_model_dir).save_pretrained(student_dir)
+    cfg = distill_cfg(tmp_path, tiny_model_dir, student=str(student_dir))
+    students = prepare_students(cfg, make_accelerator(cfg))
+    started, given = AutoModel.from_pretrained(students.start), AutoModel.from_pretrained(student_dir)
+    assert all(torch.equal(a, b) for a, b in zip(started.state_dict().values(), given.state_dict().values()))
+    assert MetaLearner.from_pretrained(str(students.start)).meta["distillation"]["student"] == str(student_dir)
+
+
+def tokenizer_of(path: str):
+    from transformers import AutoTokenizer
+    return AutoTokenizer.from_pretrained(path)
