@@ -158,6 +158,9 @@ class MetaConfig:
     # --- editing (--algorithm mend or enn) ------------------------------------------
     edit_fraction: float = _f(0.3, "share of the training languages' translation groups set apart for editing (half "
                                    "train editors, half give the evaluation's edits); the classifier trains on the rest")
+    base_classifier: str | None = _f(None, "reuse the classifier to edit of an earlier editing run (its "
+                                           "base/multitask folder) instead of training one; it must come from the same "
+                                           "split (--seed, --edit-fraction, languages)")
     edit_layers: int = _f(2, "top transformer layers edited: ft and ft_kl change them and the head, mend their "
                              "feed-forward matrices")
     edit_lr: float = _f(1e-3, "SGD lr of ft and ft_kl, and the learned per-matrix edit lr's start (mend)")

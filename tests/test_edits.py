@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -147,6 +148,13 @@ def test_editing_run_scores_every_editor_on_both_streams(tmp_path, tiny_model_di
     assert all(r["editor_params"] > 0 for r in rows if r["method"] in (algorithm, "memory"))
     if algorithm == "enn":  # how much editable training changed the classifier before any edit
         assert set(out["training"]["enn"]["accuracy_before_edits"]) == {"base", "enn"}
+        return
+    # The classifier is reused by a later run of the same split, and refused by one of another split.
+    base = str(tmp_path / "run" / "base" / "multitask")
+    again = run_editing(replace(cfg, output_dir=str(tmp_path / "again"), base_classifier=base, editor_steps=1))
+    assert again["training"]["base"] == {"reused": base} and not (tmp_path / "again" / "base").exists()
+    with pytest.raises(MetaNLPError, match="was not trained on this run's split"):
+        run_editing(replace(cfg, output_dir=str(tmp_path / "other"), base_classifier=base, seed=1))
     assert {r["n_edits"] for r in rows} <= {1, 5}
     keys = {"method", "stream", "n_edits", "edit_success", "generality", "locality", "drawdown", "retention", "n"}
     assert all(keys <= set(r) and 0 <= r["locality"] <= 1 for r in rows)

@@ -6,6 +6,8 @@ counterfactual labels) and score it after each checkpoint's number of edits (met
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from meta_nlp.engine.trainer import EngineSettings, Trainer, make_accelerator
 from meta_nlp.evaluation.editing import Edit, Row, accuracy, edit_stream, stream_scores
 from meta_nlp.evaluation.report import editing_section, plot_editing, write_results
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.learner import Classifier, save_head, save_learner
+from meta_nlp.learner import META_FILE, Classifier, resolve_learner_dir, save_head, save_learner
 from meta_nlp.models.editors import MEND, EditableClassifier, EditSettings, ft_edit, mend_edit, memory_edit
 from meta_nlp.objectives.editing import EDITOR_FILE, EditableWeights, ENNObjective, MENDObjective
 from meta_nlp.recipes.meta_learn import MULTITASK_DIR, train
@@ -40,9 +42,7 @@ def run_editing(cfg: MetaConfig, accelerator: Accelerator | None = None) -> dict
     acc = accelerator or make_accelerator(cfg)
     set_seed(cfg.seed)
     split = set_apart_edit_rows(cfg, prepare_languages(cfg), cfg.edit_fraction)
-    base_cfg = replace(cfg, output_dir=str(Path(cfg.output_dir) / BASE_DIR))
-    training = {"base": train("multitask", base_cfg, split.base, acc)}
-    base_dir = Path(base_cfg.output_dir) / MULTITASK_DIR / "best"
+    base_dir, training = classifier_to_edit(cfg, split, acc)
     classifier = Classifier.from_pretrained(str(base_dir), device=str(acc.device))
     evaluation_rows, translations = labelled_rows(split.editor_eval, split, classifier.labels)
     tuning_rows, tuning_translations = labelled_rows(split.editor_train, split, classifier.labels)
@@ -71,6 +71,35 @@ def run_editing(cfg: MetaConfig, accelerator: Accelerator | None = None) -> dict
     if acc.is_main_process:
         write_editing_outputs(Path(cfg.output_dir), cfg, out)
     return out
+
+
+def classifier_to_edit(cfg: MetaConfig, split: EditSplit, acc: Accelerator) -> tuple[Path, dict]:
+    """(the saved classifier to edit, its training record): --base-classifier when given (checked to come from this
+    split: its training rows must not hold the edits), else trained here on the split's classifier rows."""
+    fingerprint = split_fingerprint(cfg, split)
+    if cfg.base_classifier:
+        path = resolve_learner_dir(cfg.base_classifier)
+        Classifier.from_pretrained(str(path))  # a one-line error for a run without a head
+        if json.loads((path / META_FILE).read_text()).get("edit_split") != fingerprint:
+            raise MetaNLPError(f"--base-classifier {cfg.base_classifier} was not trained on this run's split (--seed, "
+                               "--edit-fraction, languages): its training rows could hold the edits")
+        return path, {"base": {"reused": cfg.base_classifier}}
+    base_cfg = replace(cfg, output_dir=str(Path(cfg.output_dir) / BASE_DIR))
+    record = train("multitask", base_cfg, split.base, acc)
+    path = Path(base_cfg.output_dir) / MULTITASK_DIR / "best"
+    if acc.is_main_process:  # the split it trained on, so that a later run can reuse it safely
+        meta = json.loads((path / META_FILE).read_text())
+        (path / META_FILE).write_text(json.dumps({**meta, "edit_split": fingerprint}, indent=2))
+    acc.wait_for_everyone()
+    return path, {"base": record}
+
+
+def split_fingerprint(cfg: MetaConfig, split: EditSplit) -> str:
+    """A hash of which translation groups went where (and of the seed and share that chose them)."""
+    groups = sorted({(split.groups[(lang, t)], kind) for kind, corpus in (("train", split.editor_train),
+                                                                          ("eval", split.editor_eval))
+                     for lang, by_label in corpus.items() for texts in by_label.values() for t in texts})
+    return hashlib.sha256(json.dumps([cfg.seed, cfg.edit_fraction, groups]).encode()).hexdigest()[:16]
 
 
 def write_editing_outputs(output_dir: Path, cfg: MetaConfig, out: dict) -> None:
