@@ -119,6 +119,14 @@ class MetaLearner:
         return FewShotClassifier(self, {k: v.detach() for k, v in state.fast.items()},
                                  {k: v.detach() for k, v in state.head.items()}, names)
 
+    @torch.no_grad()
+    def embed(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
+        """Sentence embeddings of `texts` (the model as it is, in eval mode), in batches."""
+        from meta_nlp.models.encoder import tokenize
+        self.model.eval()
+        return torch.cat([self.model.embed(tokenize(self.tokenizer, texts[i:i + batch_size], self.cfg.max_length,
+                                                    self.device)) for i in range(0, len(texts), batch_size)])
+
     def test_time_rule(self):
         from meta_nlp.algorithms.test_time import test_time_rule
         return test_time_rule(self.meta.get("method", self.cfg.algorithm), self.model, self.cfg)
@@ -146,21 +154,17 @@ class Classifier:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, device: str | None = None) -> "Classifier":
-        learner = MetaLearner.from_pretrained(name_or_path, device=device)
         path = resolve_learner_dir(name_or_path)
+        learner = MetaLearner.from_pretrained(str(path), device=device)
         if not (path / HEAD_FILE).is_file() or "labels" not in learner.meta:
             raise MetaNLPError(f"{name_or_path} is a learner without a classification head ({HEAD_FILE}): a few-shot "
                                "learner adapts with MetaLearner.adapt instead")
         return cls(learner, load_file(str(path / HEAD_FILE)), learner.meta["labels"])
 
     @torch.no_grad()
-    def logits(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
-        from meta_nlp.models.encoder import head_logits, tokenize
-        m, cfg = self.learner.model, self.learner.cfg
-        m.eval()
-        z = torch.cat([m.embed(tokenize(self.learner.tokenizer, texts[i:i + batch_size], cfg.max_length,
-                                        self.learner.device)) for i in range(0, len(texts), batch_size)])
-        return head_logits(z, self.head, m.log_scale.exp())
+    def logits(self, texts: list[str]) -> torch.Tensor:
+        from meta_nlp.models.encoder import head_logits
+        return head_logits(self.learner.embed(texts), self.head, self.learner.model.log_scale.exp())
 
     def predict(self, texts: list[str]) -> list[str]:
         return [self.labels[i] for i in self.logits(texts).argmax(-1).tolist()]

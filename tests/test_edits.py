@@ -89,7 +89,7 @@ def test_ft_kl_pulls_unrelated_rows_towards_the_unedited_predictions(editable):
     # Small steps: the KL term is 0 at the first step (nothing moved yet) and only pulls back from the second on.
     ft_edit(plain, "I love pasta", target, EditSettings(lr=0.002, max_steps=300))
     ft_edit(kept, "I love pasta", target, EditSettings(lr=0.002, max_steps=300, kl_weight=10.0,
-                                                       locality_texts=unrelated, locality_probs=probs), kl=True)
+                                                       locality_texts=unrelated, locality_probs=probs))
     assert plain.predict(["I love pasta"])[0] == kept.predict(["I love pasta"])[0] == target
 
     def drift(model):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
-from meta_nlp.models.encoder import Params, head_logits, tokenize
+from meta_nlp.models.encoder import Params, head_logits, layer_of, tokenize
 
 if TYPE_CHECKING:  # a saved classifier (meta_nlp.learner sits above the models)
     from meta_nlp.learner import Classifier
@@ -78,15 +78,16 @@ class EditableClassifier:
 
 @dataclass
 class EditSettings:
-    lr: float | dict[str, float] = 1e-3  # one rate, or one per weight tensor (ENN's learned rates)
-    max_steps: int = 10
-    kl_weight: float = 1.0
-    locality_texts: list[str] = field(default_factory=list)  # ft_kl: unrelated rows, and their unedited
+    lr: float | dict[str, float]  # one rate, or one per weight tensor (ENN's learned rates)
+    max_steps: int
+    kl_weight: float = 0.0  # ft_kl: > 0, with the unrelated rows below and their unedited
+    locality_texts: list[str] = field(default_factory=list)
     locality_probs: torch.Tensor | None = None  # probabilities (cached before any edit)
 
 
-def ft_edit(model: EditableClassifier, text: str, label: int, settings: EditSettings, kl: bool = False) -> int:
-    """SGD on the edit (plus the KL locality term when `kl`) until it flips; returns the steps taken."""
+def ft_edit(model: EditableClassifier, text: str, label: int, settings: EditSettings) -> int:
+    """SGD on the edit (plus the KL locality term when settings has a KL weight) until it flips; returns the steps
+    taken."""
     weights = {k: v.clone().requires_grad_() for k, v in model.weights.items()}
     target = torch.tensor([label], device=next(iter(weights.values())).device)
     steps = 0
@@ -95,7 +96,7 @@ def ft_edit(model: EditableClassifier, text: str, label: int, settings: EditSett
             if model.logits([text], weights).argmax(-1).item() == label:
                 break
         loss = F.cross_entropy(model.logits([text], weights), target)
-        if kl and settings.locality_texts:
+        if settings.kl_weight > 0 and settings.locality_texts:
             edited = F.log_softmax(model.logits(settings.locality_texts, weights), -1)
             loss = loss + settings.kl_weight * F.kl_div(edited, settings.locality_probs, reduction="batchmean")
         grads = torch.autograd.grad(loss, list(weights.values()))
@@ -119,8 +120,8 @@ def ffn_weight_names(model: EditableClassifier, edit_layers: int) -> list[str]:
     dense layers of each transformer layer (not the attention's output projection)."""
     names = [n for n in model.weights if n.endswith(".weight") and (".intermediate.dense." in n or
                                                                      (".output.dense." in n and ".attention." not in n))]
-    layers = sorted({int(n.split(".")[2]) for n in names})[-edit_layers:]
-    return [n for n in names if int(n.split(".")[2]) in layers]
+    layers = sorted({layer_of(n) for n in names}, key=lambda k: int(k.split(".")[1]))[-edit_layers:]
+    return [n for n in names if layer_of(n) in layers]
 
 
 class GradientFactors:

@@ -55,7 +55,8 @@ class EditingObjective(Objective):
         self.cfg, self.model, self.seed = cfg, model, cfg.seed
         self.validation, self.rows = rows[:validation_edits], rows[validation_edits:]
         self.translations = translations
-        self.predicted = model.predict([r.text for r in rows])  # the unedited classifier's labels, cached once
+        predicted = model.predict([r.text for r in rows])  # the unedited classifier's labels, cached once
+        self.validation_predicted, self.predicted = predicted[:validation_edits], predicted[validation_edits:]
 
     def edited_weights(self, text: str, label: int) -> Params:
         raise NotImplementedError
@@ -67,7 +68,7 @@ class EditingObjective(Objective):
         rng = np.random.default_rng([self.seed, EDIT_TASK_STREAM, step + 1, index])
         i = int(rng.integers(len(self.rows)))
         row = self.rows[i]
-        wrong = [y for y in range(len(self.model.labels)) if y != self.predicted[len(self.validation) + i]]
+        wrong = [y for y in range(len(self.model.labels)) if y != self.predicted[i]]
         others = [r for r in rng.permutation(len(self.rows))[:4 * LOCALITY_ROWS]
                   if self.rows[r].group != row.group][:LOCALITY_ROWS]
         return EditTask(row.text, int(rng.choice(wrong)),
@@ -91,7 +92,7 @@ class EditingObjective(Objective):
         classifier)."""
         scores = []
         for i, row in enumerate(self.validation):
-            target = (self.predicted[i] + 1) % len(self.model.labels)
+            target = (self.validation_predicted[i] + 1) % len(self.model.labels)
             weights = {k: v.detach() for k, v in self.edited_weights(row.text, target).items()}
             equivalents = [t.text for t in self.translations.get(row.group, []) if t.text != row.text]
             locality = [r.text for r in self.rows[:LOCALITY_ROWS]]

@@ -233,19 +233,12 @@ def evaluate_zero_shot(cfg: MetaConfig, languages: LanguageSplit, methods: list[
     return results
 
 
-def embeddings(learner: MetaLearner, texts: list[str]) -> torch.Tensor:
-    learner.model.eval()
-    with torch.no_grad():
-        return torch.cat([learner.model.embed(tokenize(learner.tokenizer, texts[i:i + 64], learner.cfg.max_length,
-                                                       learner.device)) for i in range(0, len(texts), 64)])
-
-
 def nearest_centroid_predictions(learner: MetaLearner, train_texts: list[str], train_labels: list[int], n_labels: int,
                                  texts: list[str]) -> list[int]:
     """The label whose centroid of training-row embeddings is nearest (the prototype head of all training rows)."""
     labels = torch.tensor(train_labels, device=learner.device)
-    head = init_head(embeddings(learner, train_texts), labels, n_labels, "proto")
-    return head_logits(embeddings(learner, texts), head, learner.model.log_scale.exp()).argmax(-1).tolist()
+    head = init_head(learner.embed(train_texts), labels, n_labels, "proto")
+    return head_logits(learner.embed(texts), head, learner.model.log_scale.exp()).argmax(-1).tolist()
 
 
 def chance_of(result: dict, cfg: MetaConfig) -> float:

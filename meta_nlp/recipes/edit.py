@@ -32,6 +32,7 @@ from meta_nlp.recipes.meta_learn import MULTITASK_DIR, train
 
 BASE_DIR = "base"
 LOCALITY_ROWS = 300  # held-back rows on which locality and drawdown are measured
+HELD_BACK_STREAM = 15  # the random stream that samples them
 RADIUS_GRID = (0.05, 0.1, 0.2, 0.3, 0.5)  # the memory's radius candidates (unit-norm embeddings: distances in [0, 2])
 
 
@@ -43,26 +44,26 @@ def run_editing(cfg: MetaConfig, accelerator: Accelerator | None = None) -> dict
     set_seed(cfg.seed)
     split = set_apart_edit_rows(cfg, prepare_languages(cfg), cfg.edit_fraction)
     base_dir, training = classifier_to_edit(cfg, split, acc)
-    classifier = Classifier.from_pretrained(str(base_dir), device=str(acc.device))
+    classifier = Classifier.from_pretrained(str(base_dir), device=str(acc.device))  # read once: edits never change it
     evaluation_rows, translations = labelled_rows(split.editor_eval, split, classifier.labels)
     tuning_rows, tuning_translations = labelled_rows(split.editor_train, split, classifier.labels)
     held_back = sample(labelled_rows(split.base.val, split, classifier.labels)[0], LOCALITY_ROWS, cfg.seed)
     unrelated = [r.text for r in held_back]
-    radius = memory_radius(cfg, base_dir, acc, tuning_rows, tuning_translations, unrelated, held_back)
-    trained, training[cfg.algorithm] = train_editor(cfg, base_dir, acc, tuning_rows, tuning_translations)
+    radius = memory_radius(cfg, classifier, tuning_rows, tuning_translations, unrelated, held_back)
+    trained, training[cfg.algorithm] = train_editor(cfg, classifier, tuning_rows, tuning_translations)
     if cfg.algorithm == "enn":  # editable training changes the classifier itself: by how much, before any edit
         training["enn"]["accuracy_before_edits"] = {
-            "base": accuracy(editable(cfg, base_dir, acc, 0.0), held_back),
-            "enn": accuracy(editable(cfg, base_dir, acc, 0.0, trained), held_back)}
+            "base": accuracy(editable(cfg, classifier, 0.0), held_back),
+            "enn": accuracy(editable(cfg, classifier, 0.0, trained), held_back)}
     held_out = held_out_translations(cfg, split.base)
     rows = []
     for counterfactual in (False, True):
-        stream = edit_stream(editable(cfg, base_dir, acc, 0.0), evaluation_rows, translations, cfg.seed, counterfactual)
+        stream = edit_stream(editable(cfg, classifier, 0.0), evaluation_rows, translations, cfg.seed, counterfactual)
         stream = stream[:max(cfg.edit_checkpoints)]  # edits past the last checkpoint would be scored by none
         for edit in stream:  # read after all training and tuning: the final evaluation
             edit.held_out_equivalents = held_out.get(edit.group, [])
         for method in methods:
-            model = editable(cfg, base_dir, acc, radius, trained if method == "enn" else None)
+            model = editable(cfg, classifier, radius, trained if method == "enn" else None)
             scored = stream_scores(model, editor(cfg, method, model, unrelated, trained), stream,
                                    [t for t in cfg.edit_checkpoints if t <= len(stream)], unrelated, held_back,
                                    method, "counterfactual" if counterfactual else "mistakes")
@@ -124,14 +125,15 @@ def labelled_rows(corpus: Corpus, split: EditSplit, labels: list[str]) -> tuple[
 
 
 def sample(rows: list[Row], n: int, seed: int) -> list[Row]:
-    order = np.random.default_rng([seed, 15]).permutation(len(rows))[:n]
+    order = np.random.default_rng([seed, HELD_BACK_STREAM]).permutation(len(rows))[:n]
     return [rows[i] for i in sorted(order)]
 
 
-def editable(cfg: MetaConfig, base_dir: Path, acc: Accelerator, radius: float,
+def editable(cfg: MetaConfig, classifier: Classifier, radius: float,
              enn: EditableWeights | None = None) -> EditableClassifier:
-    """A fresh copy of the unedited classifier (every editor starts from it; ENN's from its trained weights)."""
-    model = EditableClassifier(Classifier.from_pretrained(str(base_dir), device=str(acc.device)), cfg.edit_layers)
+    """The unedited classifier with weights of its own to edit (every editor starts from it; ENN's from its trained
+    weights)."""
+    model = EditableClassifier(classifier, cfg.edit_layers)
     model.radius = radius
     if enn is not None:
         model.weights = {k: v.detach().clone() for k, v in enn.as_dict().items()}
@@ -151,8 +153,9 @@ def editor(cfg: MetaConfig, method: str, model: EditableClassifier | None, unrel
     locality = unrelated[:16]  # ft_kl's KL rows: a few held-back rows, their unedited distribution fixed now
     with torch.no_grad():
         probs = torch.softmax(model.logits(locality), -1)
-    edit_settings = EditSettings(cfg.edit_lr, cfg.edit_max_steps, cfg.edit_kl_weight, locality, probs)
-    return lambda m, e: ft_edit(m, e.text, e.label, edit_settings, kl=method == "ft_kl")
+    kl_weight = cfg.edit_kl_weight if method == "ft_kl" else 0.0
+    edit_settings = EditSettings(cfg.edit_lr, cfg.edit_max_steps, kl_weight, locality, probs)
+    return lambda m, e: ft_edit(m, e.text, e.label, edit_settings)
 
 
 def editor_size(method: str, trained: torch.nn.Module, model: EditableClassifier, n_edits: int) -> int:
@@ -167,13 +170,13 @@ def editor_size(method: str, trained: torch.nn.Module, model: EditableClassifier
     return 0
 
 
-def train_editor(cfg: MetaConfig, base_dir: Path, acc: Accelerator, rows: list[Row],
+def train_editor(cfg: MetaConfig, classifier: Classifier, rows: list[Row],
                  translations: dict[str, list[Row]]) -> tuple[MEND | EditableWeights, dict]:
     """Meta-train the editor of --algorithm on the engine (OUTPUT_DIR/<algorithm>: checkpoints, resume, its best/ by
     model selection) and load the selected one: MEND's network, or ENN's trained weights and rates."""
     set_seed(cfg.seed)
     build = MENDObjective if cfg.algorithm == "mend" else ENNObjective
-    objective = build(cfg, editable(cfg, base_dir, acc, 0.0), rows, translations)
+    objective = build(cfg, editable(cfg, classifier, 0.0), rows, translations)
     out = Path(cfg.output_dir) / cfg.algorithm
     resume = "latest" if cfg.resume_from_checkpoint else None
     record = Trainer(objective, EngineSettings.from_config(cfg, output_dir=str(out), max_steps=cfg.editor_steps,
@@ -184,24 +187,24 @@ def train_editor(cfg: MetaConfig, base_dir: Path, acc: Accelerator, rows: list[R
     return module.eval(), record
 
 
-def memory_radius(cfg: MetaConfig, base_dir: Path, acc: Accelerator, rows: list[Row],
+def memory_radius(cfg: MetaConfig, classifier: Classifier, rows: list[Row],
                   translations: dict[str, list[Row]], unrelated: list[str], held_back: list[Row]) -> float:
     """The radius with the best mean of success, generality and locality over a mistakes stream of the
     editor-training rows (never the evaluation's)."""
-    stream: list[Edit] = edit_stream(editable(cfg, base_dir, acc, 0.0), rows, translations, cfg.seed)[:100]
+    stream: list[Edit] = edit_stream(editable(cfg, classifier, 0.0), rows, translations, cfg.seed)[:100]
     if not stream:
         return RADIUS_GRID[0]
     scores = {}
     for radius in RADIUS_GRID:
-        (last,) = stream_scores(editable(cfg, base_dir, acc, radius), editor(cfg, "memory", None, unrelated),
+        (last,) = stream_scores(editable(cfg, classifier, radius), editor(cfg, "memory", None, unrelated),
                                 stream, [len(stream)], unrelated, held_back, "memory", "tuning")
         scores[radius] = np.mean([last["edit_success"], last["generality"] or 0.0, last["locality"]])
     return max(scores, key=lambda r: (scores[r], -r))
 
 
 # ---------------------------------------------------------------------------------- editing a saved classifier
-def apply_edits(run: str, edits: list[tuple[str, str]], output_dir: Path, edit_layers: int = 2, lr: float = 1e-3,
-                max_steps: int = 10) -> list[dict]:
+def apply_edits(run: str, edits: list[tuple[str, str]], output_dir: Path, edit_layers: int, lr: float,
+                max_steps: int) -> list[dict]:
     """Give each text its label (in order) with `ft` on a saved classifier (a run with a head, e.g. OUTPUT_DIR/base/
     multitask or a multitask baseline), and save the edited classifier to `output_dir` (it loads and pushes like
     any run; its meta_nlp.json lists the edits). Returns one record per edit: steps taken and whether it holds."""
