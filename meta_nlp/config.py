@@ -161,14 +161,18 @@ class MetaConfig:
     base_classifier: str | None = _f(None, "reuse the classifier to edit of an earlier editing run (its "
                                            "base/multitask folder) instead of training one; it must come from the same "
                                            "split (--seed, --edit-fraction, languages)")
+    base_classifier_steps: int = _f(300, "training steps of the classifier to edit (the multitask objective, "
+                                         "--multitask-batch-size rows a step); a barely trained classifier has such "
+                                         "small margins that any edit flips unrelated predictions")
     edit_layers: int = _f(2, "top transformer layers edited: ft and ft_kl change them and the head, mend their "
                              "feed-forward matrices")
-    edit_lr: float = _f(1e-3, "SGD lr of ft and ft_kl, and the learned per-matrix edit lr's start (mend)")
+    edit_lr: float = _f(1e-3, "SGD lr of ft and ft_kl (mend's and enn's learned edit lrs start at the "
+                                    "best rate of a grid, on editor-training edits)")
     edit_max_steps: int = _f(10, "ft / ft_kl: at most this many steps per edit (they stop when it flips)")
     edit_kl_weight: float = _f(1.0, "ft_kl: weight of KL(unedited ‖ edited) on unrelated rows")
     edit_checkpoints: list = _f([1, 10, 100], "numbers of sequential edits after which every editor is scored",
                                 nargs=int)
-    editor_steps: int = _f(100, "mend / enn: training steps of the editor (--meta-batch-size edits a step)")
+    editor_steps: int = _f(500, "mend / enn: training steps of the editor (--meta-batch-size edits a step)")
     editor_rank: int = _f(64, "mend: rank of the editor network's residual blocks")
     editor_lr: float = _f(1e-4, "mend: AdamW lr of the editor network; mend and enn: of the learned edit lrs (enn "
                                 "trains the classifier's top layers and head at --meta-lr)")
@@ -301,7 +305,7 @@ AT_LEAST = {"n_way": 2, "k_shot": 1, "n_query": 1, "inner_steps": 1, "eval_inner
             "save_total_limit": 1, "val_episodes": 1, "eval_episodes": 1, "multi_step_loss_steps": 0,
             "first_order_steps": 0, "multitask_steps": 0, "multitask_batch_size": 0, "meta_param_lr": 0.0,
             "mldg_beta": 0.0, "seed": 0, "student_layers": 1, "edit_layers": 1, "edit_max_steps": 1,
-            "editor_steps": 0, "editor_rank": 1, "edit_kl_weight": 0.0}
+            "editor_steps": 0, "editor_rank": 1, "edit_kl_weight": 0.0, "base_classifier_steps": 0}
 POSITIVE = ("inner_lr", "meta_lr", "finetune_lr", "multitask_lr", "multitask_head_lr", "max_grad_norm", "logit_scale",
             "mlti_alpha", "kd_temperature", "pilot_lr", "teacher_lr", "edit_lr", "editor_lr")
 

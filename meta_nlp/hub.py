@@ -343,6 +343,25 @@ def distillation_text(run: Run) -> str:
                       f"This model is the student `{run.method}` ({student}), taught by `{c['teacher']}`."]) + "\n"
 
 
+def edits_text(run: Run, repo_id: str) -> str:
+    """An edited classifier's edits (scripts/edit.py), in the order applied, and how to call it; or nothing."""
+    edits = run.meta.get("edits")
+    if not edits:
+        return ""
+    lines = ["## Edits applied", "",
+             f"This classifier over {', '.join(f'`{label}`' for label in run.meta.get('labels', []))} was edited "
+             f"from `{run.meta.get('edited_from', '?')}` with `scripts/edit.py`, one edit after another:", "",
+             "| # | text | label | editor | steps | held after its edit |", "|---|---|---|---|---|---|"]
+    for i, e in enumerate(edits, 1):
+        text = e["text"].replace("|", "\\|")
+        lines.append(f"| {i} | {text} | {e['label']} | {e['method']} | {e.get('steps') or ''} | "
+                     f"{'yes' if e['holds'] else 'no'} |")
+    lines += ["", "```python", "from meta_nlp import Classifier", "",
+              f'print(Classifier.from_pretrained("{repo_id}").predict([{json.dumps(edits[0]["text"], ensure_ascii=False)}]))',
+              "```", ""]
+    return "\n".join(lines)
+
+
 def card_text(run: Run, repo_id: str, command: str | None) -> str:
     c = run.config
     first = next(iter(run.results.get("results", [])), {})
@@ -369,7 +388,7 @@ confidence interval over episodes. `finetune` adapts the base model directly; `m
 it on the pooled training languages.
 
 {results_table(run)}
-{plot}{distillation_text(run)}
+{plot}{distillation_text(run)}{edits_text(run, repo_id)}
 ## How it was trained
 
 {training_section(run, command)}

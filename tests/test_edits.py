@@ -111,7 +111,7 @@ def test_memory_answers_within_its_radius_only(editable):
 
 
 def test_streams_and_their_metrics(editable):
-    from meta_nlp.evaluation.editing import Row, edit_stream, stream_scores
+    from meta_nlp.evaluation.editing import Row, edit_stream, single_edit_scores, stream_scores
     from meta_nlp.models.editors import memory_edit
     rows = [Row(t, i % 3, "en", f"g{i}") for i, t in enumerate(TEXTS)]
     translations = {"g0": [rows[0], Row("amo la pasta", 0, "it", "g0")]}
@@ -124,11 +124,34 @@ def test_streams_and_their_metrics(editable):
     assert all(e.label not in (e.gold, predicted[TEXTS.index(e.text)]) for e in counterfactual)
     assert next(e for e in counterfactual if e.text == TEXTS[0]).equivalents == ["amo la pasta"]
     editable.radius = 1e-4
-    scores = stream_scores(editable, lambda m, e: memory_edit(m, e.text, e.label), counterfactual, [1, 5],
-                           unrelated=["completely different words"], held_back=rows, method="memory",
+    remember = lambda m, e: memory_edit(m, e.text, e.label)  # noqa: E731
+    scores = stream_scores(editable, remember, counterfactual, [1, 5], held_back=rows, method="memory",
                            stream_name="counterfactual")
     assert [s["n_edits"] for s in scores] == [1, 5]
-    assert all(s["edit_success"] == 1.0 and s["retention"] == 1.0 and s["locality"] == 1.0 for s in scores)
+    assert all(s["edit_success"] == 1.0 and s["retention"] == 1.0 for s in scores)
+    # the memory answers only its own texts: after T edits, T of the 9 rows changed their prediction
+    assert [s["locality"] for s in scores] == pytest.approx([8 / 9, 4 / 9])
+    # single edits: each on the unedited classifier (restored after it), so one changed row each time
+    editable.memory = []
+    one = single_edit_scores(editable, remember, counterfactual, rows, "memory", "counterfactual")
+    assert one["n_edits"] == 1 and one["n"] == len(counterfactual) and not editable.memory
+    assert one["edit_success"] == 1.0 and one["locality"] == pytest.approx(8 / 9)
+    assert one["per_edit_generality"] == [None if not e.equivalents else 0.0 for e in counterfactual]
+    assert one["n_general"] == 1 and one["generality"] == 0.0  # the radius is far too small to reach a translation
+
+
+def test_editable_classifier_reuses_the_lower_layers_exactly(editable):
+    """The states below the edited layers are cached once per text: the embeddings match a full forward pass."""
+    import torch
+    model = editable.classifier.learner.model
+    assert editable.start is not None and model.lower_cache is not None
+    batch = editable.tokenized(TEXTS)
+    encoder = {k: v for k, v in editable.weights.items() if not k.startswith("head.")}
+    with torch.no_grad():
+        torch.testing.assert_close(editable.embed(TEXTS), model.embed(batch, encoder))
+        editable.weights = {k: v + 0.01 for k, v in editable.weights.items()}  # an edit: the top layers change
+        edited = {k: v for k, v in editable.weights.items() if not k.startswith("head.")}
+        torch.testing.assert_close(editable.embed(TEXTS[::-1]), model.embed(editable.tokenized(TEXTS[::-1]), edited))
 
 
 @pytest.mark.slow
@@ -136,7 +159,7 @@ def test_streams_and_their_metrics(editable):
 def test_editing_run_scores_every_editor_on_both_streams(tmp_path, tiny_model_dir, algorithm):
     from meta_nlp.recipes.edit import run_editing
     cfg = tiny_cfg(tmp_path, tiny_model_dir, algorithm=algorithm, baselines=["ft", "ft_kl", "memory"],
-                   train_languages=["en", "it", "ko"], held_out_language=["ja"], multitask_steps=3, eval_every=3,
+                   train_languages=["en", "it", "ko"], held_out_language=["ja"], base_classifier_steps=3, eval_every=3,
                    edit_checkpoints=[1, 5], edit_max_steps=3, editor_steps=2, editor_rank=4)
     out = run_editing(cfg)
     rows = out["editing"]
@@ -160,18 +183,20 @@ def test_editing_run_scores_every_editor_on_both_streams(tmp_path, tiny_model_di
     assert all(keys <= set(r) and 0 <= r["locality"] <= 1 for r in rows)
     assert out["memory_radius"] > 0
     # chatterbot's ja utterances are aligned with English ones: some edits have held-out translations to check
-    assert any(r["n_held_out_equivalents"] > 0 and r["generality_held_out"] is not None for r in rows)
+    assert any(r["n_general_held_out"] > 0 and r["generality_held_out"] is not None for r in rows)
+    one_edit = [r for r in rows if r["n_edits"] == 1]
+    assert len(one_edit) == 8 and all(len(r["per_edit_generality"]) == r["n"] for r in one_edit)
+    assert all(len(r["generality_vs_ft"]) == 3 for r in one_edit if r["method"] != "ft" and r["n_general"] > 1)
     assert "## Editing" in (tmp_path / "run" / "report.md").read_text()
     assert (tmp_path / "run" / "editing.png").stat().st_size > 1000
     assert len(json.loads((tmp_path / "run" / "results.json").read_text())["editing"]) == len(rows)
 
 
-def test_an_untrained_mend_editor_takes_one_sgd_step_on_the_edited_matrices(tmp_path, tiny_model_dir):
-    """The editor network starts as the identity: its first edit is W − lr·∇W(edit loss), exactly (float64)."""
+def float64_editable(tmp_path, tiny_model_dir):
+    """The fixture's tiny classifier in float64, for exact gradient checks."""
     import torch
-    import torch.nn.functional as F
     from meta_nlp.learner import Classifier, save_head, save_learner
-    from meta_nlp.models.editors import MEND, EditableClassifier, ffn_weight_names
+    from meta_nlp.models.editors import EditableClassifier
     from meta_nlp.models.encoder import MetaModel, load_encoder
     encoder, tokenizer = load_encoder(tiny_model_dir)
     torch.manual_seed(0)
@@ -180,7 +205,15 @@ def test_an_untrained_mend_editor_takes_one_sgd_step_on_the_edited_matrices(tmp_
     classifier = Classifier.from_pretrained(str(tmp_path / "clf"))
     classifier.learner.model.double()
     classifier.head = {k: v.double() for k, v in classifier.head.items()}
-    model = EditableClassifier(classifier, edit_layers=1)
+    return EditableClassifier(classifier, edit_layers=1)
+
+
+def test_an_untrained_mend_editor_takes_one_sgd_step_on_the_edited_matrices(tmp_path, tiny_model_dir):
+    """The editor network starts as the identity: its first edit is W − lr·∇W(edit loss), exactly (float64)."""
+    import torch
+    import torch.nn.functional as F
+    from meta_nlp.models.editors import MEND, ffn_weight_names
+    model = float64_editable(tmp_path, tiny_model_dir)
     names = ffn_weight_names(model, 1)
     assert names == ["encoder.layer.1.intermediate.dense.weight", "encoder.layer.1.output.dense.weight"]
     editor = MEND(model, edit_layers=1, rank=4, lr=0.5).double()  # 0.5: exact in float32 too
@@ -191,6 +224,40 @@ def test_an_untrained_mend_editor_takes_one_sgd_step_on_the_edited_matrices(tmp_
     for name in names:
         assert torch.allclose(edited[name], model.weights[name] - 0.5 * grads[name], rtol=1e-9, atol=1e-12)
     assert all(torch.equal(edited[n], model.weights[n]) for n in model.weights if n not in names)
+
+
+def test_enn_meta_gradient_goes_through_the_edit_step(tmp_path, tiny_model_dir, monkeypatch):
+    """ENN's training gradient is second order: for the learned edit lrs and the trained weights it matches central
+    finite differences of its loss (the edit loss after one SGD step on the edit, + drift), in float64. The
+    locality term is off here: its target, the unedited predictions, moves with the weights but is a constant of
+    the loss by design."""
+    import torch
+    from meta_nlp.config import MetaConfig
+    from meta_nlp.evaluation.editing import Row
+    from meta_nlp.objectives import editing
+    from meta_nlp.objectives.editing import ENNObjective
+    monkeypatch.setattr(editing, "C_LOC", 0.0)
+    model = float64_editable(tmp_path, tiny_model_dir)
+    rows = [Row(t, i % 3, "en", f"g{i % 5}") for i, t in enumerate(TEXTS * 2)]
+    translations: dict = {}
+    for r in rows:
+        translations.setdefault(r.group, []).append(r)
+    objective = ENNObjective(MetaConfig(algorithm="enn", edit_layers=1), model, rows, translations, validation_edits=2)
+    objective.weights.double()
+    task = objective.draw_task(0, 0, 1)
+    objective.task_gradients(task, 0, 1.0, lambda loss: loss.backward())
+    lrs, weight = objective.weights.lrs, objective.weights.values[0]
+    analytic = [lrs.grad[0].item(), weight.grad.reshape(-1)[3].item()]
+
+    def loss_moved(tensor, index, eps):
+        with torch.no_grad():
+            tensor.view(-1)[index] += eps
+        loss = objective.task_gradients(task, 0, 1.0, lambda loss: None)["loss"]
+        with torch.no_grad():
+            tensor.view(-1)[index] -= eps
+        return loss
+    numeric = [(loss_moved(t, i, 1e-6) - loss_moved(t, i, -1e-6)) / 2e-6 for t, i in ((lrs, 0), (weight, 3))]
+    assert analytic[0] != 0.0 and numeric == pytest.approx(analytic, rel=1e-5, abs=1e-9)
 
 
 def test_mend_training_resumes_exactly(tmp_path, editable):
@@ -236,6 +303,11 @@ def test_edit_command_saves_an_edited_classifier_that_lists_its_edits(tmp_path, 
     edited = Classifier.from_pretrained(str(tmp_path / "edited"))
     assert edited.predict(["I love pasta"]) == [target]
     assert [e["text"] for e in edited.learner.meta["edits"]] == ["I love pasta"] and edited.learner.meta["edited_from"] == run
+    # a run like any other: results.json lists the edits, and the Hub card too
+    from meta_nlp.hub import build_upload_folder
+    assert json.loads((tmp_path / "edited" / "results.json").read_text())["edits"][0]["label"] == target
+    card = (build_upload_folder(tmp_path / "edited", tmp_path / "upload") / "README.md").read_text()
+    assert "## Edits applied" in card and f"| 1 | I love pasta | {target} | ft |" in card
     for args, message in ((["--text", "x", "--label", "weather"], "label 'weather' is not one of"),
                           (["--text", " ", "--label", "food"], "needs a text"),
                           (["--text", "x"], "one --label per --text")):
@@ -245,3 +317,38 @@ def test_edit_command_saves_an_edited_classifier_that_lists_its_edits(tmp_path, 
                            "--text", "x", "--label", "food", "--output-dir", str(tmp_path / "bad")],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 2 and proc.stderr.startswith("error:")
+
+
+@pytest.mark.parametrize("method", ["mend", "enn"])
+def test_a_trained_editor_edits_the_classifier_it_was_trained_for_only(tmp_path, editable, method):
+    import torch
+    from meta_nlp.config import MetaConfig
+    from meta_nlp.engine.trainer import EngineSettings, Trainer
+    from meta_nlp.evaluation.editing import Row
+    from meta_nlp.learner import Classifier, save_head
+    from meta_nlp.objectives.editing import ENNObjective, MENDObjective
+    from meta_nlp.recipes.edit import apply_edits
+    rows = [Row(t, i % 3, "en", f"g{i % 5}") for i, t in enumerate(TEXTS * 2)]
+    translations: dict = {}
+    for r in rows:
+        translations.setdefault(r.group, []).append(r)
+    cfg = MetaConfig(algorithm=method, edit_layers=1, editor_rank=4, edit_max_steps=3)
+    build = MENDObjective if method == "mend" else ENNObjective
+    objective = build(cfg, editable, rows, translations, validation_edits=2)
+    Trainer(objective, EngineSettings(output_dir=str(tmp_path / "editing" / method), max_steps=2, tasks_per_process=1,
+                                      eval_every=2)).train()
+    run = str(tmp_path / "clf")  # the classifier the editor trained for (the fixture's)
+    records = apply_edits(run, [("I love pasta", "money"), ("fresh bread", "sports")], tmp_path / "edited", 1, 1e-3,
+                          3, editor_path=str(tmp_path / "editing"))
+    assert [r["method"] for r in records] == [method] * 2
+    edited = Classifier.from_pretrained(str(tmp_path / "edited"))
+    assert [e["text"] for e in edited.learner.meta["edits"]] == ["I love pasta", "fresh bread"]
+    # the edited classifier descends from it: its editor edits it further
+    assert apply_edits(str(tmp_path / "edited"), [("tennis final", "food")], tmp_path / "again", 1, 1e-3, 3,
+                       editor_path=str(tmp_path / "editing" / method / "best"))[0]["method"] == method
+    # another classifier (another head) is refused in one line
+    save_head(tmp_path / "clf", {"weight": 0.05 * torch.randn(3, 32), "bias": torch.zeros(3)}, LABELS)
+    with pytest.raises(MetaNLPError, match="trained for another classifier"):
+        apply_edits(run, [("I love pasta", "money")], tmp_path / "bad", 1, 1e-3, 3, str(tmp_path / "editing"))
+    with pytest.raises(MetaNLPError, match="holds no trained editor"):
+        apply_edits(run, [("I love pasta", "money")], tmp_path / "bad", 1, 1e-3, 3, str(tmp_path / "nowhere"))

@@ -85,7 +85,7 @@ def test_editing_never_opens_the_held_out_language_before_its_final_evaluation(t
     _WATCHING[0] = True
     try:
         edit.run_editing(tiny_cfg(tmp_path, tiny_model_dir, algorithm="mend", baselines=["ft"], held_out_language=["ja"],
-                                  train_languages=["en", "it", "ko"], multitask_steps=2, eval_every=2, editor_steps=1,
+                                  train_languages=["en", "it", "ko"], base_classifier_steps=2, eval_every=2, editor_steps=1,
                                   editor_rank=2, edit_checkpoints=[1]))
     finally:
         _WATCHING[0] = False

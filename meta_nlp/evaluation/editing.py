@@ -2,9 +2,12 @@
 
 An edit asks a classifier to give `text` the label `label`. A stream is a seeded sequence of them: the classifier's
 own mistakes on the editing evaluation rows, corrected to the gold label, or (counterfactual, harder) a label that
-is neither gold nor predicted. After T edits of a stream (T in `checkpoints`):
+is neither gold nor predicted. One edit (n_edits = 1) is scored as the mean over many single edits, each made on
+the unedited classifier (`single_edit_scores`); T > 1 edits are made one after another (`stream_scores`) and
+scored after the T-th:
 - edit_success: share of the T edits that held right after they were made;
-- generality: share of their translations in the training languages that now take the edit's label;
+- generality: over the edits that have translations in the training languages, the mean share of them that now
+  take the edit's label;
 - generality_held_out: the same for their translations in the held-out languages (an edit made in one language,
   holding in one never seen; None where no translation is known);
 - locality: agreement with the *unedited* classifier's predictions (cached before any edit) on unrelated rows;
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from meta_nlp.models.editors import EditableClassifier
 
@@ -61,14 +65,41 @@ def edit_stream(model: EditableClassifier, rows: list[Row], translations: dict[s
     return [edits[i] for i in rng.permutation(len(edits))]
 
 
+def single_edit_scores(model: EditableClassifier, apply_edit: Callable[[EditableClassifier, Edit], object],
+                       edits: list[Edit], held_back: list[Row], method: str, stream_name: str) -> dict:
+    """The one-edit row (n_edits = 1): each edit made alone on the unedited classifier, which is restored after it;
+    every metric is a mean over the edits. `per_edit_generality` keeps each edit's generality (None: no
+    translations) so that methods can be compared paired on the same edits."""
+    start = model.state()
+    unedited, accuracy_before = predictions_and_accuracy(model, held_back)
+    per_edit: dict[str, list] = {k: [] for k in ("success", "generality", "held_out", "locality", "drawdown", "s")}
+    for edit in tqdm(edits, desc=f"{method}: single edits ({stream_name})", leave=False, dynamic_ncols=True):
+        started = time.perf_counter()
+        apply_edit(model, edit)
+        per_edit["s"].append(time.perf_counter() - started)
+        per_edit["success"].append(float(model.predict([edit.text])[0] == edit.label))
+        per_edit["generality"].append(holds_on(model, [(t, edit.label) for t in edit.equivalents]))
+        per_edit["held_out"].append(holds_on(model, [(t, edit.label) for t in edit.held_out_equivalents]))
+        predicted, accuracy_after = predictions_and_accuracy(model, held_back)
+        per_edit["locality"].append(float(np.mean([a == b for a, b in zip(predicted, unedited)])))
+        per_edit["drawdown"].append(100 * (accuracy_before - accuracy_after))
+        model.restore(start)
+    success = float(np.mean(per_edit["success"]))
+    return {"method": method, "stream": stream_name, "n_edits": 1, "edit_success": success,
+            **generality_fields(per_edit["generality"], per_edit["held_out"]),
+            "locality": float(np.mean(per_edit["locality"])), "drawdown": round(float(np.mean(per_edit["drawdown"])), 3),
+            "retention": success, "latency_s": float(np.mean(per_edit["s"])), "n": len(edits),
+            "per_edit_generality": per_edit["generality"]}
+
+
 def stream_scores(model: EditableClassifier, apply_edit: Callable[[EditableClassifier, Edit], object],
-                  stream: list[Edit], checkpoints: list[int], unrelated: list[str], held_back: list[Row],
+                  stream: list[Edit], checkpoints: list[int], held_back: list[Row],
                   method: str, stream_name: str) -> list[dict]:
     """Apply the stream's edits one after another; a row of metrics after each checkpoint's number of edits."""
-    unedited = model.predict(unrelated)
-    accuracy_before = accuracy(model, held_back)
+    unedited, accuracy_before = predictions_and_accuracy(model, held_back)
     held, seconds, out = [], [], []
-    for t, edit in enumerate(stream, 1):
+    for t, edit in enumerate(tqdm(stream, desc=f"{method}: sequential edits ({stream_name})", leave=False,
+                                  dynamic_ncols=True), 1):
         started = time.perf_counter()
         apply_edit(model, edit)
         seconds.append(time.perf_counter() - started)
@@ -76,25 +107,41 @@ def stream_scores(model: EditableClassifier, apply_edit: Callable[[EditableClass
         if t in checkpoints:
             done = stream[:t]
             still = model.predict([e.text for e in done])
-            general, n_general = holds_on(model, [(text, e.label) for e in done for text in e.equivalents])
-            held_out, n_held_out = holds_on(model, [(text, e.label) for e in done for text in e.held_out_equivalents])
+            predicted, accuracy_after = predictions_and_accuracy(model, held_back)
             out.append({"method": method, "stream": stream_name, "n_edits": t, "edit_success": float(np.mean(held)),
-                        "generality": general, "n_equivalents": n_general,
-                        "generality_held_out": held_out, "n_held_out_equivalents": n_held_out,
-                        "locality": float(np.mean([a == b for a, b in zip(model.predict(unrelated), unedited)])),
-                        "drawdown": round(100 * (accuracy_before - accuracy(model, held_back)), 3),
+                        **generality_fields([holds_on(model, [(x, e.label) for x in e.equivalents]) for e in done],
+                                            [holds_on(model, [(x, e.label) for x in e.held_out_equivalents])
+                                             for e in done]),
+                        "locality": float(np.mean([a == b for a, b in zip(predicted, unedited)])),
+                        "drawdown": round(100 * (accuracy_before - accuracy_after), 3),
                         "retention": float(np.mean([p == e.label for p, e in zip(still, done)])),
                         "latency_s": float(np.mean(seconds)), "n": len(stream)})
     return out
 
 
-def holds_on(model: EditableClassifier, texts_and_labels: list[tuple[str, int]]) -> tuple[float | None, int]:
-    """(share of the texts that take their label, how many texts); None when there are none."""
+def generality_fields(general: list[float | None], held_out: list[float | None]) -> dict:
+    """Generality (training languages) and generality_held_out: the mean over edits that have translations there of
+    the share of its translations taking the edit's label (None where no edit has any), with how many edits count."""
+    def mean(values):
+        known = [v for v in values if v is not None]
+        return (float(np.mean(known)) if known else None), len(known)
+    (g, n_g), (h, n_h) = mean(general), mean(held_out)
+    return {"generality": g, "n_general": n_g, "generality_held_out": h, "n_general_held_out": n_h}
+
+
+def holds_on(model: EditableClassifier, texts_and_labels: list[tuple[str, int]]) -> float | None:
+    """Share of the texts that take their label; None when there are none."""
     if not texts_and_labels:
-        return None, 0
+        return None
     predicted = model.predict([text for text, _ in texts_and_labels])
-    return float(np.mean([p == y for p, (_, y) in zip(predicted, texts_and_labels)])), len(texts_and_labels)
+    return float(np.mean([p == y for p, (_, y) in zip(predicted, texts_and_labels)]))
+
+
+def predictions_and_accuracy(model: EditableClassifier, rows: list[Row]) -> tuple[list[int], float]:
+    """The model's labels for the rows (locality compares them) and its accuracy on them (drawdown), one pass."""
+    predicted = model.predict([r.text for r in rows])
+    return predicted, float(np.mean([p == r.gold for p, r in zip(predicted, rows)]))
 
 
 def accuracy(model: EditableClassifier, rows: list[Row]) -> float:
-    return float(np.mean([p == r.gold for p, r in zip(model.predict([r.text for r in rows]), rows)]))
+    return predictions_and_accuracy(model, rows)[1]

@@ -10,13 +10,14 @@ the non-parametric baseline. The editors here need no training:
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
-from meta_nlp.models.encoder import Params, head_logits, layer_of, tokenize
+from meta_nlp.models.encoder import LowerStateCache, Params, head_logits, layer_of, tokenize
 
 if TYPE_CHECKING:  # a saved classifier (meta_nlp.learner sits above the models)
     from meta_nlp.learner import Classifier
@@ -39,6 +40,31 @@ class EditableClassifier:
         self.weights.update({k: v.detach().clone() for k, v in classifier.head.items()})
         self.memory: list[MemoryEntry] = []
         self.radius = 0.0
+        # Edits change only the top layers and the loaded model never changes, so every text's states below them
+        # are computed once for the whole run (an evaluation re-reads the same held-back rows after every edit).
+        self.start = model.first_adapted_layer(names)
+        if self.start is not None and model.lower_cache is None:
+            model.lower_cache = LowerStateCache(model)
+
+    def state(self) -> tuple[Params, list[MemoryEntry]]:
+        """The current weights and memory, to return to with `restore` (edits replace them, never mutate)."""
+        return dict(self.weights), list(self.memory)
+
+    def restore(self, state: tuple[Params, list[MemoryEntry]]) -> None:
+        self.weights, self.memory = dict(state[0]), list(state[1])
+
+    def weights_hash(self) -> str:
+        """A hash of the current editable weights (names and values)."""
+        digest = hashlib.sha256()
+        for name in sorted(self.weights):
+            digest.update(name.encode())
+            digest.update(self.weights[name].detach().float().cpu().numpy().tobytes())
+        return digest.hexdigest()[:16]
+
+    def base_fingerprint(self) -> str:
+        """Which classifier this is, for a trained editor to check it was trained for it: the hash of its weights, or
+        for an edited classifier the one its edits started from (`edit_base` in its meta_nlp.json)."""
+        return self.classifier.learner.meta.get("edit_base") or self.weights_hash()
 
     @property
     def labels(self) -> list[str]:
@@ -51,7 +77,10 @@ class EditableClassifier:
     def embed(self, texts: list[str], weights: Params | None = None) -> torch.Tensor:
         weights = self.weights if weights is None else weights
         encoder = {k: v for k, v in weights.items() if not k.startswith("head.")}
-        return self.classifier.learner.model.embed(self.tokenized(texts), encoder)
+        model, batch = self.classifier.learner.model, self.tokenized(texts)
+        if self.start is None:
+            return model.embed(batch, encoder)
+        return model.embed_from(model.lower_states(batch, self.start), batch, encoder, self.start)
 
     def logits(self, texts: list[str], weights: Params | None = None) -> torch.Tensor:
         """The classifier's logits under `weights` (default: the current, edited ones); differentiable in them."""

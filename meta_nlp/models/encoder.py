@@ -75,7 +75,7 @@ class MetaModel(nn.Module):
         self.encoder = encoder
         self.log_scale = nn.Parameter(torch.tensor(float(logit_scale)).log())
         self.inner_lrs = nn.ParameterDict()  # filled by Meta-SGD; keys are sanitised parameter or layer names
-        self.lower_cache: LowerStateCache | None = None  # set by `reusing_lower_states` only
+        self.lower_cache: LowerStateCache | None = None  # set by `reusing_lower_states`, or for good by an editor
 
     def encoder_params(self) -> Params:
         return dict(self.encoder.named_parameters())

@@ -11,6 +11,7 @@ editor-training rows: the mean of edit success, generality and locality.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from meta_nlp.objectives.base import Backward, Objective
 EDIT_TASK_STREAM = 16  # the random stream of the editor's training edits
 LOCALITY_ROWS = 8
 EDITOR_FILE = "editor.safetensors"
+EDITOR_META = "editor.json"  # which editor, its shape, and the classifier it was trained for
 
 
 @dataclass
@@ -44,6 +46,9 @@ class EditTask:
 C_EDIT, C_LOC = 0.1, 1.0
 STATISTICS_EDITS = 50
 VALIDATION_EDITS = 20
+# Where the learned edit lrs start (`start_edit_lr`): they learn at --editor-lr, far too slowly to find their scale
+# across decades on their own.
+EDIT_LR_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
 
 class EditingObjective(Objective):
@@ -53,6 +58,9 @@ class EditingObjective(Objective):
     def __init__(self, cfg: MetaConfig, model: EditableClassifier, rows: list[Row], translations: dict[str, list[Row]],
                  validation_edits: int = VALIDATION_EDITS):
         self.cfg, self.model, self.seed = cfg, model, cfg.seed
+        self.classifier_fingerprint = model.base_fingerprint()  # before ENN's training replaces the weights
+        order = np.random.default_rng([cfg.seed, EDIT_TASK_STREAM]).permutation(len(rows))  # languages mixed
+        rows = [rows[i] for i in order]
         self.validation, self.rows = rows[:validation_edits], rows[validation_edits:]
         self.translations = translations
         predicted = model.predict([r.text for r in rows])  # the unedited classifier's labels, cached once
@@ -61,8 +69,26 @@ class EditingObjective(Objective):
     def edited_weights(self, text: str, label: int) -> Params:
         raise NotImplementedError
 
+    def learned_lrs(self) -> torch.nn.Parameter:
+        """The editor's learned edit lr per edited tensor."""
+        raise NotImplementedError
+
     def frozen_modules(self) -> dict[str, torch.nn.Module]:
         return {"classifier": self.model.classifier.learner.model}
+
+    def start_edit_lr(self) -> float:
+        """Set every learned edit lr to the rate of EDIT_LR_GRID whose editor, untrained, scores best on the
+        validation edits, and return it (an untrained editor takes one plain gradient step: MEND's network starts as
+        the identity, ENN's weights as the classifier's)."""
+        lrs, scores = self.learned_lrs(), {}
+        for lr in EDIT_LR_GRID:
+            with torch.no_grad():
+                lrs.fill_(lr)
+            scores[lr] = self.selection_score(None)
+        best = max(scores, key=lambda lr: (scores[lr], -lr))
+        with torch.no_grad():
+            lrs.fill_(best)
+        return best
 
     def draw_task(self, step: int, index: int, total: int) -> EditTask:
         rng = np.random.default_rng([self.seed, EDIT_TASK_STREAM, step + 1, index])
@@ -108,6 +134,9 @@ class EditingObjective(Objective):
         path.mkdir(parents=True, exist_ok=True)
         module = next(iter(self.trained_modules().values()))
         save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(path / EDITOR_FILE))
+        (path / EDITOR_META).write_text(json.dumps({
+            "method": self.name, "edit_layers": self.cfg.edit_layers, "editor_rank": self.cfg.editor_rank,
+            "edit_max_steps": self.cfg.edit_max_steps, "classifier": self.classifier_fingerprint}, indent=2))
 
 
 class MENDObjective(EditingObjective):
@@ -120,6 +149,7 @@ class MENDObjective(EditingObjective):
         self.statistics_edits = statistics_edits
         self.editor = MEND(model, cfg.edit_layers, cfg.editor_rank, cfg.edit_lr).to(model.classifier.learner.device)
         self.editor.set_statistics(self.factor_sample())
+        self.edit_lr_start = self.start_edit_lr()
 
     def factor_sample(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Gradient factors of `statistics_edits` training edits, pooled per matrix."""
@@ -132,6 +162,9 @@ class MENDObjective(EditingObjective):
 
     def trained_modules(self) -> dict[str, torch.nn.Module]:
         return {"editor": self.editor}
+
+    def learned_lrs(self) -> torch.nn.Parameter:
+        return self.editor.lrs
 
     def param_groups(self, phase: str = "main") -> list[dict]:
         return [{"params": list(self.editor.networks.parameters()), "lr": self.cfg.editor_lr},
@@ -178,9 +211,13 @@ class ENNObjective(EditingObjective):
         super().__init__(cfg, model, rows, translations, validation_edits)
         self.original = {k: v.detach().clone() for k, v in model.weights.items()}
         self.weights = EditableWeights(model.weights, cfg.edit_lr)
+        self.edit_lr_start = self.start_edit_lr()
 
     def trained_modules(self) -> dict[str, torch.nn.Module]:
         return {"enn": self.weights}
+
+    def learned_lrs(self) -> torch.nn.Parameter:
+        return self.weights.lrs
 
     def param_groups(self, phase: str = "main") -> list[dict]:
         return [{"params": list(self.weights.values), "lr": self.cfg.meta_lr},

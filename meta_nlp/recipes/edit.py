@@ -17,21 +17,24 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from safetensors.torch import load_file
 
-from meta_nlp.config import MetaConfig
+from meta_nlp.config import EDITORS, MetaConfig
 from meta_nlp.data.edits import EditSplit, held_out_translations, set_apart_edit_rows
 from meta_nlp.data.episodes import Corpus
 from meta_nlp.data.languages import prepare_languages
 from meta_nlp.engine.trainer import EngineSettings, Trainer, make_accelerator
-from meta_nlp.evaluation.editing import Edit, Row, accuracy, edit_stream, stream_scores
+from meta_nlp.evaluation.editing import Edit, Row, accuracy, edit_stream, single_edit_scores, stream_scores
 from meta_nlp.evaluation.report import editing_section, plot_editing, write_results
+from meta_nlp.evaluation.stats import bootstrap_difference
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.learner import META_FILE, Classifier, resolve_learner_dir, save_head, save_learner
 from meta_nlp.models.editors import MEND, EditableClassifier, EditSettings, ft_edit, mend_edit, memory_edit
-from meta_nlp.objectives.editing import EDITOR_FILE, EditableWeights, ENNObjective, MENDObjective
+from meta_nlp.objectives.editing import EDITOR_FILE, EDITOR_META, EditableWeights, ENNObjective, MENDObjective
 from meta_nlp.recipes.meta_learn import MULTITASK_DIR, train
 
 BASE_DIR = "base"
 LOCALITY_ROWS = 300  # held-back rows on which locality and drawdown are measured
+KL_ROWS = 16  # ft_kl's locality rows (editor-training rows)
+SINGLE_EDITS = 100  # the one-edit metrics: means over this many edits of a stream, each on the unedited classifier
 HELD_BACK_STREAM = 15  # the random stream that samples them
 RADIUS_GRID = (0.05, 0.1, 0.2, 0.3, 0.5)  # the memory's radius candidates (unit-norm embeddings: distances in [0, 2])
 
@@ -48,30 +51,48 @@ def run_editing(cfg: MetaConfig, accelerator: Accelerator | None = None) -> dict
     evaluation_rows, translations = labelled_rows(split.editor_eval, split, classifier.labels)
     tuning_rows, tuning_translations = labelled_rows(split.editor_train, split, classifier.labels)
     held_back = sample(labelled_rows(split.base.val, split, classifier.labels)[0], LOCALITY_ROWS, cfg.seed)
-    unrelated = [r.text for r in held_back]
-    radius = memory_radius(cfg, classifier, tuning_rows, tuning_translations, unrelated, held_back)
+    kl_texts = [r.text for r in sample(tuning_rows, KL_ROWS, cfg.seed)]  # ft_kl's: never the scored rows
+    radius = memory_radius(cfg, classifier, tuning_rows, tuning_translations)
     trained, training[cfg.algorithm] = train_editor(cfg, classifier, tuning_rows, tuning_translations)
     if cfg.algorithm == "enn":  # editable training changes the classifier itself: by how much, before any edit
         training["enn"]["accuracy_before_edits"] = {
             "base": accuracy(editable(cfg, classifier, 0.0), held_back),
             "enn": accuracy(editable(cfg, classifier, 0.0, trained), held_back)}
     held_out = held_out_translations(cfg, split.base)
-    rows = []
+    rows, stream_lengths = [], {}
     for counterfactual in (False, True):
+        name = "counterfactual" if counterfactual else "mistakes"
         stream = edit_stream(editable(cfg, classifier, 0.0), evaluation_rows, translations, cfg.seed, counterfactual)
-        stream = stream[:max(cfg.edit_checkpoints)]  # edits past the last checkpoint would be scored by none
+        stream_lengths[name] = len(stream)
         for edit in stream:  # read after all training and tuning: the final evaluation
             edit.held_out_equivalents = held_out.get(edit.group, [])
+        sequential = sorted({min(t, len(stream)) for t in cfg.edit_checkpoints if t > 1})  # T past the stream: all
         for method in methods:
             model = editable(cfg, classifier, radius, trained if method == "enn" else None)
-            scored = stream_scores(model, editor(cfg, method, model, unrelated, trained), stream,
-                                   [t for t in cfg.edit_checkpoints if t <= len(stream)], unrelated, held_back,
-                                   method, "counterfactual" if counterfactual else "mistakes")
+            apply_edit = editor(cfg, method, model, kl_texts, trained)
+            scored = [single_edit_scores(model, apply_edit, stream[:SINGLE_EDITS], held_back, method, name)
+                      ] if 1 in cfg.edit_checkpoints and stream else []
+            scored += stream_scores(model, apply_edit, stream[:max(sequential, default=0)], sequential, held_back,
+                                    method, name)
             rows += [r | {"editor_params": editor_size(method, trained, model, r["n_edits"])} for r in scored]
-    out = {"editing": rows, "training": training, "memory_radius": radius, "base_classifier": str(base_dir)}
+    rows = with_generality_vs_ft(rows)
+    out = {"editing": rows, "training": training, "memory_radius": radius, "base_classifier": str(base_dir),
+           "classifier_accuracy": accuracy(editable(cfg, classifier, 0.0), held_back),
+           "stream_lengths": stream_lengths}
     if acc.is_main_process:
         write_editing_outputs(Path(cfg.output_dir), cfg, out)
     return out
+
+
+def with_generality_vs_ft(rows: list[dict]) -> list[dict]:
+    """Each one-edit row with `generality_vs_ft`: its generality minus ft's, paired over the same edits (those with
+    translations), with the 95% bootstrap interval (mean, low, high); ft's own row and runs without ft get none."""
+    ft = {r["stream"]: r["per_edit_generality"] for r in rows if r["n_edits"] == 1 and r["method"] == "ft"}
+    for r in rows:
+        if r["n_edits"] == 1 and r["method"] != "ft" and r["stream"] in ft:
+            pairs = [(a, b) for a, b in zip(r["per_edit_generality"], ft[r["stream"]]) if a is not None]
+            r["generality_vs_ft"] = list(bootstrap_difference(*zip(*pairs))) if len(pairs) > 1 else None
+    return rows
 
 
 def classifier_to_edit(cfg: MetaConfig, split: EditSplit, acc: Accelerator) -> tuple[Path, dict]:
@@ -85,7 +106,7 @@ def classifier_to_edit(cfg: MetaConfig, split: EditSplit, acc: Accelerator) -> t
             raise MetaNLPError(f"--base-classifier {cfg.base_classifier} was not trained on this run's split (--seed, "
                                "--edit-fraction, languages): its training rows could hold the edits")
         return path, {"base": {"reused": cfg.base_classifier}}
-    base_cfg = replace(cfg, output_dir=str(Path(cfg.output_dir) / BASE_DIR))
+    base_cfg = replace(cfg, output_dir=str(Path(cfg.output_dir) / BASE_DIR), multitask_steps=cfg.base_classifier_steps)
     record = train("multitask", base_cfg, split.base, acc)
     path = Path(base_cfg.output_dir) / MULTITASK_DIR / "best"
     if acc.is_main_process:  # the split it trained on, so that a later run can reuse it safely
@@ -107,8 +128,10 @@ def write_editing_outputs(output_dir: Path, cfg: MetaConfig, out: dict) -> None:
     """results.json (its `editing` rows), report.md (the Editing table) and editing.png."""
     write_results(output_dir, cfg.to_dict(), [], out)
     lines = [f"# meta_nlp editing: {cfg.task}, held out {', '.join(cfg.held_out_language)}", "",
-             f"The classifier to edit: `{out['base_classifier']}`; the memory's radius {out['memory_radius']:g} (chosen "
-             "on editor-training rows).", *editing_section(out["editing"]), "", "![editing metrics](editing.png)", ""]
+             f"The classifier to edit: `{out['base_classifier']}` (accuracy {out['classifier_accuracy']:.3f} on the "
+             f"held-back rows); edits in the streams: {out['stream_lengths']}; the memory's radius "
+             f"{out['memory_radius']:g} (chosen on editor-training rows). One edit: the mean over up to {SINGLE_EDITS} "
+             "edits, each made alone on the unedited classifier.", *editing_section(out["editing"]), "", "![editing metrics](editing.png)", ""]
     (output_dir / "report.md").write_text("\n".join(lines))
     plot_editing(output_dir, out["editing"])
 
@@ -140,9 +163,10 @@ def editable(cfg: MetaConfig, classifier: Classifier, radius: float,
     return model
 
 
-def editor(cfg: MetaConfig, method: str, model: EditableClassifier | None, unrelated: list[str],
+def editor(cfg: MetaConfig, method: str, model: EditableClassifier | None, kl_texts: list[str] = (),
            trained: MEND | EditableWeights | None = None):
-    """The function that applies one edit with `method` (`trained`: the learned editor of --algorithm)."""
+    """The function that applies one edit with `method` (`trained`: the learned editor of --algorithm; `kl_texts`:
+    the rows whose unedited predictions ft_kl keeps)."""
     if method == "memory":
         return lambda m, e: memory_edit(m, e.text, e.label)
     if method == "mend":
@@ -150,11 +174,10 @@ def editor(cfg: MetaConfig, method: str, model: EditableClassifier | None, unrel
     if method == "enn":  # SGD at the learned rates until the edit holds
         settings = EditSettings(trained.edit_lrs(), cfg.edit_max_steps)
         return lambda m, e: ft_edit(m, e.text, e.label, settings)
-    locality = unrelated[:16]  # ft_kl's KL rows: a few held-back rows, their unedited distribution fixed now
-    with torch.no_grad():
-        probs = torch.softmax(model.logits(locality), -1)
+    with torch.no_grad():  # their unedited distribution, fixed before any edit
+        probs = torch.softmax(model.logits(list(kl_texts)), -1) if kl_texts else None
     kl_weight = cfg.edit_kl_weight if method == "ft_kl" else 0.0
-    edit_settings = EditSettings(cfg.edit_lr, cfg.edit_max_steps, kl_weight, locality, probs)
+    edit_settings = EditSettings(cfg.edit_lr, cfg.edit_max_steps, kl_weight, list(kl_texts), probs)
     return lambda m, e: ft_edit(m, e.text, e.label, edit_settings)
 
 
@@ -182,51 +205,89 @@ def train_editor(cfg: MetaConfig, classifier: Classifier, rows: list[Row],
     record = Trainer(objective, EngineSettings.from_config(cfg, output_dir=str(out), max_steps=cfg.editor_steps,
                                                            resume_from_checkpoint=resume,
                                                            desc=f"train {cfg.algorithm}")).train()
+    record["edit_lr_start"] = objective.edit_lr_start
     (module,) = objective.trained_modules().values()
     module.load_state_dict(load_file(str(out / "best" / EDITOR_FILE)))
     return module.eval(), record
 
 
 def memory_radius(cfg: MetaConfig, classifier: Classifier, rows: list[Row],
-                  translations: dict[str, list[Row]], unrelated: list[str], held_back: list[Row]) -> float:
+                  translations: dict[str, list[Row]]) -> float:
     """The radius with the best mean of success, generality and locality over a mistakes stream of the
-    editor-training rows (never the evaluation's)."""
+    editor-training rows, locality on their other translation groups (never the evaluation's rows)."""
     stream: list[Edit] = edit_stream(editable(cfg, classifier, 0.0), rows, translations, cfg.seed)[:100]
     if not stream:
         return RADIUS_GRID[0]
+    edited = {e.group for e in stream}
+    unrelated = sample([r for r in rows if r.group not in edited], LOCALITY_ROWS, cfg.seed)
     scores = {}
     for radius in RADIUS_GRID:
-        (last,) = stream_scores(editable(cfg, classifier, radius), editor(cfg, "memory", None, unrelated),
-                                stream, [len(stream)], unrelated, held_back, "memory", "tuning")
+        (last,) = stream_scores(editable(cfg, classifier, radius), editor(cfg, "memory", None),
+                                stream, [len(stream)], unrelated, "memory", "tuning")
         scores[radius] = np.mean([last["edit_success"], last["generality"] or 0.0, last["locality"]])
     return max(scores, key=lambda r: (scores[r], -r))
 
 
 # ---------------------------------------------------------------------------------- editing a saved classifier
 def apply_edits(run: str, edits: list[tuple[str, str]], output_dir: Path, edit_layers: int, lr: float,
-                max_steps: int) -> list[dict]:
-    """Give each text its label (in order) with `ft` on a saved classifier (a run with a head, e.g. OUTPUT_DIR/base/
-    multitask or a multitask baseline), and save the edited classifier to `output_dir` (it loads and pushes like
-    any run; its meta_nlp.json lists the edits). Returns one record per edit: steps taken and whether it holds."""
+                max_steps: int, editor_path: str | None = None) -> list[dict]:
+    """Give each text its label (in order) on a saved classifier (a run with a head, e.g. OUTPUT_DIR/base/multitask or
+    a multitask baseline), with `ft` or with the trained editor at `editor_path` (an editing run's folder, or its
+    mend/best or enn/best), and save the edited classifier to `output_dir` as a run (it loads and pushes like any
+    run; its meta_nlp.json and results.json list the edits). Returns one record per edit: steps taken (ft, enn) and
+    whether it holds."""
     classifier = Classifier.from_pretrained(run)
     for text, label in edits:
         if not text.strip():
             raise MetaNLPError("an edit needs a text (got an empty one)")
         if label not in classifier.labels:
             raise MetaNLPError(f"label {label!r} is not one of the classifier's: {', '.join(classifier.labels)}")
-    model = EditableClassifier(classifier, edit_layers)
-    settings = EditSettings(lr, max_steps)
+    if editor_path:
+        method, model, apply_edit = trained_editor(editor_path, classifier, run)
+    else:
+        method, model = "ft", EditableClassifier(classifier, edit_layers)
+        settings = EditSettings(lr, max_steps)
+        apply_edit = lambda m, text, label: ft_edit(m, text, label, settings)  # noqa: E731
+    base = model.base_fingerprint()
     records = []
     for text, label in edits:
-        steps = ft_edit(model, text, classifier.labels.index(label), settings)
-        records.append({"text": text, "label": label, "method": "ft", "steps": steps,
+        steps = apply_edit(model, text, classifier.labels.index(label))
+        records.append({"text": text, "label": label, "method": method, "steps": steps,
                         "holds": model.predict([text])[0] == classifier.labels.index(label)})
-    save_edited(model, output_dir, run, records)
+    save_edited(model, output_dir, run, records, base)
     return records
 
 
-def save_edited(model: EditableClassifier, output_dir: Path, run: str, records: list[dict]) -> None:
-    """The edited weights written back into a copy of the classifier, saved with its edits listed."""
+def trained_editor(path: str, classifier: Classifier, run: str):
+    """(method, the classifier ready to edit, apply(model, text, label)) of the trained editor saved at `path`; a
+    one-line error when it was trained for another classifier."""
+    folder = next((d for d in (Path(path), *(Path(path) / m / "best" for m in EDITORS))
+                   if (d / EDITOR_FILE).is_file() and (d / EDITOR_META).is_file()), None)
+    if folder is None:
+        raise MetaNLPError(f"{path} holds no trained editor ({EDITOR_FILE} and {EDITOR_META}; an editing run's "
+                           "folder, or its mend/best or enn/best)")
+    info = json.loads((folder / EDITOR_META).read_text())
+    model = EditableClassifier(classifier, info["edit_layers"])
+    if model.base_fingerprint() != info["classifier"]:
+        raise MetaNLPError(f"the editor at {folder} was trained for another classifier than {run}: an "
+                           "editor only edits the classifier of its editing run (OUTPUT_DIR/base/multitask), or "
+                           "classifiers edited from it")
+    device = classifier.learner.device
+    if info["method"] == "mend":
+        mend = MEND(model, info["edit_layers"], info["editor_rank"], 0.0).to(device)
+        mend.load_state_dict(load_file(str(folder / EDITOR_FILE), device=str(device)))
+        return "mend", model, lambda m, text, label: mend_edit(m, mend.eval(), text, label)
+    enn = EditableWeights(model.weights, 0.0)
+    enn.load_state_dict(load_file(str(folder / EDITOR_FILE), device=str(device)))
+    if model.weights_hash() == info["classifier"]:  # the unedited classifier: ENN edits its trained weights
+        model.weights = {k: v.detach().clone() for k, v in enn.as_dict().items()}
+    settings = EditSettings(enn.edit_lrs(), info["edit_max_steps"])
+    return "enn", model, lambda m, text, label: ft_edit(m, text, label, settings)
+
+
+def save_edited(model: EditableClassifier, output_dir: Path, run: str, records: list[dict], base: str) -> None:
+    """The edited weights written back into a copy of the classifier, saved as a run (OUTPUT_DIR/best, and a
+    results.json of the edits) that lists its edits; `base`: the fingerprint of the classifier they started from."""
     learner = model.classifier.learner
     encoder = learner.model.encoder
     with torch.no_grad():
@@ -236,8 +297,10 @@ def save_edited(model: EditableClassifier, output_dir: Path, run: str, records: 
                 parameters[name].copy_(value)
     previous = learner.meta.get("edits", [])
     extra = {k: v for k, v in learner.meta.items() if k not in ("method", "config", "labels")}
-    extra.update({"edits": previous + records, "edited_from": learner.meta.get("edited_from", run)})
-    save_learner(Path(output_dir), learner.model, learner.tokenizer, learner.cfg, extra=extra,
-                 method=learner.meta.get("method"))
-    save_head(Path(output_dir), {k.removeprefix("head."): v for k, v in model.weights.items() if k.startswith("head.")},
+    extra.update({"edits": previous + records, "edited_from": learner.meta.get("edited_from", run), "edit_base": base})
+    best = Path(output_dir) / "best"
+    save_learner(best, learner.model, learner.tokenizer, learner.cfg, extra=extra, method=learner.meta.get("method"))
+    save_head(best, {k.removeprefix("head."): v for k, v in model.weights.items() if k.startswith("head.")},
               model.labels)
+    write_results(Path(output_dir), learner.cfg.to_dict(), [], {"edits": extra["edits"],
+                                                                 "edited_from": extra["edited_from"]})
