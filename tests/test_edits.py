@@ -352,3 +352,31 @@ def test_a_trained_editor_edits_the_classifier_it_was_trained_for_only(tmp_path,
         apply_edits(run, [("I love pasta", "money")], tmp_path / "bad", 1, 1e-3, 3, str(tmp_path / "editing"))
     with pytest.raises(MetaNLPError, match="holds no trained editor"):
         apply_edits(run, [("I love pasta", "money")], tmp_path / "bad", 1, 1e-3, 3, str(tmp_path / "nowhere"))
+
+
+def test_pooling_editing_seeds_averages_rows_and_pairs_generality_within_seeds(tmp_path):
+    from meta_nlp.recipes.edit import pool_editing_seeds
+
+    def row(method, seed, success, general):
+        return {"method": method, "stream": "mistakes", "n_edits": 1, "edit_success": success, "generality": None,
+                "generality_held_out": None, "locality": 1.0, "drawdown": 0.0, "retention": success, "latency_s": 0.1,
+                "n": len(general), "editor_params": 0, "per_edit_generality": general}
+
+    def write(name, seed, rows, task="chatterbot_topics"):
+        (tmp_path / name).mkdir()
+        config = {"task": task, "held_out_language": ["ja"], "seed": seed}
+        (tmp_path / name / "results.json").write_text(json.dumps({"config": config, "editing": rows}))
+        return tmp_path / name
+    runs = [write("s0", 0, [row("mend", 0, 1.0, [1.0, None, 0.5]), row("ft", 0, 0.8, [0.0, None, 0.5])]),
+            write("s0_enn", 0, [row("ft", 0, 0.8, [0.0, None, 0.5])]),  # a second run of seed 0: ft counted once
+            write("s1", 1, [row("mend", 1, 0.6, [1.0, 1.0]), row("ft", 1, 0.4, [0.0, 0.0])])]
+    out = pool_editing_seeds(runs, tmp_path / "pooled")
+    mend = next(r for r in out["editing"] if r["method"] == "mend")
+    ft = next(r for r in out["editing"] if r["method"] == "ft")
+    assert mend["edit_success"] == pytest.approx(0.8) and mend["edit_success_by_seed"] == [1.0, 0.6]
+    assert ft["n"] == 5 and ft["seeds"] == [0, 1]
+    mean, low, high = mend["generality_vs_ft"]  # pairs (1,0), (0.5,0.5), (1,0), (1,0): every resample within seeds
+    assert mean == pytest.approx(0.75) and low == pytest.approx(0.5) and high == pytest.approx(1.0)
+    assert "## Editing" in (tmp_path / "pooled" / "report.md").read_text()
+    with pytest.raises(MetaNLPError, match="one task and held-out language"):
+        pool_editing_seeds([runs[0], write("sib", 2, [], task="sib200")], tmp_path / "bad")

@@ -8,6 +8,7 @@ scored after the T-th:
 - edit_success: share of the T edits that held right after they were made;
 - generality: over the edits that have translations in the training languages, the mean share of them that now
   take the edit's label;
+- generality_latin: the same for their translations written in Latin script;
 - generality_held_out: the same for their translations in the held-out languages (an edit made in one language,
   holding in one never seen; None where no translation is known);
 - locality: agreement with the *unedited* classifier's predictions (cached before any edit) on unrelated rows;
@@ -18,6 +19,7 @@ scored after the T-th:
 from __future__ import annotations
 
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -72,13 +74,15 @@ def single_edit_scores(model: EditableClassifier, apply_edit: Callable[[Editable
     translations) so that methods can be compared paired on the same edits."""
     start = model.state()
     unedited, accuracy_before = predictions_and_accuracy(model, held_back)
-    per_edit: dict[str, list] = {k: [] for k in ("success", "generality", "held_out", "locality", "drawdown", "s")}
+    per_edit: dict[str, list] = {k: [] for k in ("success", "generality", "latin", "held_out", "locality", "drawdown",
+                                                 "s")}
     for edit in tqdm(edits, desc=f"{method}: single edits ({stream_name})", leave=False, dynamic_ncols=True):
         started = time.perf_counter()
         apply_edit(model, edit)
         per_edit["s"].append(time.perf_counter() - started)
         per_edit["success"].append(float(model.predict([edit.text])[0] == edit.label))
         per_edit["generality"].append(holds_on(model, [(t, edit.label) for t in edit.equivalents]))
+        per_edit["latin"].append(holds_on(model, [(t, edit.label) for t in edit.equivalents if is_latin(t)]))
         per_edit["held_out"].append(holds_on(model, [(t, edit.label) for t in edit.held_out_equivalents]))
         predicted, accuracy_after = predictions_and_accuracy(model, held_back)
         per_edit["locality"].append(float(np.mean([a == b for a, b in zip(predicted, unedited)])))
@@ -86,7 +90,7 @@ def single_edit_scores(model: EditableClassifier, apply_edit: Callable[[Editable
         model.restore(start)
     success = float(np.mean(per_edit["success"]))
     return {"method": method, "stream": stream_name, "n_edits": 1, "edit_success": success,
-            **generality_fields(per_edit["generality"], per_edit["held_out"]),
+            **generality_fields(per_edit["generality"], per_edit["latin"], per_edit["held_out"]),
             "locality": float(np.mean(per_edit["locality"])), "drawdown": round(float(np.mean(per_edit["drawdown"])), 3),
             "retention": success, "latency_s": float(np.mean(per_edit["s"])), "n": len(edits),
             "per_edit_generality": per_edit["generality"]}
@@ -109,9 +113,10 @@ def stream_scores(model: EditableClassifier, apply_edit: Callable[[EditableClass
             still = model.predict([e.text for e in done])
             predicted, accuracy_after = predictions_and_accuracy(model, held_back)
             out.append({"method": method, "stream": stream_name, "n_edits": t, "edit_success": float(np.mean(held)),
-                        **generality_fields([holds_on(model, [(x, e.label) for x in e.equivalents]) for e in done],
-                                            [holds_on(model, [(x, e.label) for x in e.held_out_equivalents])
-                                             for e in done]),
+                        **generality_fields(*([holds_on(model, [(x, e.label) for x in texts(e)]) for e in done]
+                                              for texts in (lambda e: e.equivalents,
+                                                            lambda e: [x for x in e.equivalents if is_latin(x)],
+                                                            lambda e: e.held_out_equivalents))),
                         "locality": float(np.mean([a == b for a, b in zip(predicted, unedited)])),
                         "drawdown": round(100 * (accuracy_before - accuracy_after), 3),
                         "retention": float(np.mean([p == e.label for p, e in zip(still, done)])),
@@ -119,14 +124,22 @@ def stream_scores(model: EditableClassifier, apply_edit: Callable[[EditableClass
     return out
 
 
-def generality_fields(general: list[float | None], held_out: list[float | None]) -> dict:
-    """Generality (training languages) and generality_held_out: the mean over edits that have translations there of
-    the share of its translations taking the edit's label (None where no edit has any), with how many edits count."""
+def generality_fields(general: list[float | None], latin: list[float | None], held_out: list[float | None]) -> dict:
+    """Generality (the translations in the training languages; `_latin`: those written in Latin script; `_held_out`:
+    in the held-out languages): the mean over edits that have such translations of the share taking the edit's label
+    (None where no edit has any), with how many edits count."""
     def mean(values):
         known = [v for v in values if v is not None]
         return (float(np.mean(known)) if known else None), len(known)
-    (g, n_g), (h, n_h) = mean(general), mean(held_out)
-    return {"generality": g, "n_general": n_g, "generality_held_out": h, "n_general_held_out": n_h}
+    (g, n_g), (lat, n_lat), (h, n_h) = mean(general), mean(latin), mean(held_out)
+    return {"generality": g, "n_general": n_g, "generality_latin": lat, "n_general_latin": n_lat,
+            "generality_held_out": h, "n_general_held_out": n_h}
+
+
+def is_latin(text: str) -> bool:
+    """Whether most of the text's letters are Latin (the issue's generality target is on Latin-script languages)."""
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(unicodedata.name(c, "").startswith("LATIN") for c in letters) > len(letters) / 2
 
 
 def holds_on(model: EditableClassifier, texts_and_labels: list[tuple[str, int]]) -> float | None:

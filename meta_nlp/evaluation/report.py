@@ -121,20 +121,28 @@ def distillation_section(rows: list[dict], config: dict) -> list[str]:
 
 
 def editing_section(rows: list[dict]) -> list[str]:
-    """The "Editing" table: every editor on every stream after each checkpoint's number of edits."""
+    """The "Editing" table: every editor on every stream, for one edit and after each checkpoint's number of
+    sequential edits."""
     def cell(value, fmt="{:.3f}"):
         return "" if value is None else fmt.format(value)
+
+    def versus_ft(r):
+        d = r.get("generality_vs_ft")
+        return "" if not d else f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]"
     lines = ["", "## Editing", "",
-             "Edits applied one after another to the same classifier. Locality: agreement with the unedited "
-             "classifier's predictions on held-back rows; drawdown: their accuracy lost, in points; retention: share "
-             "of all edits so far that still hold; generality: the edits' translations in the training languages "
-             "(held out: in the held-out languages) that take the edit's label.", "",
-             "| stream | method | edits | success | generality | generality (held out) | locality | drawdown | "
-             "retention | s/edit | editor size |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "Edits: 1 = the mean over single edits, each made on the unedited classifier; more = edits applied one "
+             "after another to the same classifier. Locality: agreement with the unedited classifier's predictions on "
+             "held-back rows; drawdown: their accuracy lost, in points; retention: share of all edits so far that "
+             "still hold; generality: the edits' translations in the training languages (Latin: those in Latin script; "
+             "held out: in the held-out languages) that take the edit's label; vs ft: generality minus ft's over the same single edits, with "
+             "its paired 95% bootstrap interval.", "",
+             "| stream | method | edits | success | generality | vs ft | generality (Latin) | generality (held out) | "
+             "locality | drawdown | retention | s/edit | editor size |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['stream']} | {r['method']} | {r['n_edits']} | {r['edit_success']:.3f} | "
-                     f"{cell(r['generality'])} | {cell(r['generality_held_out'])} | {r['locality']:.3f} | "
-                     f"{r['drawdown']:+.2f} | {r['retention']:.3f} | {r['latency_s']:.3f} | "
+                     f"{cell(r['generality'])} | {versus_ft(r)} | {cell(r.get('generality_latin'))} | "
+                     f"{cell(r['generality_held_out'])} | "
+                     f"{r['locality']:.3f} | {r['drawdown']:+.2f} | {r['retention']:.3f} | {r['latency_s']:.3f} | "
                      f"{r.get('editor_params', 0):,} |")
     return lines
 

@@ -304,3 +304,54 @@ def save_edited(model: EditableClassifier, output_dir: Path, run: str, records: 
               model.labels)
     write_results(Path(output_dir), learner.cfg.to_dict(), [], {"edits": extra["edits"],
                                                                  "edited_from": extra["edited_from"]})
+
+
+# ---------------------------------------------------------------------------------- pooling seeds
+POOLED_METRICS = ("edit_success", "generality", "generality_latin", "generality_held_out", "locality", "drawdown", "retention",
+                  "latency_s")
+
+
+def pool_editing_seeds(run_dirs: list[Path], output_dir: Path) -> dict:
+    """Finished editing runs of one task and held-out language (any editors, e.g. a mend and an enn run per seed,
+    the second reusing the first's classifier) as one table: each (method, stream, edits) row's metrics averaged
+    over seeds (each seed has its own classifier and streams), the one-edit generality vs ft paired over every
+    seed's edits and resampled within seeds, and `*_by_seed`. Writes OUTPUT_DIR/results.json, report.md and
+    editing.png."""
+    runs = [json.loads((Path(d) / "results.json").read_text()) for d in run_dirs]
+    if any("editing" not in run for run in runs):
+        raise MetaNLPError("pool editing runs (their results.json has an 'editing' table)")
+    where = {(r["config"]["task"], tuple(r["config"]["held_out_language"])) for r in runs}
+    if len(where) > 1:
+        raise MetaNLPError(f"pool editing runs of one task and held-out language, got {sorted(where)}")
+    by_key: dict[tuple, dict[int, dict]] = {}  # (method, stream, n_edits) -> seed -> row (a seed's reruns: the first)
+    for run in runs:
+        for r in run["editing"]:
+            by_key.setdefault((r["method"], r["stream"], r["n_edits"]), {}).setdefault(run["config"]["seed"], r)
+    rows = []
+    for (method, stream, n_edits), seeds in by_key.items():
+        row = {"method": method, "stream": stream, "n_edits": n_edits, "seeds": sorted(seeds),
+               "n": sum(r["n"] for r in seeds.values()), "editor_params": max(r["editor_params"] for r in seeds.values())}
+        for metric in POOLED_METRICS:
+            by_seed = [seeds[s].get(metric) for s in row["seeds"]]
+            known = [v for v in by_seed if v is not None]
+            row[metric], row[f"{metric}_by_seed"] = (float(np.mean(known)) if known else None), by_seed
+        ft = by_key.get(("ft", stream, n_edits), {})
+        if n_edits == 1 and method != "ft" and ft:
+            pairs = [(a, b, s) for s in row["seeds"] if s in ft for a, b in
+                     zip(seeds[s]["per_edit_generality"], ft[s]["per_edit_generality"]) if a is not None]
+            a, b, strata = zip(*pairs)
+            row["generality_vs_ft"] = list(bootstrap_difference(a, b, strata=list(strata)))
+        rows.append(row)
+    rows.sort(key=lambda r: (r["stream"] != "mistakes", r["method"], r["n_edits"]))
+    first = runs[0]["config"]
+    out = {"editing": rows, "runs": [str(d) for d in run_dirs], "seeds": sorted({r["config"]["seed"] for r in runs}),
+           "classifier_accuracy_by_seed": {r["config"]["seed"]: r.get("classifier_accuracy") for r in runs}}
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_results(output_dir, first | {"seed": out["seeds"]}, [], out)
+    lines = [f"# meta_nlp editing: {first['task']}, held out {', '.join(first['held_out_language'])}, seeds "
+             f"{out['seeds']} pooled", "", "Each metric is the mean over seeds; each seed has its own classifier "
+             f"(accuracy on held-back rows by seed: {out['classifier_accuracy_by_seed']}) and its own edit streams.",
+             *editing_section(rows), "", "![editing metrics](editing.png)", ""]
+    (output_dir / "report.md").write_text("\n".join(lines))
+    plot_editing(output_dir, rows)
+    return out
