@@ -89,3 +89,15 @@ def test_the_engine_keeps_the_step_meta_validation_prefers_start_included(tmp_pa
     best = MetaLearner.from_pretrained(str(trainer.output_dir), device="cpu").model.encoder.state_dict()
     for name, value in seen[chosen // 2].items():
         assert torch.equal(best[name], value), name
+
+
+@pytest.mark.parametrize("selected, warned", [(0, True), (20, False)])
+def test_the_report_says_when_model_selection_kept_the_start(tmp_path, selected, warned):
+    """A meta-learner whose selection kept φ⁰ is finetune in disguise: the report says so, and only then."""
+    from meta_nlp.evaluation.report import write_report
+    config = {"task": "chatterbot_topics", "n_way": 5, "k_shot": 5, "model": "m", "algorithm": "protonet",
+              "max_steps": 40, "meta_batch_size": 2, "inner_steps": 5, "seed": 0}
+    result = {"language": "ja", "method": "protonet", "k_shot": 5, "accuracy": 0.4, "ci95": 0.01, "n_episodes": 2,
+              "adapt_steps": 0, "lr_factor": 1.0, "accuracy_by_step": [0.4]}
+    text = write_report(tmp_path, config, [result], {}, {"selected_step": selected, "steps": 40}).read_text()
+    assert ("Model selection kept φ⁰" in text) == warned

@@ -42,7 +42,10 @@ def write_results(output_dir: Path, config: dict, results: list[dict], extra: di
     return path
 
 
-def write_report(output_dir: Path, config: dict, results: list[dict], extra: dict | None = None) -> Path:
+def write_report(output_dir: Path, config: dict, results: list[dict], extra: dict | None = None,
+                 training: dict | None = None) -> Path:
+    """report.md: the results table, paired differences, `extra` as lines; `training` (the meta-learner's record)
+    only to say when model selection kept φ⁰."""
     if results and all(r.get("setting") == "supervised" for r in results):
         return write_zero_shot_report(output_dir, config, results, extra)
     lines = [f"# meta_nlp results: {config['task']}, {config['n_way']}-way {config['k_shot']}-shot",
@@ -70,6 +73,7 @@ def write_report(output_dir: Path, config: dict, results: list[dict], extra: dic
             lines += ["", f"- {r['method']} − {v['baseline']} on {r['language']}, K={r['k_shot']} (paired over the "
                           f"same episodes, 95% bootstrap interval): {interval(v)}"]
     extra = dict(extra or {})
+    lines += kept_start_note(config, training)
     if "distillation" in extra:
         lines += distillation_section(extra.pop("distillation"), config)
     for key, value in extra.items():
@@ -78,6 +82,17 @@ def write_report(output_dir: Path, config: dict, results: list[dict], extra: dic
     path = Path(output_dir) / "report.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def kept_start_note(config: dict, training: dict | None) -> list[str]:
+    """A warning when model selection kept φ⁰ (step 0 scored best on meta-validation): the meta-learned model is then
+    the pretrained encoder itself, and the meta-learner adapts as `finetune` does."""
+    if not training or training.get("selected_step") != 0 or not training.get("steps"):
+        return []
+    return ["", f"**Model selection kept φ⁰**: no checkpoint of the {training['steps']} meta-training steps scored above "
+                "the pretrained encoder on meta-validation, so this run's meta-learned model is the starting encoder "
+                f"and `{config['algorithm']}` adapts like `finetune` (same start; only its test-time lr and steps "
+                "may differ). More --max-steps or another --meta-lr may move it."]
 
 
 def write_zero_shot_report(output_dir: Path, config: dict, results: list[dict], extra: dict | None = None) -> Path:

@@ -223,7 +223,8 @@ def record_test_time_choice(best_dir: Path, lr_factor: float, steps: int) -> Non
 def write_outputs(output_dir: Path, cfg: MetaConfig, results: list[dict], extra: dict) -> None:
     output_dir.mkdir(parents=True, exist_ok=True)
     write_results(output_dir, cfg.to_dict(), results, extra)
-    write_report(output_dir, cfg.to_dict(), results, {k: v for k, v in extra.items() if k != "training"})
+    write_report(output_dir, cfg.to_dict(), results, {k: v for k, v in extra.items() if k != "training"},
+                 extra.get("training"))
     episodic = [r for r in results if r["k_shot"] == cfg.k_shot and "accuracy_by_step" in r]
     if episodic:  # zero-shot classification (supervised distillation) has no adaptation steps to plot
         plot_accuracy_by_step(output_dir, episodic, cfg.n_way)
