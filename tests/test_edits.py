@@ -128,7 +128,7 @@ def test_streams_and_their_metrics(editable):
     scores = stream_scores(editable, remember, counterfactual, [1, 5], held_back=rows, method="memory",
                            stream_name="counterfactual")
     assert [s["n_edits"] for s in scores] == [1, 5]
-    assert all(s["edit_success"] == 1.0 and s["retention"] == 1.0 for s in scores)
+    assert all(s["edit_success"] == 1.0 and s["retention"] == 1.0 and s["finite"] for s in scores)
     # the memory answers only its own texts: after T edits, T of the 9 rows changed their prediction
     assert [s["locality"] for s in scores] == pytest.approx([8 / 9, 4 / 9])
     # single edits: each on the unedited classifier (restored after it), so one changed row each time

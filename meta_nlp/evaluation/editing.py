@@ -14,7 +14,8 @@ scored after the T-th:
 - locality: agreement with the *unedited* classifier's predictions (cached before any edit) on unrelated rows;
 - drawdown: the accuracy lost on held-back rows, in points (unedited accuracy − edited accuracy) x 100;
 - retention: share of all T edits that still hold after the T-th;
-- latency_s: mean seconds per edit.
+- latency_s: mean seconds per edit;
+- finite: whether every edited weight is still finite (MEND's edits are known to blow up over long streams).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 from meta_nlp.models.editors import EditableClassifier
@@ -120,7 +122,8 @@ def stream_scores(model: EditableClassifier, apply_edit: Callable[[EditableClass
                         "locality": float(np.mean([a == b for a, b in zip(predicted, unedited)])),
                         "drawdown": round(100 * (accuracy_before - accuracy_after), 3),
                         "retention": float(np.mean([p == e.label for p, e in zip(still, done)])),
-                        "latency_s": float(np.mean(seconds)), "n": len(stream)})
+                        "latency_s": float(np.mean(seconds)), "n": len(stream),
+                        "finite": all(bool(torch.isfinite(w).all()) for w in model.weights.values())})
     return out
 
 
