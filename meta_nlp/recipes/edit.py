@@ -1,8 +1,11 @@
-"""Edit a classifier, top to bottom (the editing issue; the editors that need no training so far: ft, ft_kl, memory):
-split the training languages' rows by translation group, train the classifier to edit on its share (the multitask
-objective, into OUTPUT_DIR/base/multitask/), choose the memory's radius on the editor-training rows, then run every
-editor over the same seeded edit streams of the editing-evaluation rows (the classifier's mistakes, and
-counterfactual labels) and score it after each checkpoint's number of edits (meta_nlp/evaluation/editing.py).
+"""Edit a classifier, top to bottom (the editing issue): split the training languages' rows by translation group,
+train the classifier to edit on its share (the multitask objective, into OUTPUT_DIR/base/multitask/), choose the
+memory's radius on the editor-training rows, meta-train the learned editor of --algorithm (mend or enn) on the engine,
+then run it and every editor of --baselines (ft, ft_kl, memory) over the same seeded edit streams of the
+editing-evaluation rows (the classifier's mistakes, and counterfactual labels), scoring single edits and sequential
+ones after each checkpoint's number of edits (meta_nlp/evaluation/editing.py).
+
+Also here: editing a saved classifier (`apply_edits`, scripts/edit.py) and pooling seeds (`pool_editing_seeds`).
 """
 from __future__ import annotations
 
