@@ -367,12 +367,15 @@ def test_pooling_editing_seeds_averages_rows_and_pairs_generality_within_seeds(t
         config = {"task": task, "held_out_language": ["ja"], "seed": seed}
         (tmp_path / name / "results.json").write_text(json.dumps({"config": config, "editing": rows}))
         return tmp_path / name
-    runs = [write("s0", 0, [row("mend", 0, 1.0, [1.0, None, 0.5]), row("ft", 0, 0.8, [0.0, None, 0.5])]),
+    whole = [{**row("ft", s, 0.5, []), "n_edits": n, "n": n} for s, n in ((0, 40), (1, 30))]  # each seed's stream
+    runs = [write("s0", 0, [row("mend", 0, 1.0, [1.0, None, 0.5]), row("ft", 0, 0.8, [0.0, None, 0.5]), whole[0]]),
             write("s0_enn", 0, [row("ft", 0, 0.8, [0.0, None, 0.5])]),  # a second run of seed 0: ft counted once
-            write("s1", 1, [row("mend", 1, 0.6, [1.0, 1.0]), row("ft", 1, 0.4, [0.0, 0.0])])]
+            write("s1", 1, [row("mend", 1, 0.6, [1.0, 1.0]), row("ft", 1, 0.4, [0.0, 0.0]), whole[1]])]
     out = pool_editing_seeds(runs, tmp_path / "pooled")
     mend = next(r for r in out["editing"] if r["method"] == "mend")
-    ft = next(r for r in out["editing"] if r["method"] == "ft")
+    ft = next(r for r in out["editing"] if r["method"] == "ft" and r["n_edits"] == 1)
+    (ft_whole,) = [r for r in out["editing"] if r["method"] == "ft" and r["n_edits"] > 1]
+    assert ft_whole["n_edits"] == 35 and ft_whole["n_edits_by_seed"] == [40, 30] and ft_whole["seeds"] == [0, 1]
     assert mend["edit_success"] == pytest.approx(0.8) and mend["edit_success_by_seed"] == [1.0, 0.6]
     assert ft["n"] == 5 and ft["seeds"] == [0, 1]
     mean, low, high = mend["generality_vs_ft"]  # pairs (1,0), (0.5,0.5), (1,0), (1,0): every resample within seeds

@@ -310,6 +310,7 @@ def save_edited(model: EditableClassifier, output_dir: Path, run: str, records: 
 
 
 # ---------------------------------------------------------------------------------- pooling seeds
+WHOLE_STREAM = -1  # the pooling key of each seed's whole-stream row
 POOLED_METRICS = ("edit_success", "generality", "generality_latin", "generality_held_out", "locality", "drawdown", "retention",
                   "latency_s")
 
@@ -317,7 +318,8 @@ POOLED_METRICS = ("edit_success", "generality", "generality_latin", "generality_
 def pool_editing_seeds(run_dirs: list[Path], output_dir: Path) -> dict:
     """Finished editing runs of one task and held-out language (any editors, e.g. a mend and an enn run per seed,
     the second reusing the first's classifier) as one table: each (method, stream, edits) row's metrics averaged
-    over seeds (each seed has its own classifier and streams), the one-edit generality vs ft paired over every
+    over seeds (each seed has its own classifier and streams; the whole-stream rows pool together, their number of
+    edits the mean of the seeds'), the one-edit generality vs ft paired over every
     seed's edits and resampled within seeds, and `*_by_seed`. Writes OUTPUT_DIR/results.json, report.md and
     editing.png."""
     runs = [json.loads((Path(d) / "results.json").read_text()) for d in run_dirs]
@@ -326,13 +328,17 @@ def pool_editing_seeds(run_dirs: list[Path], output_dir: Path) -> dict:
     where = {(r["config"]["task"], tuple(r["config"]["held_out_language"])) for r in runs}
     if len(where) > 1:
         raise MetaNLPError(f"pool editing runs of one task and held-out language, got {sorted(where)}")
-    by_key: dict[tuple, dict[int, dict]] = {}  # (method, stream, n_edits) -> seed -> row (a seed's reruns: the first)
+    by_key: dict[tuple, dict[int, dict]] = {}  # (method, stream, edits) -> seed -> row (a seed's reruns: the first)
     for run in runs:
         for r in run["editing"]:
-            by_key.setdefault((r["method"], r["stream"], r["n_edits"]), {}).setdefault(run["config"]["seed"], r)
+            whole = r["n_edits"] > 1 and r["n_edits"] == r["n"]  # the whole stream: its length differs by seed
+            key = (r["method"], r["stream"], WHOLE_STREAM if whole else r["n_edits"])
+            by_key.setdefault(key, {}).setdefault(run["config"]["seed"], r)
     rows = []
     for (method, stream, n_edits), seeds in by_key.items():
-        row = {"method": method, "stream": stream, "n_edits": n_edits, "seeds": sorted(seeds),
+        row = {"method": method, "stream": stream, "seeds": sorted(seeds),
+               "n_edits": round(np.mean([r["n_edits"] for r in seeds.values()])),
+               "n_edits_by_seed": [seeds[s]["n_edits"] for s in sorted(seeds)],
                "n": sum(r["n"] for r in seeds.values()), "editor_params": max(r["editor_params"] for r in seeds.values())}
         for metric in POOLED_METRICS:
             by_seed = [seeds[s].get(metric) for s in row["seeds"]]
