@@ -170,7 +170,9 @@ class MetaConfig:
                                     "best rate of a grid, on editor-training edits)")
     edit_max_steps: int = _f(10, "ft / ft_kl: at most this many steps per edit (they stop when it flips)")
     edit_kl_weight: float = _f(1.0, "ft_kl: weight of KL(unedited ‖ edited) on unrelated rows")
-    edit_checkpoints: list = _f([1, 10, 100], "numbers of sequential edits after which every editor is scored",
+    edit_checkpoints: list = _f([1, 10, 100], "numbers of edits after which every editor is scored: 1 = single edits, "
+                                              "each on the unedited classifier (the mean over 100); more = sequential "
+                                              "edits (a number past the stream's end: the whole stream)",
                                 nargs=int)
     editor_steps: int = _f(500, "mend / enn: training steps of the editor (--meta-batch-size edits a step)")
     editor_rank: int = _f(64, "mend: rank of the editor network's residual blocks")
