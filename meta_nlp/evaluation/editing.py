@@ -83,9 +83,8 @@ def single_edit_scores(model: EditableClassifier, apply_edit: Callable[[Editable
         apply_edit(model, edit)
         per_edit["s"].append(time.perf_counter() - started)
         per_edit["success"].append(float(model.predict([edit.text])[0] == edit.label))
-        per_edit["generality"].append(holds_on(model, [(t, edit.label) for t in edit.equivalents]))
-        per_edit["latin"].append(holds_on(model, [(t, edit.label) for t in edit.equivalents if is_latin(t)]))
-        per_edit["held_out"].append(holds_on(model, [(t, edit.label) for t in edit.held_out_equivalents]))
+        for key, value in zip(("generality", "latin", "held_out"), edit_generality(model, edit)):
+            per_edit[key].append(value)
         predicted, accuracy_after = predictions_and_accuracy(model, held_back)
         per_edit["locality"].append(float(np.mean([a == b for a, b in zip(predicted, unedited)])))
         per_edit["drawdown"].append(100 * (accuracy_before - accuracy_after))
@@ -115,16 +114,21 @@ def stream_scores(model: EditableClassifier, apply_edit: Callable[[EditableClass
             still = model.predict([e.text for e in done])
             predicted, accuracy_after = predictions_and_accuracy(model, held_back)
             out.append({"method": method, "stream": stream_name, "n_edits": t, "edit_success": float(np.mean(held)),
-                        **generality_fields(*([holds_on(model, [(x, e.label) for x in texts(e)]) for e in done]
-                                              for texts in (lambda e: e.equivalents,
-                                                            lambda e: [x for x in e.equivalents if is_latin(x)],
-                                                            lambda e: e.held_out_equivalents))),
+                        **generality_fields(*zip(*(edit_generality(model, e) for e in done))),
                         "locality": float(np.mean([a == b for a, b in zip(predicted, unedited)])),
                         "drawdown": round(100 * (accuracy_before - accuracy_after), 3),
                         "retention": float(np.mean([p == e.label for p, e in zip(still, done)])),
                         "latency_s": float(np.mean(seconds)), "n": len(stream),
                         "finite": all(bool(torch.isfinite(w).all()) for w in model.weights.values())})
     return out
+
+
+def edit_generality(model: EditableClassifier, edit: Edit) -> tuple[float | None, float | None, float | None]:
+    """Shares of the edit's translations taking its label: in the training languages, those in Latin script, in the
+    held-out languages (None where it has none)."""
+    return (holds_on(model, [(t, edit.label) for t in edit.equivalents]),
+            holds_on(model, [(t, edit.label) for t in edit.equivalents if is_latin(t)]),
+            holds_on(model, [(t, edit.label) for t in edit.held_out_equivalents]))
 
 
 def generality_fields(general: list[float | None], latin: list[float | None], held_out: list[float | None]) -> dict:

@@ -94,11 +94,12 @@ class EditableClassifier:
         """Label ids: a remembered edit's label within the radius of its key, else the (edited) classifier's."""
         out = []
         for i in range(0, len(texts), batch_size):
-            chunk = texts[i:i + batch_size]
-            predicted = self.logits(chunk).argmax(-1).tolist()
+            z = self.embed(texts[i:i + batch_size])  # once: the head and the memory's distances both read it
+            head = {k: v for k, v in self.weights.items() if k.startswith("head.")}
+            predicted = head_logits(z, head, self.classifier.learner.model.log_scale.exp()).argmax(-1).tolist()
             if self.memory:
                 keys = torch.stack([m.key for m in self.memory])
-                distance, nearest = torch.cdist(self.embed(chunk), keys).min(-1)
+                distance, nearest = torch.cdist(z, keys).min(-1)
                 predicted = [self.memory[j].label if d <= self.radius else p
                              for p, d, j in zip(predicted, distance.tolist(), nearest.tolist())]
             out += predicted
