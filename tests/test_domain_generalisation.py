@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -222,6 +223,18 @@ def test_leave_one_out_sweep_writes_every_language_and_skips_finished_ones(tmp_p
     assert [r["accuracy"] for r in again["results"]] == [r["accuracy"] for r in out["results"]]  # exact resume
     with pytest.raises(MetaNLPError, match="max_steps=1, not 3"):  # never pooled with runs of other settings
         meta_learn.run_sweep(replace(cfg, max_steps=3))
+
+
+def test_sweep_trains_once_for_the_languages_that_the_same_training_languages_serve(tmp_path, tiny_model_dir):
+    from meta_nlp.recipes.meta_learn import sweep_folds
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, train_languages=["en", "it"], leave_one_out=["ja", "ko", "en"])
+    folds = sweep_folds(cfg, ["ja", "ko", "en"])
+    # ja and ko would both meta-train on en and it: one run evaluates both; en, a training language, trains on it
+    assert [(f.held_out_language, f.train_languages, Path(f.output_dir).name) for f in folds] == [
+        (["ja", "ko"], ["en", "it"], "ja+ko"), (["en"], ["it"], "en")]
+    # without --train-languages every fold trains on all the other languages: one run per language
+    every = replace(cfg, train_languages=[])
+    assert [f.held_out_language for f in sweep_folds(every, ["ja", "ko"])] == [["ja"], ["ko"]]
 
 
 def test_study_pools_seeds_pairs_with_the_best_baseline_and_resumes(tmp_path, tiny_model_dir, monkeypatch):

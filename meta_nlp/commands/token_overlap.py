@@ -43,10 +43,10 @@ def main() -> int:
     from meta_nlp.errors import MetaNLPError
     from meta_nlp.evaluation.report import library_versions
     from meta_nlp.models.encoder import resolve_model_path
-    from meta_nlp.recipes.meta_learn import fold_config, sweep_languages
+    from meta_nlp.recipes.meta_learn import sweep_folds, sweep_languages
     cfg = parse_config(sys.argv[1:], __doc__)
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(cfg.model))
-    folds = [fold_config(cfg, lang) for lang in sweep_languages(cfg)] if cfg.leave_one_out else [cfg]
+    folds = sweep_folds(cfg, sweep_languages(cfg)) if cfg.leave_one_out else [cfg]
     print("| held out | training languages | pieces shared with them | [UNK] | distinct pieces |\n|---|---|---|---|---|")
     rows = []
     for fold in folds:

@@ -80,18 +80,19 @@ def trainer_for(method: str, cfg: MetaConfig, languages: LanguageSplit, acc: Acc
 
 
 def run_sweep(cfg: MetaConfig) -> dict:
-    """Leave one language out: the whole run once per held-out language into OUTPUT_DIR/<lang>/, each
-    training on the others, then every result in OUTPUT_DIR. A language whose results.json exists is
-    not run again (resume); the one that was interrupted resumes with --resume-from-checkpoint latest."""
+    """Leave one language out: the whole run once per fold (`sweep_folds`: a held-out language, or the languages that
+    the same training languages serve) into OUTPUT_DIR/<fold>/, each training on the others, then every result in
+    OUTPUT_DIR. A fold whose results.json exists is not run again (resume); the one that was interrupted resumes with
+    --resume-from-checkpoint latest."""
     languages = sweep_languages(cfg)
     results = []
-    for lang in languages:
-        fold = fold_config(cfg, lang)
+    for fold in sweep_folds(cfg, languages):
         if (Path(fold.output_dir) / "results.json").is_file():
-            PartialState().print(f"leave-one-out: {lang} finished earlier, reading {fold.output_dir}/results.json")
+            PartialState().print(f"leave-one-out: {', '.join(fold.held_out_language)} finished earlier, reading "
+                                 f"{fold.output_dir}/results.json")
             results += finished_run(fold)["results"]
             continue
-        # A fresh accelerator per language, so that its checkpoints hold only this run's objects.
+        # A fresh accelerator per fold, so that its checkpoints hold only this run's objects.
         results += run_experiment(fold, make_accelerator(fold))["results"]
     extra = {"leave_one_out": languages, "mean_over_held_out_languages": mean_over_languages(results, cfg.k_shot)}
     if PartialState().is_main_process:
@@ -135,10 +136,24 @@ def sweep_languages(cfg: MetaConfig) -> list[str]:
     return languages
 
 
-def fold_config(cfg: MetaConfig, held_out: str) -> MetaConfig:
-    """The run that holds `held_out` out: the other languages train, results go to OUTPUT_DIR/<held_out>."""
-    return replace(cfg, held_out_language=[held_out], train_languages=[x for x in cfg.train_languages if x != held_out],
-                   leave_one_out=[], output_dir=str(Path(cfg.output_dir) / held_out)).validate()
+def fold_config(cfg: MetaConfig, held_out: str | list[str]) -> MetaConfig:
+    """The run that holds `held_out` (a language or several) out: the other languages train, results go to
+    OUTPUT_DIR/<held_out> (several: joined by '+')."""
+    group = [held_out] if isinstance(held_out, str) else list(held_out)
+    return replace(cfg, held_out_language=group, train_languages=[x for x in cfg.train_languages if x not in group],
+                   leave_one_out=[], output_dir=str(Path(cfg.output_dir) / "+".join(group))).validate()
+
+
+def sweep_folds(cfg: MetaConfig, languages: list[str]) -> list[MetaConfig]:
+    """Train once, evaluate many: the sweep's runs, one per distinct set of training languages. With
+    --train-languages, every held-out language outside them would meta-train on exactly those languages, so they
+    share one run that evaluates them all; a language among them is a fold of its own (it trains on the rest).
+    Without --train-languages each language is its own fold (it trains on every other one)."""
+    groups: dict[tuple, list[str]] = {}
+    for lang in languages:
+        trains_on = tuple(x for x in cfg.train_languages if x != lang) if cfg.train_languages else (lang,)
+        groups.setdefault(trains_on, []).append(lang)
+    return [fold_config(cfg, group) for group in groups.values()]
 
 
 def mean_over_languages(results: list[dict], k_shot: int) -> dict[str, float]:

@@ -1,7 +1,8 @@
 """The comparison study behind scripts/study.py: every requested meta-learner and both baselines on
 the same seeded episodes, over several seeds and held-out languages.
 
-    for each fold (a held-out language with --leave-one-out, else every --held-out-language at once):
+    for each fold (--leave-one-out: a held-out language, or together the languages that the same training
+                   languages serve, trained once; else every --held-out-language at once):
         for each seed s:
             each method m: meta-train on the training languages, select on their validation share,
                            evaluate on the held-out language(s) at every K in `shots`   -> FOLD/seed<s>/<m>/
@@ -31,7 +32,7 @@ from meta_nlp.evaluation.report import (plot_accuracy_by_language, plot_accuracy
                                         write_results)
 from meta_nlp.evaluation.stats import add_vs_best_baseline, bootstrap_difference, interval, mean_ci95, paired_bootstrap
 from meta_nlp.memory import reset_peak_rss, run_peak_mib
-from meta_nlp.recipes.meta_learn import (MULTITASK_DIR, evaluate_run, finished_run, fold_config, run_experiment,
+from meta_nlp.recipes.meta_learn import (MULTITASK_DIR, evaluate_run, finished_run, run_experiment, sweep_folds,
                                          sweep_languages, write_outputs)
 
 STUDY_OUTPUT_DIR = "runs/study"  # used when --output-dir is left at meta_train's default
@@ -119,11 +120,11 @@ def run_study(cfg: MetaConfig, spec: StudySpec) -> dict:
 
 
 def folds(cfg: MetaConfig, spec: StudySpec) -> list[MetaConfig]:
-    """One run config per fold, its output_dir the fold's folder. With --leave-one-out every language
-    is its own fold (the languages able to give episodes at the largest K); else one fold holds out
-    every --held-out-language together, as meta_train does."""
+    """One run config per fold, its output_dir the fold's folder. With --leave-one-out, the sweep's folds (the
+    languages able to give episodes at the largest K; languages that the same training languages serve share a
+    fold); else one fold holds out every --held-out-language together, as meta_train does."""
     if cfg.leave_one_out:
-        return [fold_config(cfg, lang) for lang in sweep_languages(replace(cfg, k_shot=max(cfg.k_shot, *spec.shots)))]
+        return sweep_folds(cfg, sweep_languages(replace(cfg, k_shot=max(cfg.k_shot, *spec.shots))))
     return [replace(cfg, output_dir=str(Path(cfg.output_dir) / "_".join(cfg.held_out_language)))]
 
 
