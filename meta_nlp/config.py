@@ -71,6 +71,12 @@ class MetaConfig:
     model: str = _f(DEFAULT_MODEL, "Hugging Face encoder id or local folder (default: packaged all-MiniLM-L6-v2)")
     held_out_language: list = _f(["ja"], "language never seen until final evaluation (repeatable)", repeat=True)
     train_languages: list = _f([], "meta-training languages (repeatable; default: every other language of the task)", repeat=True)
+    validation_languages: list = _f([], "languages kept out of meta-training and read only to select the checkpoint "
+                                        "and the test-time rule (leave-one-language-out selection: it rewards what "
+                                        "transfers to a language never trained on; repeatable). The meta-learner "
+                                        "selected on the training languages' share is evaluated beside it as "
+                                        "'<algorithm>@training-languages'. Default: none, select on that share",
+                                    repeat=True)
     val_fraction: float = _f(0.25, "share of each training language's examples held back for meta-validation")
     max_length: int = _f(32, "tokens per text (chatterbot utterances: median 10-20 tokens; cost grows with it)")
     # --- episodes ------------------------------------------------------------------
@@ -214,6 +220,14 @@ class MetaConfig:
         overlap = sorted(set(self.held_out_language) & set(self.train_languages))
         if overlap:
             raise MetaNLPError(f"language {overlap[0]!r} is both held out and a training language")
+        for other, what in ((self.held_out_language + self.leave_one_out, "held out"),
+                            (self.train_languages, "a training language")):
+            overlap = sorted(set(self.validation_languages) & set(other))
+            if overlap:
+                raise MetaNLPError(f"language {overlap[0]!r} is both a --validation-languages language and {what}")
+        if self.validation_languages and (self.teacher or self.algorithm in EDITORS):
+            raise MetaNLPError("--validation-languages selects meta-learners; distillation and editing runs select "
+                               "on the training languages' share")
         if self.data_dir is not None and not Path(self.data_dir).expanduser().is_dir():
             raise MetaNLPError(f"--data-dir {self.data_dir} is not a folder")
         if not self.held_out_language:

@@ -23,7 +23,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from meta_nlp.config import DEFAULT_MODEL, MetaConfig, flag
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.evaluation.report import distillation_section
+from meta_nlp.evaluation.report import distillation_section, selected_on
 from meta_nlp.learner import META_FILE
 
 UPLOAD_DIR_NAME = "hub_upload"
@@ -326,8 +326,8 @@ def limitations_section(run: Run) -> str:
         if run.config["task"] == "chatterbot_topics" else f"task {run.config['task']}"
     items += [f"Results are few-shot episodes sampled from a small corpus ({corpus}); the 95% CI is over "
               "episodes drawn from that one pool and does not cover other domains or label sets.",
-              "Test-time learning rate and steps were chosen on episodes of the training languages, not the "
-              "held-out ones.",
+              f"The checkpoint and the test-time learning rate and steps were chosen on episodes of "
+              f"{selected_on(run.config)}, not the held-out ones.",
               "This is a research artifact: validate on your own labelled examples before relying on it."]
     return "\n".join(f"- {item}" for item in items)
 

@@ -237,6 +237,31 @@ def test_sweep_trains_once_for_the_languages_that_the_same_training_languages_se
     assert [f.held_out_language for f in sweep_folds(every, ["ja", "ko"])] == [["ja"], ["ko"]]
 
 
+def test_validation_languages_select_apart_from_training_and_both_rules_are_compared(tmp_path, tiny_model_dir):
+    from meta_nlp.data import languages as language_data
+    from meta_nlp.recipes import meta_learn
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, train_languages=[], validation_languages=["ko"], held_out_language=["ja"],
+                   baselines=["finetune"], max_steps=2, eval_every=1, val_episodes=2, eval_episodes=2)
+    split = language_data.prepare_languages(cfg)
+    assert "ko" not in split.train and "ko" not in split.val and set(split.held_out_val) == {"ko"}
+    assert split.val_sampler(cfg).languages == ["ko"]  # the run's own rule: the validation language only
+    assert "ko" not in split.val_sampler(cfg, language_data.TRAINING_LANGUAGES).languages
+
+    out = meta_learn.run_experiment(cfg)
+    run = Path(cfg.output_dir)
+    training = out["training"]
+    compared = training["compared_selection"]["training-languages"]
+    assert set(compared["val_accuracy_by_step"]) == set(training["val_accuracy_by_step"]) == {"0", "1", "2"}
+    kept = json.loads((run / "best-training-languages" / "meta_nlp.json").read_text())
+    assert kept["step"] == compared["selected_step"] and kept["selected_on"] == "training-languages"
+    rows = {r["method"]: r for r in out["results"]}
+    assert set(rows) == {"fomaml", "fomaml@training-languages", "finetune"}
+    assert rows["fomaml@training-languages"]["selection"]["selected_step"] == compared["selected_step"]
+    assert "vs_best_baseline" in rows["fomaml@training-languages"]  # compared on the same episodes
+    with pytest.raises(MetaNLPError, match="'ja' is both a --validation-languages language and held out"):
+        replace(cfg, validation_languages=["ja"]).validate()
+
+
 def test_study_pools_seeds_pairs_with_the_best_baseline_and_resumes(tmp_path, tiny_model_dir, monkeypatch):
     from meta_nlp.recipes import study
     cfg = tiny_cfg(tmp_path, tiny_model_dir, train_languages=["en"], held_out_language=["it"],

@@ -24,15 +24,27 @@ TEST_SEED_OFFSET = 2  # held-out evaluation episodes: seed + 2 (the same for eve
 QUIZ_SEED_OFFSET = 3  # distillation's quiz rows and episodes: seed + 3
 
 
+# Model selection's validation episodes (the checkpoint and the test-time rule): from the training languages'
+# --val-fraction share, or from --validation-languages that meta-training never sees (DomainBed's
+# leave-one-domain-out selection: it rewards what transfers to an unseen language).
+TRAINING_LANGUAGES, VALIDATION_LANGUAGES = "training-languages", "validation-languages"
+
+
 @dataclass
 class LanguageSplit:
     task: TaskSpec
     train: Corpus | PairCorpus
-    val: Corpus | PairCorpus
+    val: Corpus | PairCorpus  # the training languages' meta-validation share
+    held_out_val: Corpus | PairCorpus | None = None  # every row of the --validation-languages
 
     @property
     def ranking(self) -> bool:
         return self.task.type == "translation_ranking"
+
+    @property
+    def selection_rules(self) -> list[str]:
+        """The validation sets that select models, the run's own first (the others are scored for comparison)."""
+        return [VALIDATION_LANGUAGES, TRAINING_LANGUAGES] if self.held_out_val is not None else [TRAINING_LANGUAGES]
 
     def train_sampler(self, cfg: MetaConfig) -> EpisodeSampler | RankingSampler:
         if self.ranking:
@@ -40,21 +52,26 @@ class LanguageSplit:
         return EpisodeSampler(self.train, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed,
                               cross_lingual=cfg.cross_lingual_episodes)
 
-    def val_sampler(self, cfg: MetaConfig) -> EpisodeSampler | RankingSampler:
-        usable = usable_in(self.task, self.val, cfg)
+    def val_sampler(self, cfg: MetaConfig, rule: str | None = None) -> EpisodeSampler | RankingSampler:
+        """Meta-validation episodes of a selection rule (default: the run's own, the first of `selection_rules`)."""
+        rule = rule or self.selection_rules[0]
+        corpus = self.held_out_val if rule == VALIDATION_LANGUAGES else self.val
+        usable = usable_in(self.task, corpus, cfg)
         if not usable:
             need = f"{cfg.n_way * (cfg.k_shot + cfg.n_query)} translation pairs" if self.ranking else \
                 f"{cfg.n_way} classes with {cfg.k_shot + cfg.n_query} examples"
+            if rule == VALIDATION_LANGUAGES:
+                raise MetaNLPError(f"no --validation-languages language has {need}: name another one")
             raise MetaNLPError(f"no training language keeps {need} in its meta-validation share (--val-fraction "
                                f"{cfg.val_fraction}); raise --val-fraction or lower --n-query")
         if self.ranking:
-            return RankingSampler({lang: self.val[lang] for lang in usable}, cfg.n_way, cfg.k_shot, cfg.n_query,
+            return RankingSampler({lang: corpus[lang] for lang in usable}, cfg.n_way, cfg.k_shot, cfg.n_query,
                                   cfg.seed + VAL_SEED_OFFSET, what="meta-validation")
         # Selection mirrors the final evaluation: zero-shot is validated across training languages
         # (support from the source when it is one); a single training language can only validate in-language.
         cross = cfg.eval_mode == "zero_shot" and len(usable) > 1
         source = cfg.zero_shot_source if cross and cfg.zero_shot_source in usable else None
-        return EpisodeSampler({lang: self.val[lang] for lang in usable}, cfg.n_way, cfg.k_shot, cfg.n_query,
+        return EpisodeSampler({lang: corpus[lang] for lang in usable}, cfg.n_way, cfg.k_shot, cfg.n_query,
                               cfg.seed + VAL_SEED_OFFSET, what="meta-validation", cross_lingual=cross,
                               support_language=source)
 
@@ -94,23 +111,23 @@ def usable_in(task: TaskSpec, corpus: Corpus | PairCorpus, cfg: MetaConfig) -> l
 
 
 def training_language_names(cfg: MetaConfig, task: TaskSpec) -> tuple[list[str], bool]:
-    """(languages, chosen_by_user). Held-out languages are excluded and checked to exist."""
+    """(languages, chosen_by_user). Held-out and validation languages are excluded and checked to exist."""
     pivot = pivot_of(task)
     known = [lang for lang in task.languages() if lang != pivot]
-    for lang in cfg.held_out_language + cfg.train_languages:
+    for lang in cfg.held_out_language + cfg.train_languages + cfg.validation_languages:
         if lang == pivot:
             raise MetaNLPError(f"task {task.name}: {lang!r} is the pivot language of every pair; pick another language")
         if lang not in known:
             raise MetaNLPError(f"task {task.name} has no language {lang!r}; available: {', '.join(known)}")
     if cfg.train_languages:
         return list(cfg.train_languages), True
-    return [lang for lang in known if lang not in cfg.held_out_language], False
+    return [lang for lang in known if lang not in cfg.held_out_language + cfg.validation_languages], False
 
 
 def prepare_languages(cfg: MetaConfig) -> LanguageSplit:
     task = task_of(cfg)
     names, by_user = training_language_names(cfg, task)
-    assert not set(names) & set(cfg.held_out_language), "held-out language leaked into training"
+    assert not set(names) & set(cfg.held_out_language + cfg.validation_languages), "held-out language leaked into training"
     corpus = read_training_data(task, names)
     split = split_pairs_for_validation if task.type == "translation_ranking" else split_for_validation
     train, val = split(corpus, cfg.val_fraction, cfg.seed)
@@ -123,7 +140,8 @@ def prepare_languages(cfg: MetaConfig) -> LanguageSplit:
         logger.info("skipping languages too small for %d-way %d-shot: %s", cfg.n_way, cfg.k_shot, ", ".join(skipped))
     if not usable:
         raise MetaNLPError(f"no training language has {cfg.n_way} classes with {cfg.k_shot + cfg.n_query} examples")
-    return LanguageSplit(task, {lang: train[lang] for lang in usable}, {lang: val[lang] for lang in usable})
+    held_out_val = read_training_data(task, cfg.validation_languages) if cfg.validation_languages else None
+    return LanguageSplit(task, {lang: train[lang] for lang in usable}, {lang: val[lang] for lang in usable}, held_out_val)
 
 
 def load_held_out(cfg: MetaConfig, language: str) -> EpisodeSampler:

@@ -71,18 +71,31 @@ class TrainerState:
     step: int = 0
     skipped_steps: int = 0
     scores: dict[int, float] = field(default_factory=dict)  # model selection's score at each scored step
+    # The objective's other selection rules, scored beside its own for comparison: rule -> step -> score.
+    compared: dict[str, dict[int, float]] = field(default_factory=dict)
 
     @property
     def best_step(self) -> int:
-        """The step model selection keeps: the highest score, the earlier step on a tie (-1: none scored yet)."""
-        return max(self.scores, key=lambda s: (self.scores[s], -s)) if self.scores else -1
+        return best_step(self.scores)
 
     def state_dict(self) -> dict:
-        return {"step": self.step, "skipped_steps": self.skipped_steps, "scores": dict(self.scores)}
+        return {"step": self.step, "skipped_steps": self.skipped_steps, "scores": dict(self.scores),
+                "compared": {rule: dict(scores) for rule, scores in self.compared.items()}}
 
     def load_state_dict(self, d: dict) -> None:
         self.step, self.skipped_steps = d["step"], d["skipped_steps"]
         self.scores = {int(s): v for s, v in d["scores"].items()}
+        self.compared = {rule: {int(s): v for s, v in scores.items()} for rule, scores in d.get("compared", {}).items()}
+
+
+def best_step(scores: dict[int, float]) -> int:
+    """The step model selection keeps: the highest score, the earlier step on a tie (-1: none scored yet)."""
+    return max(scores, key=lambda s: (scores[s], -s)) if scores else -1
+
+
+def compared_best_dir(output_dir: str | Path, rule: str) -> Path:
+    """Where the model that another selection rule would have kept is saved (beside best/)."""
+    return Path(output_dir) / f"best-{rule}"
 
 
 def make_accelerator(cfg: MetaConfig | EngineSettings) -> Accelerator:
@@ -175,9 +188,11 @@ class Trainer:
             tracker.finish()
         acc.wait_for_everyone()
         scores, best = self.state.scores, self.state.best_step
+        compared = {rule: {"selected_step": best_step(c), "val_accuracy_by_step": {str(s): round(v, 4) for s, v in c.items()}}
+                    for rule, c in self.state.compared.items()}
         return {"selected_step": best, "val_accuracy": scores.get(best), "steps": self.state.step,
                 "val_accuracy_by_step": {str(s): round(v, 4) for s, v in scores.items()},
-                "skipped_steps": self.state.skipped_steps}
+                "skipped_steps": self.state.skipped_steps, **({"compared_selection": compared} if compared else {})}
 
     def train_step(self, step: int) -> dict:
         """One update over tasks_per_process tasks on each process (for each phase of the objective, in turn)."""
@@ -219,7 +234,7 @@ class Trainer:
     def select(self) -> None:
         """Score the current weights with the objective's selection rule; keep them in OUTPUT_DIR/best if best."""
         acc = self.accelerator
-        score = self.objective.selection_score(acc)
+        score, compared = self.objective.selection_score(acc), self.objective.compared_scores(acc)
         for module in self.trained:
             module.requires_grad_(True).train()
         acc.log({"val_accuracy": score}, step=self.state.step)
@@ -228,6 +243,13 @@ class Trainer:
         if self.state.best_step == self.state.step:  # ties keep the earlier step
             if acc.is_main_process:
                 self.objective.save_selected(self.output_dir / "best", {"step": self.state.step, "val_accuracy": score})
+        for rule, value in compared.items():  # what another rule would keep, to compare the rules on this run
+            acc.log({f"val_accuracy/{rule}": value}, step=self.state.step)
+            scores = self.state.compared.setdefault(rule, {})
+            scores[self.state.step] = value
+            if best_step(scores) == self.state.step and acc.is_main_process:
+                self.objective.save_selected(compared_best_dir(self.output_dir, rule),
+                                             {"step": self.state.step, "val_accuracy": value, "selected_on": rule})
         acc.wait_for_everyone()
 
     # ------------------------------------------------------------------ checkpoints

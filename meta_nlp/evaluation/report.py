@@ -52,8 +52,9 @@ def write_report(output_dir: Path, config: dict, results: list[dict], extra: dic
              "",
              f"Model `{config['model']}`, meta-trained with `{config['algorithm']}` for {config['max_steps']} steps "
              f"(meta-batch {config['meta_batch_size']}, {config['inner_steps']} inner steps), seed {config['seed']}.",
-             "Every method adapts on the same seeded held-out episodes; test-time lr and steps were chosen on "
-             "meta-validation episodes of the training languages. ± is the 95% confidence interval over episodes.",
+             "Every method adapts on the same seeded held-out episodes; checkpoints and test-time lr and steps were "
+             f"chosen on meta-validation episodes of {selected_on(config)}. ± is the 95% confidence interval over "
+             "episodes.",
              "", "| language | method | K | accuracy | ± 95% CI | episodes | steps | lr × | accuracy by step 0..T |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
@@ -73,7 +74,7 @@ def write_report(output_dir: Path, config: dict, results: list[dict], extra: dic
             lines += ["", f"- {r['method']} − {v['baseline']} on {r['language']}, K={r['k_shot']} (paired over the "
                           f"same episodes, 95% bootstrap interval): {interval(v)}"]
     extra = dict(extra or {})
-    lines += kept_start_note(config, training)
+    lines += kept_start_note(config, training) + compared_selection_note(config, training)
     if "distillation" in extra:
         lines += distillation_section(extra.pop("distillation"), config)
     for key, value in extra.items():
@@ -82,6 +83,24 @@ def write_report(output_dir: Path, config: dict, results: list[dict], extra: dic
     path = Path(output_dir) / "report.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def selected_on(config: dict) -> str:
+    """Which languages' validation episodes selected the run's checkpoints and test-time settings."""
+    chosen = config.get("validation_languages")
+    return f"the validation languages {', '.join(chosen)} (never meta-trained on)" if chosen else \
+        "the training languages (their --val-fraction share)"
+
+
+def compared_selection_note(config: dict, training: dict | None) -> list[str]:
+    """The checkpoint step each selection rule kept on this run (the rows `<algorithm>@<rule>` give its accuracy)."""
+    compared = (training or {}).get("compared_selection", {})
+    if not compared:
+        return []
+    kept = "; ".join(f"on {rule}: step {c['selected_step']} ({config['algorithm']}@{rule} above)"
+                     for rule, c in compared.items())
+    return ["", f"**Selection rules compared on this meta-training**: the validation languages kept step "
+                f"{training['selected_step']} ({config['algorithm']} above); {kept}."]
 
 
 def kept_start_note(config: dict, training: dict | None) -> list[str]:

@@ -53,6 +53,10 @@ class Objective:
         """Model selection's score of the current weights (higher is better); never reads held-out data."""
         raise NotImplementedError
 
+    def compared_scores(self, accelerator: Accelerator) -> dict[str, float]:
+        """The scores of other selection rules, by name, kept beside the run's own for comparison (default: none)."""
+        return {}
+
     def save_selected(self, path: Path, record: dict) -> None:
         """Save the current weights as the selected model (`record`: step and score)."""
         raise NotImplementedError

@@ -36,6 +36,9 @@ class MetaLearningObjective(Objective):
         self.cfg, self.languages, self.device = cfg, languages, device
         self.name = cfg.algorithm
         self.val_sampler = languages.val_sampler(cfg)
+        # The other selection rules (the training languages' share, under --validation-languages): scored and
+        # saved beside the run's own, so that both rules are compared on the same meta-training.
+        self.compared_val = {rule: languages.val_sampler(cfg, rule) for rule in languages.selection_rules[1:]}
         encoder, self.tokenizer = load_encoder(start or cfg.model)
         self.train_sampler = training_sampler(cfg, languages, self.tokenizer)  # + task augmentation, if asked
         self.interpolation = TaskInterpolation(cfg.mlti_ratio, cfg.mlti_alpha, cfg.seed)  # MLTI, if asked
@@ -69,6 +72,11 @@ class MetaLearningObjective(Objective):
     def selection_score(self, accelerator: Accelerator) -> float:
         return validation_accuracy(self.model, self.tokenizer, self.algorithm.test_time_rule(self.model),
                                    self.val_sampler, self.cfg, accelerator)
+
+    def compared_scores(self, accelerator: Accelerator) -> dict[str, float]:
+        rule = self.algorithm.test_time_rule(self.model)
+        return {name: validation_accuracy(self.model, self.tokenizer, rule, sampler, self.cfg, accelerator,
+                                          desc=f"meta-validate on {name}") for name, sampler in self.compared_val.items()}
 
     def save_selected(self, path: Path, record: dict) -> None:
         save_learner(path, self.model, self.tokenizer, self.cfg,

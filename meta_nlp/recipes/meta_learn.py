@@ -18,7 +18,7 @@ from meta_nlp.config import MetaConfig, config_from_dict
 from meta_nlp.data.languages import (LanguageSplit, load_held_out, pivot_of, prepare_languages, read_training_data,
                                      task_of, usable_in)
 from meta_nlp.data.ranking import RankingSampler, retrieval_accuracy
-from meta_nlp.engine.trainer import EngineSettings, Trainer, make_accelerator
+from meta_nlp.engine.trainer import EngineSettings, Trainer, compared_best_dir, make_accelerator
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.evaluator import evaluate_method
 from meta_nlp.evaluation.report import plot_accuracy_by_step, write_report, write_results
@@ -41,8 +41,11 @@ def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> d
     acc.print(f"meta-training languages: {', '.join(languages.train)}; "
               f"held out: {', '.join(cfg.held_out_language)} (not read until evaluation)")
     training = train(cfg.algorithm, cfg, languages, acc)
-    results = evaluate_run(cfg, languages, acc, methods=[cfg.algorithm, *cfg.baselines],
-                           learners={cfg.algorithm: Path(cfg.output_dir) / "best"})
+    compared = compared_selections(cfg, languages)
+    results = evaluate_run(cfg, languages, acc, methods=[cfg.algorithm, *compared, *cfg.baselines],
+                           learners={cfg.algorithm: Path(cfg.output_dir) / "best",
+                                     **{name: dir for name, (dir, _) in compared.items()}},
+                           selected_on={name: rule for name, (_, rule) in compared.items()})
     extra = {"training": training, "wall_time_s": round(time.time() - started, 1), "peak_memory_mib": run_peak_mib(),
              "num_processes": acc.num_processes, "train_languages": list(languages.train)}
     if acc.is_main_process:
@@ -50,6 +53,13 @@ def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> d
     if accelerator is None:
         acc.end_training()
     return {"results": results, **extra}
+
+
+def compared_selections(cfg: MetaConfig, languages: LanguageSplit) -> dict[str, tuple[Path, str]]:
+    """The meta-learner as the run's other selection rules chose it, evaluated as '<algorithm>@<rule>':
+    name -> (its saved learner, the rule whose validation episodes also pick its test-time setting)."""
+    return {f"{cfg.algorithm}@{rule}": (compared_best_dir(cfg.output_dir, rule), rule)
+            for rule in languages.selection_rules[1:]}
 
 
 def train(method: str, cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator) -> dict:
@@ -126,7 +136,8 @@ def sweep_languages(cfg: MetaConfig) -> list[str]:
     run still reads its held-out language only in its final evaluation."""
     if cfg.leave_one_out == ["all"]:
         task = task_of(cfg)
-        pool = cfg.train_languages or [lang for lang in task.languages() if lang != pivot_of(task)]
+        pool = cfg.train_languages or [lang for lang in task.languages()
+                                       if lang != pivot_of(task) and lang not in cfg.validation_languages]
         languages = usable_in(task, read_training_data(task, pool), cfg)
     else:
         languages = list(cfg.leave_one_out)
@@ -167,13 +178,16 @@ def mean_over_languages(results: list[dict], k_shot: int) -> dict[str, float]:
 
 def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator, methods: list[str],
                  learners: dict[str, Path] | None = None, record_choice: bool = True,
-                 shots: list[int] | None = None, main: str | None = None) -> list[dict]:
+                 shots: list[int] | None = None, main: str | None = None,
+                 selected_on: dict[str, str] | None = None) -> list[dict]:
     """Every method on the same seeded held-out episodes, at every K of `shots` (default: --k-shot and every
     --eval-shots K; test-time settings tuned per K on meta-validation). `learners` names the saved learner of
     a method trained elsewhere (the meta-learner's best/); finetune is φ⁰, and multitask, when not given, is
     trained here first. A learner evaluated under another name (a distillation run's teacher and students) adapts
     by the rule of the method it was saved as. The test-time choice of `main` (default: --algorithm) is recorded
-    with its learner. The held-out languages are read here, after all training."""
+    with its learner. `selected_on` names the selection rule of a method selected by another rule than the run's
+    (its test-time setting is chosen on that rule's validation episodes). The held-out languages are read here,
+    after all training."""
     learners = dict(learners or {})
     main = main or cfg.algorithm
     training = {}
@@ -181,7 +195,8 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator, me
         training["multitask"] = train("multitask", cfg, languages, acc)
         learners["multitask"] = Path(cfg.output_dir) / MULTITASK_DIR / "best"
     by_shots = {k: replace(cfg, k_shot=k) for k in sorted(shots or {cfg.k_shot, *cfg.eval_shots})}
-    val_samplers = {k: languages.val_sampler(c) for k, c in by_shots.items()}
+    rules = dict.fromkeys([languages.selection_rules[0], *(selected_on or {}).values()])
+    val_samplers = {(k, rule): languages.val_sampler(c, rule) for k, c in by_shots.items() for rule in rules}
     test_samplers = {k: {lang: load_held_out(c, lang) for lang in cfg.held_out_language} for k, c in by_shots.items()}
     results = []
     for method in methods:
@@ -191,7 +206,8 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator, me
         retrieval = {lang: full_retrieval(model, tokenizer, sampler, cfg, acc)  # the corpus: the same at every K
                      for lang, sampler in next(iter(test_samplers.values())).items()} if languages.ranking else {}
         for k, cfg_k in by_shots.items():
-            for scores in evaluate_method(method, model, tokenizer, rule, val_samplers[k], test_samplers[k], cfg_k, acc):
+            val = val_samplers[k, (selected_on or {}).get(method, languages.selection_rules[0])]
+            for scores in evaluate_method(method, model, tokenizer, rule, val, test_samplers[k], cfg_k, acc):
                 results.append(scores.summary(cfg_k) | {"episode_accuracy": [
                     round(float(x), 4) for x in scores.by_episode_step[:, scores.steps]]}
                     | ({"retrieval": retrieval[scores.language]} if retrieval else {})
