@@ -30,10 +30,12 @@ ALGORITHMS = {
     "protonet": "meta_nlp.algorithms.protonet:ProtoNet",
     "mldg": "meta_nlp.algorithms.mldg:MLDG",
 }
-# Baselines: finetune adapts φ⁰ as it is; multitask is trained first by its own objective.
+# Baselines: finetune adapts φ⁰ as it is; multitask is trained first by its own objective; setfit fine-tunes φ⁰
+# contrastively on each episode's support pairs and fits a logistic regression (meta_nlp/algorithms/setfit.py).
 BASELINES = {
     "finetune": None,
     "multitask": "meta_nlp.objectives.multitask:MultitaskObjective",
+    "setfit": None,
 }
 # Learned editors (--algorithm mend or enn): a run trains the classifier to edit, the editor, and scores it with the editors
 # that need no training (EDIT_BASELINES) on the same edit streams (meta_nlp/recipes/edit.py).
@@ -133,7 +135,7 @@ class MetaConfig:
     eval_shots: list = _f([], "also evaluate at these test-time K (e.g. 1 2 5 10; meta-training keeps --k-shot)", nargs=int)
     # --- baselines -------------------------------------------------------------------
     finetune_lr: float = _f(0.05, "test-time SGD lr of the baselines (scaled by the grid, like the meta-learners')")
-    baselines: list = _f(["finetune", "multitask"], "comma-separated baselines: finetune, multitask (or 'none'); with --teacher: "
+    baselines: list = _f(["finetune", "multitask"], "comma-separated baselines: finetune, multitask, setfit (or 'none'); with --teacher: "
                                                       f"{', '.join(DISTILLATION_METHODS)} (default: all)", comma=True)
     multitask_steps: int = _f(0, "supervised steps of the multitask baseline on the pooled training languages "
                                  "(0: --max-steps, the meta-learners' budget); its checkpoint is chosen on "
@@ -142,6 +144,9 @@ class MetaConfig:
                                       "meta-batch x processes x n-way x (k-shot + n-query))")
     multitask_lr: float = _f(3e-5, "AdamW learning rate of the multitask baseline's encoder")
     multitask_head_lr: float = _f(1e-2, "AdamW learning rate of the multitask baseline's classification head")
+    setfit_lr: float = _f(2e-5, "setfit: AdamW lr of its contrastive epochs (SetFit's default; scaled by --eval-lr-grid)")
+    setfit_iterations: int = _f(20, "setfit: pairs per support example and epoch, half same-label, half not "
+                                    "(SetFit's num_iterations); its test-time steps are epochs")
     # --- distillation --------------------------------------------------------------
     teacher: str | None = _f(None, "distil this teacher into a smaller student (a finished run, a saved learner, or an "
                                    "encoder: folder or Hub id); the student is meta-trained with --algorithm and "
@@ -319,10 +324,10 @@ SECTIONS = {"algorithm": "what to learn", "n_way": "episodes", "smlmt_ratio": "t
 AT_LEAST = {"n_way": 2, "k_shot": 1, "n_query": 1, "inner_steps": 1, "eval_inner_steps": 0, "inner_layers": -1,
             "max_length": 2, "meta_batch_size": 1, "max_steps": 0, "warmup_steps": 0, "eval_every": 1, "save_every": 1,
             "save_total_limit": 1, "val_episodes": 1, "eval_episodes": 1, "multi_step_loss_steps": 0,
-            "first_order_steps": 0, "multitask_steps": 0, "multitask_batch_size": 0, "meta_param_lr": 0.0,
+            "first_order_steps": 0, "multitask_steps": 0, "setfit_iterations": 1, "multitask_batch_size": 0, "meta_param_lr": 0.0,
             "mldg_beta": 0.0, "seed": 0, "student_layers": 1, "edit_layers": 1, "edit_max_steps": 1,
             "editor_steps": 0, "editor_rank": 1, "edit_kl_weight": 0.0, "base_classifier_steps": 0}
-POSITIVE = ("inner_lr", "meta_lr", "finetune_lr", "multitask_lr", "multitask_head_lr", "max_grad_norm", "logit_scale",
+POSITIVE = ("inner_lr", "meta_lr", "finetune_lr", "multitask_lr", "multitask_head_lr", "setfit_lr", "max_grad_norm", "logit_scale",
             "mlti_alpha", "kd_temperature", "pilot_lr", "teacher_lr", "edit_lr", "editor_lr")
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from meta_nlp.algorithms.inner import EpisodeBatch, LrFn, TaskBatch, constant_lr
+from meta_nlp.algorithms.inner import EpisodeBatch, LrFn, TaskBatch, adapt_and_predict, constant_lr
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import Episode, EpisodeSampler
 from meta_nlp.errors import MetaNLPError
@@ -35,6 +35,10 @@ class TestTimeRule:
 
     def scaled(self, factor: float) -> LrFn:
         return lambda name, step: self.lr(name, step) * factor
+
+    def predict(self, model: MetaModel, batch: EpisodeBatch, steps: int, factor: float, head_init: str) -> list[list[int]]:
+        """Query predictions after 0..steps test-time updates at `factor` times the rule's rate."""
+        return adapt_and_predict(model, batch, self.names, steps, self.scaled(factor), head_init)
 
 
 def kd_divergence(student_logits: torch.Tensor, teacher_probs: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
 from meta_nlp.algorithms import TestTimeRule
-from meta_nlp.algorithms.inner import adapt_and_predict, to_batch
+from meta_nlp.algorithms.inner import to_batch
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import EpisodeSampler
 from meta_nlp.evaluation.stats import mean_ci95
@@ -59,7 +59,7 @@ def score_episodes(model: MetaModel, tokenizer, rule: TestTimeRule, sampler: Epi
         for i in tqdm(mine, desc=desc, disable=not accelerator.is_local_main_process, leave=False, dynamic_ncols=True):
             batch = to_batch(sampler.episode(i), tokenizer, cfg.max_length, accelerator.device)
             refs = batch.query_labels.tolist()
-            preds = adapt_and_predict(model, batch, rule.names, steps, rule.scaled(lr_factor), cfg.head_init)
+            preds = rule.predict(model, batch, steps, lr_factor, cfg.head_init)
             rows.append((i, [metric.compute(predictions=p, references=refs)["accuracy"] for p in preds]))
     rows = sorted(gather_object(rows)) if accelerator.num_processes > 1 else rows
     return np.array([r for _, r in rows], dtype=float)

@@ -230,9 +230,9 @@ def full_retrieval(model: MetaModel, tokenizer, sampler: RankingSampler, cfg: Me
 def model_for(method: str, cfg: MetaConfig, learner_dir: Path | None, acc: Accelerator
               ) -> tuple[MetaModel, object, dict, tuple[str, MetaConfig]]:
     """(model, tokenizer, how it was selected, (the method it was saved as, its config)): a saved learner (the
-    checkpoint model selection chose on meta-validation), or φ⁰ for finetune."""
+    checkpoint model selection chose on meta-validation), or φ⁰ for finetune and setfit."""
     if learner_dir is None:
-        if method != "finetune":
+        if method not in ("finetune", "setfit"):
             raise MetaNLPError(f"no saved model for {method!r} to evaluate")
         encoder, tokenizer = load_encoder(cfg.model)
         return MetaModel(encoder, cfg.logit_scale).to(acc.device), tokenizer, {}, (method, cfg)

@@ -1,0 +1,87 @@
+"""The SetFit baseline: its pairs, its logistic regression, its contrastive epochs, and its row in a run."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import tiny_cfg
+from meta_nlp.algorithms.inner import to_batch
+from meta_nlp.algorithms.setfit import logistic_regression, pair_batches, setfit_rule
+from meta_nlp.data.episodes import Episode
+from meta_nlp.errors import MetaNLPError
+
+WORDS = ["apple banana cherry", "river mountain lake", "guitar piano drum"]
+
+
+def episode(k_shot: int = 3) -> Episode:
+    support = [f"{WORDS[c]} {i}" for c in range(3) for i in range(k_shot)]
+    query = [f"the {WORDS[c]} again {i}" for c in range(3) for i in range(2)]
+    return Episode(support, [c for c in range(3) for _ in range(k_shot)], query, [c for c in range(3) for _ in range(2)],
+                   ["a", "b", "c"], "xx")
+
+
+def test_pairs_give_every_example_a_same_label_and_an_other_label_partner_per_iteration():
+    labels = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2])
+    firsts, seconds, targets = (torch.cat(x) for x in zip(*pair_batches(labels, 4, torch.Generator().manual_seed(0))))
+    assert len(firsts) == 2 * 4 * len(labels)
+    assert torch.equal(targets, (labels[firsts] == labels[seconds]).float())  # the target says whether labels agree
+    assert not torch.any(firsts == seconds)
+    for i in range(len(labels)):
+        mine = firsts == i
+        assert int(targets[mine].sum()) == 4 and int((1 - targets[mine]).sum()) == 4
+    assert len(list(pair_batches(labels, 4, torch.Generator().manual_seed(0)))) == 4  # a step per iteration
+
+
+def test_logistic_regression_reaches_the_optimum_of_its_objective():
+    torch.manual_seed(0)
+    centres = F.normalize(torch.randn(3, 8, dtype=torch.float64), dim=-1)
+    labels = torch.arange(3).repeat_interleave(5)
+    z = F.normalize(centres[labels] + 0.3 * torch.randn(15, 8, dtype=torch.float64), dim=-1)
+    weight, bias = logistic_regression(z, labels, 3)
+    assert ((z @ weight.t() + bias).argmax(-1) == labels).all()
+    w, b = weight.clone().requires_grad_(), bias.clone().requires_grad_()
+    loss = F.cross_entropy(z @ w.t() + b, labels, reduction="sum") + 0.5 * w.pow(2).sum()
+    grads = torch.autograd.grad(loss, [w, b])
+    assert max(float(g.abs().max()) for g in grads) < 1e-4  # a stationary point of a convex objective: the optimum
+
+
+def test_contrastive_epochs_pull_same_label_texts_together_and_predict_every_epoch(tiny_model, tokenizer):
+    cfg = tiny_cfg(Path("/unused"), "unused", inner_layers=-1, setfit_lr=1e-3, setfit_iterations=5)
+    rule = setfit_rule(tiny_model, cfg)
+    batch = to_batch(episode(), tokenizer, 16, torch.device("cpu"))
+    same = (batch.support_labels[:, None] == batch.support_labels[None, :]).double()
+    tiny_model.eval().requires_grad_(False)
+    start = {n: p.clone() for n, p in tiny_model.encoder_params().items()}
+
+    def contrastive_loss(params) -> float:
+        with torch.no_grad():
+            z = tiny_model.embed(batch.support, params)
+            return float(F.mse_loss(z @ z.t(), same))
+    losses = [contrastive_loss(fast) for fast in rule.epochs(tiny_model, batch, 2, 1.0)]
+    assert losses[2] < losses[1] < losses[0]
+    preds = rule.predict(tiny_model, batch, 2, 1.0, "proto")
+    assert len(preds) == 3 and all(len(p) == len(batch.query_labels) for p in preds)
+    assert all(torch.equal(p, tiny_model.encoder_params()[n]) for n, p in start.items())  # φ⁰ untouched
+
+
+def test_setfit_is_a_baseline_of_a_run_on_the_same_episodes(tmp_path, tiny_model_dir):
+    from meta_nlp.recipes import meta_learn
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, baselines=["finetune", "setfit"], max_steps=1, setfit_iterations=2,
+                   n_way=3, k_shot=2, n_query=2, eval_episodes=2, val_episodes=2, eval_inner_steps=1)
+    rows = {r["method"]: r for r in meta_learn.run_experiment(cfg)["results"]}
+    assert set(rows) == {"fomaml", "finetune", "setfit"}
+    assert len(rows["setfit"]["accuracy_by_step"]) == 2 and len(rows["setfit"]["episode_accuracy"]) == 2
+    assert rows["fomaml"]["vs_best_baseline"]["baseline"] in ("finetune", "setfit")
+    assert "| setfit |" in (Path(cfg.output_dir) / "report.md").read_text()
+    assert json.loads((Path(cfg.output_dir) / "results.json").read_text())["config"]["setfit_iterations"] == 2
+
+
+def test_setfit_refuses_translation_ranking(tmp_path, tiny_model_dir):
+    from meta_nlp.data.languages import task_of
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, task="chatterbot_parallel", baselines=["setfit"], train_languages=[])
+    with pytest.raises(MetaNLPError, match="--baselines setfit applies to classification tasks only"):
+        task_of(cfg)
