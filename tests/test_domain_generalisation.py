@@ -325,6 +325,29 @@ def test_study_pools_seeds_pairs_with_the_best_baseline_and_resumes(tmp_path, ti
         study.run_study(replace(cfg, output_dir=str(tmp_path / "moved")), replace(spec, shots=[1, 2, 3, 4]))
 
 
+def test_budget_curve_runs_the_study_at_each_budget_on_the_same_episodes(tmp_path, tiny_model_dir):
+    from meta_nlp.recipes import budget, study
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, train_languages=["en"], held_out_language=["it"],
+                   baselines=["finetune", "multitask"], **{**TINY, "multitask_steps": 0})
+    spec = study.StudySpec(methods=["fomaml"], seeds=[0], shots=[2], bootstrap_resamples=100, budgets=[1, 2])
+    rows = budget.run_budget_curve(cfg, spec)["results"]
+    run = tmp_path / "run"
+    assert {(r["method"], r["budget"]) for r in rows} == {(m, b) for m in ("fomaml", "finetune", "multitask")
+                                                          for b in (1, 2)}
+    for b in (1, 2):  # each budget is a whole study of its own, trained that many steps
+        data = json.loads((run / f"steps{b}" / "it" / "seed0" / "fomaml" / "results.json").read_text())
+        assert data["training"]["steps"] == b
+        trained = json.loads((run / f"steps{b}" / "it" / "seed0" / "baselines" / "results.json").read_text())
+        assert next(r for r in trained["results"] if r["method"] == "multitask")["selection"]["steps"] == b
+    finetune = {r["budget"]: r["accuracy"] for r in rows if r["method"] == "finetune"}
+    assert finetune[1] == finetune[2]  # φ⁰ on the same episodes: the budget cannot change it
+    assert all(r["run_time_s"] > 0 and r["peak_memory_mib"] > 0 for r in rows)
+    report = (run / "budget.md").read_text()
+    assert "| 1 steps | 2 steps |" in report and "| multitask |" in report
+    assert (run / "accuracy_by_budget.png").stat().st_size > 1000
+    assert json.loads((run / "results.json").read_text())["budgets"] == [1, 2]
+
+
 def test_mldg_and_zero_shot_evaluation_run_end_to_end(tmp_path, tiny_model_dir):
     from meta_nlp.recipes.meta_learn import run_experiment
     cfg = tiny_cfg(tmp_path, tiny_model_dir, algorithm="mldg", eval_mode="zero_shot", held_out_language=["ja"],

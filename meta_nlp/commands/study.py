@@ -10,9 +10,11 @@ examples:
 
   python scripts/study.py --config configs/study_chatterbot.yaml --methods fomaml,anil,protonet,mldg --seeds 0,1 --shots 5 --finished-only
       # the report of what has finished so far (say, one process per language still running), running nothing
+  python scripts/study.py --leave-one-out ja --methods fomaml,protonet --seeds 0,1 --shots 5 --budgets 40,160,640
+      # a budget curve: the study at 40, 160 and 640 meta-training steps, accuracy against steps
 
 Every run setting is a meta_train flag (below); the study's own flags are --methods, --seeds, --shots,
---bootstrap-resamples and --finished-only. Writes OUTPUT_DIR (default runs/study)/results.json, report.md,
+--bootstrap-resamples, --finished-only and --budgets. Writes OUTPUT_DIR (default runs/study)/results.json, report.md,
 accuracy_by_language.png, accuracy_by_shots.png, accuracy_by_step.png, and one folder per
 (held-out language, seed, method) run. Re-running the same command skips the finished runs.
 Cost: (languages x seeds x methods) meta-training runs plus (languages x seeds) baseline runs,
@@ -27,14 +29,16 @@ from meta_nlp.cli import main_guard
 
 def main() -> int:
     from meta_nlp.config import MetaConfig, parse_config_and_extras
+    from meta_nlp.recipes.budget import run_budget_curve
     from meta_nlp.recipes.study import STUDY_OUTPUT_DIR, StudySpec, run_study, study_flags
     cfg, extras = parse_config_and_extras(sys.argv[1:], __doc__, study_flags())
     if cfg.output_dir == MetaConfig().output_dir:
         cfg = replace(cfg, output_dir=STUDY_OUTPUT_DIR)
-    run_study(cfg, StudySpec(**extras))
+    spec = StudySpec(**extras).validate()
+    (run_budget_curve if spec.budgets else run_study)(cfg, spec)
     from accelerate.state import PartialState
     if PartialState().is_main_process:
-        print(Path(cfg.output_dir, "report.md").read_text())
+        print(Path(cfg.output_dir, "budget.md" if spec.budgets else "report.md").read_text())
     return 0
 
 

@@ -47,6 +47,7 @@ class StudySpec:
     shots: list[int] = field(default_factory=lambda: [1, 2, 5, 10])
     bootstrap_resamples: int = 10_000
     finished_only: bool = False  # report what has finished so far; run nothing
+    budgets: list[int] = field(default_factory=list)  # the study at each of these --max-steps (recipes/budget.py)
 
     def validate(self) -> "StudySpec":
         bad = [m for m in self.methods if m not in ALGORITHMS]
@@ -54,6 +55,8 @@ class StudySpec:
             raise MetaNLPError(f"--methods: {bad[0] if bad else 'none'} is not an algorithm; choose from {', '.join(ALGORITHMS)}")
         if not self.seeds or not self.shots or min(self.shots) < 1:
             raise MetaNLPError("--seeds and --shots need at least one value each, shots at least 1")
+        if self.budgets and min(self.budgets) < 1:
+            raise MetaNLPError(f"--budgets are numbers of meta-training steps, at least 1 each, got {self.budgets}")
         return self
 
 
@@ -77,10 +80,15 @@ def study_flags() -> list:
                                 "help": "report the (language, seed) pairs whose every run has finished at every K "
                                         "of --shots, and run nothing: a study still under way, or one spread over "
                                         "several machines, seen so far"}),
+        (("--budgets",), {"type": _comma(int), "default": d.budgets,
+                          "help": "comma-separated meta-training budgets (e.g. 40,160,640): the whole study once per "
+                                  "--max-steps, into OUTPUT_DIR/steps<B>/, then accuracy against budget "
+                                  "(OUTPUT_DIR/budget.md, accuracy_by_budget.png)"}),
     ]
 
 
-def run_study(cfg: MetaConfig, spec: StudySpec) -> dict:
+def run_study(cfg: MetaConfig, spec: StudySpec, end: bool = True) -> dict:
+    """The study; `end`: the process group ends with it (a budget curve runs several studies in one)."""
     spec.validate()
     cfg = replace(cfg, eval_shots=sorted(set(spec.shots)))
     plan = folds(cfg, spec)
@@ -115,7 +123,8 @@ def run_study(cfg: MetaConfig, spec: StudySpec) -> dict:
             plot_accuracy_by_shots(out, results, cfg.n_way)
         plot_accuracy_by_step(out, main_k, cfg.n_way)
         write_study_report(out, cfg, spec, results, comparisons, not_finished)
-    PartialState().destroy_process_group()
+    if end:
+        PartialState().destroy_process_group()
     return {"results": results, "languages": languages, **comparisons}
 
 
