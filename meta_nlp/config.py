@@ -72,6 +72,11 @@ class MetaConfig:
                                     "local_layout) or its local data_dir; its languages are the ones found there")
     model: str = _f(DEFAULT_MODEL, "Hugging Face encoder id or local folder (default: packaged all-MiniLM-L6-v2)")
     held_out_language: list = _f(["ja"], "language never seen until final evaluation (repeatable)", repeat=True)
+    held_out_task: str | None = _f(None, "evaluate on this task instead (never meta-trained on: other labels, other "
+                                         "texts), in --held-out-language, a language of that task; name its languages "
+                                         "apart from --task's with --train-languages when the two tasks code them "
+                                         "differently (ja / jpn_Jpan). Default: --task")
+    held_out_data_dir: str | None = _f(None, "local folder of --held-out-task's data (as --data-dir is --task's)")
     train_languages: list = _f([], "meta-training languages (repeatable; default: every other language of the task)", repeat=True)
     validation_languages: list = _f([], "languages kept out of meta-training and read only to select the checkpoint "
                                         "and the test-time rule (leave-one-language-out selection: it rewards what "
@@ -233,8 +238,11 @@ class MetaConfig:
         if self.validation_languages and (self.teacher or self.algorithm in EDITORS):
             raise MetaNLPError("--validation-languages selects meta-learners; distillation and editing runs select "
                                "on the training languages' share")
-        if self.data_dir is not None and not Path(self.data_dir).expanduser().is_dir():
-            raise MetaNLPError(f"--data-dir {self.data_dir} is not a folder")
+        for name in ("data_dir", "held_out_data_dir"):
+            if getattr(self, name) is not None and not Path(getattr(self, name)).expanduser().is_dir():
+                raise MetaNLPError(f"{flag(name)} {getattr(self, name)} is not a folder")
+        if self.held_out_task is not None:
+            self.check_held_out_task()
         if not self.held_out_language:
             raise MetaNLPError("at least one --held-out-language is required")
         if self.algorithm in ALGORITHMS:
@@ -278,6 +286,20 @@ class MetaConfig:
             raise MetaNLPError("a distillation run holds out one language set: run it once per --held-out-language")
         if self.mlti_ratio > 0:
             raise MetaNLPError("--mlti-ratio mixes token embeddings, which the teacher never sees: distil without it")
+
+    def check_held_out_task(self) -> None:
+        if self.held_out_task == self.task:
+            raise MetaNLPError(f"--held-out-task {self.held_out_task} is --task itself: leave it out to hold out "
+                               "languages of the training task")
+        if self.leave_one_out:
+            raise MetaNLPError("a --held-out-task is evaluated in its --held-out-language(s); --leave-one-out sweeps "
+                               "the languages of --task")
+        if self.teacher or self.algorithm in EDITORS:
+            raise MetaNLPError("--held-out-task evaluates meta-learners; distillation and editing runs hold out "
+                               "languages of --task")
+        if self.eval_mode == "zero_shot":
+            raise MetaNLPError("--held-out-task is evaluated in-language: its support set comes from its own "
+                               "held-out language")
 
     def check_editing(self) -> None:
         if not 0.0 < self.edit_fraction < 1.0:

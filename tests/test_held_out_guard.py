@@ -99,3 +99,36 @@ def test_a_study_never_opens_a_held_out_language_before_its_evaluation(tmp_path,
                    baselines=["finetune"], max_steps=1, eval_every=1, val_episodes=1, eval_episodes=1)
     study.run_study(cfg, study.StudySpec(methods=["fomaml"], seeds=[0], shots=[2]))
     assert watch_files and not held_out_files(watch_files, "ko")
+
+
+SIB200 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sib200"
+
+
+@pytest.mark.skipif(not SIB200.is_dir(), reason="needs ../shared/data/sib200 (the SIB-200 subset beside the project)")
+def test_a_held_out_task_is_read_only_by_the_final_evaluation(tmp_path, tiny_model_dir, watch_files):
+    """Meta-train on chatterbot topics, evaluate on SIB-200 topics in Japanese: a task and a language never trained
+    on. Nothing of SIB-200's Japanese is opened before the final evaluation, and its episodes have SIB-200's labels."""
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, held_out_task="sib200", held_out_data_dir=str(SIB200),
+                   held_out_language=["jpn_Jpan"], train_languages=["en", "it"], baselines=["finetune"],
+                   max_steps=1, eval_every=1, val_episodes=1, eval_episodes=2)
+    out = meta_learn.run_experiment(cfg)
+    assert watch_files and [p for p in watch_files if "/italian/" in p]
+    assert not [p for p in watch_files if p.startswith(str(SIB200))]
+    assert {(r["method"], r["language"]) for r in out["results"]} == {("fomaml", "jpn_Jpan"), ("finetune", "jpn_Jpan")}
+    sib_labels = set((SIB200 / "jpn_Jpan" / "labels.txt").read_text().split())
+    assert set(meta_learn.load_held_out(cfg, "jpn_Jpan").episode(0).label_names) <= sib_labels
+    assert "**Held-out task**: evaluated on `sib200`" in (tmp_path / "run" / "report.md").read_text()
+
+
+@pytest.mark.skipif(not SIB200.is_dir(), reason="needs ../shared/data/sib200 (the SIB-200 subset beside the project)")
+def test_a_held_out_task_checks_its_languages_and_kind_before_training(tmp_path, tiny_model_dir):
+    from meta_nlp.data.languages import prepare_languages
+    from meta_nlp.errors import MetaNLPError
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, held_out_task="sib200", held_out_data_dir=str(SIB200),
+                   held_out_language=["ja"])
+    with pytest.raises(MetaNLPError, match="task sib200 has no language 'ja'"):
+        prepare_languages(cfg)
+    with pytest.raises(MetaNLPError, match="cldr_names is a translation_ranking task and --task chatterbot_topics"):
+        prepare_languages(tiny_cfg(tmp_path, tiny_model_dir, held_out_task="cldr_names"))
+    with pytest.raises(MetaNLPError, match="is --task itself"):
+        tiny_cfg(tmp_path, tiny_model_dir, held_out_task="chatterbot_topics")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import Corpus, EpisodeSampler, split_for_validation, usable_languages
 from meta_nlp.data.ranking import PairCorpus, RankingSampler, split_pairs_for_validation, usable_pair_languages
-from meta_nlp.data.registry import TaskSpec, find_task, load_corpus, load_pairs
+from meta_nlp.data.registry import TaskSpec, check_known, find_task, load_corpus, load_pairs
 from meta_nlp.errors import MetaNLPError
 
 logger = logging.getLogger(__name__)
@@ -93,6 +93,18 @@ def task_of(cfg: MetaConfig) -> TaskSpec:
     return task
 
 
+def held_out_task_of(cfg: MetaConfig) -> TaskSpec:
+    """The task of the final evaluation: --held-out-task (never meta-trained on), else the run's own task."""
+    trained = task_of(cfg)
+    if cfg.held_out_task is None:
+        return trained
+    task = find_task(cfg.held_out_task, cfg.task_dir, cfg.held_out_data_dir)
+    if task.type != trained.type:
+        raise MetaNLPError(f"--held-out-task {task.name} is a {task.type} task and --task {trained.name} a "
+                           f"{trained.type} task: meta-training prepares for tasks of its own kind")
+    return task
+
+
 def pivot_of(task: TaskSpec) -> str | None:
     """The pivot language of a translation_ranking task (every pair has it on one side), else None."""
     return task.reader.pivot if task.type == "translation_ranking" else None
@@ -115,7 +127,8 @@ def training_language_names(cfg: MetaConfig, task: TaskSpec) -> tuple[list[str],
     """(languages, chosen_by_user). Held-out and validation languages are excluded and checked to exist."""
     pivot = pivot_of(task)
     known = [lang for lang in task.languages() if lang != pivot]
-    for lang in cfg.held_out_language + cfg.train_languages + cfg.validation_languages:
+    own_held_out = [] if cfg.held_out_task else cfg.held_out_language  # a held-out task's are checked against it
+    for lang in own_held_out + cfg.train_languages + cfg.validation_languages:
         if lang == pivot:
             raise MetaNLPError(f"task {task.name}: {lang!r} is the pivot language of every pair; pick another language")
         if lang not in known:
@@ -128,6 +141,8 @@ def training_language_names(cfg: MetaConfig, task: TaskSpec) -> tuple[list[str],
 def prepare_languages(cfg: MetaConfig) -> LanguageSplit:
     task = task_of(cfg)
     names, by_user = training_language_names(cfg, task)
+    if cfg.held_out_task:  # its languages are listed now, so that a wrong one fails before training; read later
+        check_known(held_out_task_of(cfg), cfg.held_out_language)
     assert not set(names) & set(cfg.held_out_language + cfg.validation_languages), "held-out language leaked into training"
     corpus = read_training_data(task, names)
     split = split_pairs_for_validation if task.type == "translation_ranking" else split_for_validation
@@ -148,7 +163,7 @@ def prepare_languages(cfg: MetaConfig) -> LanguageSplit:
 def load_held_out(cfg: MetaConfig, language: str) -> EpisodeSampler:
     """The held-out language's episodes: read only by the final evaluation. Zero-shot: support
     from --zero-shot-source, query from the held-out language, over the labels they share."""
-    task = task_of(cfg)
+    task = held_out_task_of(cfg)
     if task.type == "translation_ranking":
         return RankingSampler({language: load_pairs(task, language)}, cfg.n_way, cfg.k_shot, cfg.n_query,
                               cfg.seed + TEST_SEED_OFFSET, what="held-out")

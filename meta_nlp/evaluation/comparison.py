@@ -9,7 +9,8 @@ from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 
 # What two runs must share for their episodes to be the same ones.
-PAIRING = ("task", "data_dir", "seed", "n_way", "k_shot", "n_query", "eval_episodes", "held_out_language", "eval_mode")
+PAIRING = ("task", "data_dir", "seed", "n_way", "k_shot", "n_query", "eval_episodes", "held_out_language", "eval_mode",
+           "held_out_task", "held_out_data_dir")
 # Settings that say nothing about the method (shown in no row).
 NOT_SETTINGS = ("output_dir", "resume_from_checkpoint", "report_to", "push_to_hub", "hub_model_id", "hub_dry_run",
                 "eval_shots", "save_total_limit")

@@ -112,8 +112,8 @@ def run_sweep(cfg: MetaConfig) -> dict:
 
 
 # Settings that do not change what a run measured: where it read and wrote, how it resumed, extra test-time K.
-NOT_MEASURED = ("output_dir", "data_dir", "task_dir", "resume_from_checkpoint", "eval_shots", "report_to",
-                "save_total_limit")
+NOT_MEASURED = ("output_dir", "data_dir", "held_out_data_dir", "task_dir", "resume_from_checkpoint", "eval_shots",
+                "report_to", "save_total_limit")
 
 
 def finished_run(cfg: MetaConfig) -> dict:

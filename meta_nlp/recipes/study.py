@@ -272,6 +272,8 @@ def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: lis
     seeds = sorted({s for r in results for s in r["seeds"]})
     lines = [f"# meta_nlp study: {cfg.task}, {cfg.n_way}-way {cfg.k_shot}-shot ({cfg.eval_mode.replace('_', '-')})", "",
              *([f"**Under way**: not finished yet, so left out here: {', '.join(not_finished)}.", ""] if not_finished else []),
+             *([f"**Held-out task**: evaluated on `{cfg.held_out_task}`, never meta-trained on.", ""]
+               if cfg.held_out_task else []),
              f"Methods {', '.join(spec.methods)} and baselines {', '.join(cfg.baselines) or 'none'}; seeds "
              f"{', '.join(map(str, seeds))}; {episodes} held-out episodes per seed, the same for every method; "
              f"{cfg.max_steps} meta-training steps on `{cfg.model}`. Checkpoints (the meta-learners' and the multitask "
