@@ -472,7 +472,8 @@ def test_test_time_rule_is_tuned_on_meta_validation_only(tiny_model, tokenizer, 
             right = round(acc * len(labels))
             preds.append(labels[:right] + [(y + 1) % batch.n_way for y in labels[right:]])
         return preds
-    monkeypatch.setattr(evaluator, "adapt_and_predict", fake_adapt_and_predict)
+    from meta_nlp.algorithms import base
+    monkeypatch.setattr(base, "adapt_and_predict", fake_adapt_and_predict)  # what TestTimeRule.predict runs
 
     cfg = MetaConfig(val_episodes=3, eval_episodes=2, eval_inner_steps=2, eval_lr_grid=[0.3, 1.0, 3.0], max_length=16)
     rule = TestTimeRule(["encoder.layer.1.output.dense.weight"], constant_lr(BASE_LR))
