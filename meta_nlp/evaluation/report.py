@@ -223,12 +223,17 @@ def save_figure(fig, output_dir: Path, name: str) -> Path:
     return path
 
 
-def plot_accuracy_by_step(output_dir: Path, results: list[dict], n_way: int) -> Path:
-    plt = pyplot()
-    from matplotlib.ticker import MaxNLocator
+def axes_per_language(results: list[dict]) -> tuple[object, list[tuple[object, str]]]:
+    """A figure with one plot per held-out language of `results`: (figure, [(axes, language)])."""
     languages = sorted({r["language"] for r in results})
-    fig, axes = plt.subplots(1, len(languages), figsize=(5.5 * len(languages), 4), squeeze=False)
-    for ax, lang in zip(axes[0], languages):
+    fig, axes = pyplot().subplots(1, len(languages), figsize=(5.5 * len(languages), 4), squeeze=False)
+    return fig, list(zip(axes[0], languages))
+
+
+def plot_accuracy_by_step(output_dir: Path, results: list[dict], n_way: int) -> Path:
+    from matplotlib.ticker import MaxNLocator
+    fig, plots = axes_per_language(results)
+    for ax, lang in plots:
         for r in (r for r in results if r["language"] == lang):
             steps = range(len(r["accuracy_by_step"]))
             ax.plot(steps, r["accuracy_by_step"], marker="o", label=f"{r['method']} ({r['accuracy']:.3f}±{r['ci95']:.3f})")

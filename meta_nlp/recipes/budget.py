@@ -18,7 +18,7 @@ import numpy as np
 from accelerate.state import PartialState
 
 from meta_nlp.config import MetaConfig
-from meta_nlp.evaluation.report import finish_axes, pyplot, save_figure, write_results
+from meta_nlp.evaluation.report import axes_per_language, finish_axes, save_figure, write_results
 from meta_nlp.recipes.study import BASELINE_RUN, StudySpec, folds, run_study
 
 
@@ -98,10 +98,8 @@ def write_budget_report(out: Path, cfg: MetaConfig, rows: list[dict]) -> Path:
 
 
 def plot_accuracy_by_budget(out: Path, rows: list[dict], n_way: int) -> Path:
-    plt = pyplot()
-    languages = sorted({r["language"] for r in rows})
-    fig, axes = plt.subplots(1, len(languages), figsize=(5.5 * len(languages), 4), squeeze=False)
-    for ax, lang in zip(axes[0], languages):
+    fig, plots = axes_per_language(rows)
+    for ax, lang in plots:
         for method in dict.fromkeys(r["method"] for r in rows):
             mine = sorted((r for r in rows if (r["language"], r["method"]) == (lang, method)), key=lambda r: r["budget"])
             ax.errorbar([r["budget"] for r in mine], [r["accuracy"] for r in mine], yerr=[r["ci95"] for r in mine],
