@@ -66,7 +66,10 @@ class MetaConfig:
     # --- what to learn -------------------------------------------------------------
     algorithm: str = _f("fomaml", f"meta-learning algorithm: one of {', '.join(ALGORITHMS)}; or a learned editor "
                                   f"({', '.join(EDITORS)}: model editing, see --edit-fraction)")
-    task: str = _f("chatterbot_topics", "task name from tasks/*.yaml or --task-dir (see --list-tasks)")
+    task: str = _f("chatterbot_topics", "task name from tasks/*.yaml or --task-dir (see --list-tasks); several, "
+                                        "comma-separated (a,b): meta-training draws episodes across them, each from "
+                                        "one task and language ('task:language'), and --held-out-language is one of "
+                                        "the first task's unless --held-out-task")
     task_dir: list = _f([], "extra folder of task YAML files (repeatable)", repeat=True)
     data_dir: str | None = _f(None, "local folder that replaces the task's Hub source (read with the task's "
                                     "local_layout) or its local data_dir; its languages are the ones found there")
@@ -243,6 +246,8 @@ class MetaConfig:
                 raise MetaNLPError(f"{flag(name)} {getattr(self, name)} is not a folder")
         if self.held_out_task is not None:
             self.check_held_out_task()
+        if "," in self.task:
+            self.check_several_tasks()
         if not self.held_out_language:
             raise MetaNLPError("at least one --held-out-language is required")
         if self.algorithm in ALGORITHMS:
@@ -287,8 +292,20 @@ class MetaConfig:
         if self.mlti_ratio > 0:
             raise MetaNLPError("--mlti-ratio mixes token embeddings, which the teacher never sees: distil without it")
 
+    def check_several_tasks(self) -> None:
+        asked = [what for what, on in (("--data-dir", self.data_dir is not None),
+                                       ("--leave-one-out", bool(self.leave_one_out)),
+                                       ("--validation-languages", bool(self.validation_languages)),
+                                       ("--cross-lingual-support-ratio", self.cross_lingual_support_ratio > 0),
+                                       ("--teacher", self.teacher is not None),
+                                       ("an editing run", self.algorithm in EDITORS)) if on]
+        if asked:
+            hint = " (point each task's YAML at its local data: source.data_dir, see tasks/_template.yaml)" \
+                if asked[0] == "--data-dir" else ""
+            raise MetaNLPError(f"--task {self.task}: several tasks cannot be combined with {asked[0]}{hint}")
+
     def check_held_out_task(self) -> None:
-        if self.held_out_task == self.task:
+        if self.held_out_task in self.task.split(","):
             raise MetaNLPError(f"--held-out-task {self.held_out_task} is --task itself: leave it out to hold out "
                                "languages of the training task")
         if self.leave_one_out:

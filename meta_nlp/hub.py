@@ -212,7 +212,7 @@ def card_data(run: Run, repo_id: str) -> ModelCardData:
     languages = list(dict.fromkeys(run.train_languages + run.held_out_languages))
     evals = eval_results_of(run)
     return ModelCardData(base_model=hub_base_model(run.config.get("teacher") or run.config["model"]), language=languages or None,
-                         datasets=[dataset_of(run.config["task"])],
+                         datasets=[dataset_of(task) for task in run.config["task"].split(",")],
                          tags=["meta-learning", run.method, "few-shot", "multilingual"], library_name="meta_nlp",
                          model_name=repo_id.split("/")[-1], eval_results=evals or None)
 

@@ -414,3 +414,34 @@ def test_study_comparisons_find_a_known_difference_and_no_difference():
     seed0 = {(r["method"], r["language"]): r["accuracy"] for r in rows if r["seed"] == 0}
     assert overall["mldg"]["seeds"] == [0] and overall["mldg"]["vs_finetune"]["difference"] == pytest.approx(0.05)
     assert overall["fomaml"]["accuracy"] == pytest.approx((seed0["fomaml", "ja"] + seed0["fomaml", "it"]) / 2)
+
+
+def test_several_tasks_meta_train_together_each_language_a_domain_of_its_own(tmp_path, tiny_model_dir):
+    from meta_nlp.data.languages import prepare_languages
+    from meta_nlp.recipes import meta_learn
+    task_dir, data = tmp_path / "tasks", tmp_path / "tasks" / "data"
+    data.mkdir(parents=True)
+    (task_dir / "colours.yaml").write_text("name: colours\ntype: classification\nsource:\n  kind: local_files\n"
+                                           "  data_dir: data\n  layout: per_language_file\n  text_column: text\n"
+                                           "  label_column: label\n")
+    rows = [f"{colour} thing number {i}" for colour in ("red", "blue", "green", "black", "white") for i in range(12)]
+    (data / "xx.csv").write_text("text,label\n" + "".join(f"{t},{t.split()[0]}\n" for t in rows))
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, task="chatterbot_topics,colours", task_dir=[str(task_dir)],
+                   train_languages=["en", "colours:xx"], held_out_language=["it"], baselines=["finetune", "multitask"],
+                   n_way=3, k_shot=2, n_query=2, max_steps=2, eval_episodes=2, val_episodes=2)
+    split = prepare_languages(cfg)
+    assert sorted(split.train) == ["chatterbot_topics:en", "colours:xx"]
+    episodes = [split.train_sampler(cfg).episode(i) for i in range(12)]
+    assert {e.language for e in episodes} == set(split.train)  # episodes are drawn across both tasks
+    for e in episodes:  # ... each from one task: never colours and chatterbot topics in one episode
+        assert set(e.label_names) <= {"red", "blue", "green", "black", "white"} or \
+            not set(e.label_names) & {"red", "blue", "green", "black", "white"}
+    rows = {r["method"]: r for r in meta_learn.run_experiment(cfg)["results"]}
+    assert set(rows) == {"fomaml", "finetune", "multitask"} and rows["fomaml"]["language"] == "it"
+
+    with pytest.raises(MetaNLPError, match="chatterbot_topics:it is held out"):
+        prepare_languages(replace(cfg, train_languages=["chatterbot_topics:it", "colours:xx"]))
+    with pytest.raises(MetaNLPError, match="no task of --task chatterbot_topics,colours has language 'qq'"):
+        prepare_languages(replace(cfg, train_languages=["qq"]))
+    with pytest.raises(MetaNLPError, match="several tasks cannot be combined with --leave-one-out"):
+        replace(cfg, leave_one_out=["it"]).validate()

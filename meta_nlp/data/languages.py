@@ -76,9 +76,25 @@ class LanguageSplit:
                               support_language=source)
 
 
+def training_tasks(cfg: MetaConfig) -> list[TaskSpec]:
+    """--task: one task (with --data-dir applied), or several (comma-separated) of one kind, met in this order."""
+    names = cfg.task.split(",")
+    tasks = [find_task(name, cfg.task_dir, cfg.data_dir) for name in names]
+    kinds = {t.type for t in tasks}
+    if len(kinds) > 1:
+        raise MetaNLPError(f"--task {cfg.task}: the tasks meta-trained together must be of one kind, not "
+                           f"{' and '.join(sorted(kinds))}")
+    return tasks
+
+
+def task_language(task: str, language: str) -> str:
+    """How a language of one of several training tasks is named: 'task:language' (each is a domain of its own)."""
+    return f"{task}:{language}"
+
+
 def task_of(cfg: MetaConfig) -> TaskSpec:
-    """The run's task (with --data-dir applied), checked to be one meta-training can learn."""
-    task = find_task(cfg.task, cfg.task_dir, cfg.data_dir)
+    """The run's task (the first of several), checked to be one meta-training can learn."""
+    task = training_tasks(cfg)[0]
     if task.type == "translation_ranking":
         asked = [flag for flag, on in (("--cross-lingual-episodes", cfg.cross_lingual_episodes),
                                        ("--pseudo-target-queries", cfg.pseudo_target_queries),
@@ -94,7 +110,8 @@ def task_of(cfg: MetaConfig) -> TaskSpec:
 
 
 def held_out_task_of(cfg: MetaConfig) -> TaskSpec:
-    """The task of the final evaluation: --held-out-task (never meta-trained on), else the run's own task."""
+    """The task of the final evaluation: --held-out-task (never meta-trained on), else the run's own task (the
+    first of several)."""
     trained = task_of(cfg)
     if cfg.held_out_task is None:
         return trained
@@ -138,13 +155,41 @@ def training_language_names(cfg: MetaConfig, task: TaskSpec) -> tuple[list[str],
     return [lang for lang in known if lang not in cfg.held_out_language + cfg.validation_languages], False
 
 
+def several_tasks_corpus(cfg: MetaConfig) -> tuple[list[str], bool, Corpus | PairCorpus]:
+    """(names, chosen_by_user, data) of several training tasks: every language of each, named 'task:language', less
+    the held-out languages; or the --train-languages, each 'task:language' or a language of every task that has it."""
+    names, corpus = [], {}
+    for task in training_tasks(cfg):
+        pivot = pivot_of(task)
+        known = [lang for lang in task.languages() if lang != pivot]
+        if cfg.train_languages:
+            chosen = [lang for lang in known if lang in cfg.train_languages
+                      or task_language(task.name, lang) in cfg.train_languages]
+        else:
+            chosen = [lang for lang in known if lang not in cfg.held_out_language]
+        leaked = [lang for lang in chosen if lang in cfg.held_out_language and task.name == held_out_task_of(cfg).name]
+        if leaked:
+            raise MetaNLPError(f"{task_language(task.name, leaked[0])} is held out: it cannot be a training language")
+        for lang, rows in read_training_data(task, chosen).items():
+            names.append(task_language(task.name, lang))
+            corpus[names[-1]] = rows
+    unknown = [lang for lang in cfg.train_languages if lang not in names and lang not in {n.split(":", 1)[1] for n in names}]
+    if unknown:
+        raise MetaNLPError(f"no task of --task {cfg.task} has language {unknown[0]!r}; name it 'task:language', "
+                           f"e.g. {names[0] if names else 'chatterbot_topics:en'}")
+    return names, bool(cfg.train_languages), corpus
+
+
 def prepare_languages(cfg: MetaConfig) -> LanguageSplit:
     task = task_of(cfg)
-    names, by_user = training_language_names(cfg, task)
-    if cfg.held_out_task:  # its languages are listed now, so that a wrong one fails before training; read later
+    if "," in cfg.task:
+        names, by_user, corpus = several_tasks_corpus(cfg)
+    else:
+        names, by_user = training_language_names(cfg, task)
+        corpus = read_training_data(task, names)
+    if cfg.held_out_task or "," in cfg.task:  # listed now, so that a wrong language fails before training; read later
         check_known(held_out_task_of(cfg), cfg.held_out_language)
     assert not set(names) & set(cfg.held_out_language + cfg.validation_languages), "held-out language leaked into training"
-    corpus = read_training_data(task, names)
     split = split_pairs_for_validation if task.type == "translation_ranking" else split_for_validation
     train, val = split(corpus, cfg.val_fraction, cfg.seed)
     usable = usable_in(task, train, cfg)
