@@ -13,6 +13,7 @@ from meta_nlp.algorithms.inner import to_batch
 from meta_nlp.algorithms.setfit import logistic_regression, pair_batches, setfit_rule
 from meta_nlp.data.episodes import Episode
 from meta_nlp.errors import MetaNLPError
+from meta_nlp.models.encoder import SetEncoder
 
 WORDS = ["apple banana cherry", "river mountain lake", "guitar piano drum"]
 
@@ -61,7 +62,8 @@ def test_contrastive_epochs_pull_same_label_texts_together_and_predict_every_epo
         with torch.no_grad():
             z = tiny_model.embed(batch.support, params)
             return float(F.mse_loss(z @ z.t(), same))
-    losses = [contrastive_loss(fast) for fast in rule.epochs(tiny_model, batch, 2, 1.0)]
+    support = SetEncoder(tiny_model, batch.support, rule.names)
+    losses = [contrastive_loss(fast) for fast in rule.epochs(tiny_model, support, batch.support_labels, 2, 1.0)]
     assert losses[2] < losses[1] < losses[0]
     preds = rule.predict(tiny_model, batch, 2, 1.0, "proto")
     assert len(preds) == 3 and all(len(p) == len(batch.query_labels) for p in preds)

@@ -38,23 +38,24 @@ class SetFitRule(TestTimeRule):
         """Query predictions of the logistic regression after 0..steps contrastive epochs on the support pairs."""
         support, query = SetEncoder(model, batch.support, self.names), SetEncoder(model, batch.query, self.names)
         preds = []
-        for fast in self.epochs(model, batch, steps, factor):
+        for fast in self.epochs(model, support, batch.support_labels, steps, factor):
             with torch.no_grad():
                 z_support, z_query = support(fast), query(fast)
             weight, bias = logistic_regression(z_support, batch.support_labels, batch.n_way)
             preds.append((z_query @ weight.t() + bias).argmax(-1).tolist())
         return preds
 
-    def epochs(self, model: MetaModel, batch: EpisodeBatch, steps: int, factor: float) -> Iterator[Params]:
-        """The adapted encoder weights (a copy; φ is left as it is) after 0, 1, ..., steps contrastive epochs."""
+    def epochs(self, model: MetaModel, support: SetEncoder, labels: torch.Tensor, steps: int,
+               factor: float) -> Iterator[Params]:
+        """The adapted encoder weights (a copy; φ is left as it is) after 0, 1, ..., steps contrastive epochs on the
+        pairs of the support set (`support`: its encoder, `labels`: its labels)."""
         params = model.encoder_params()
         fast = {n: params[n].detach().clone().requires_grad_() for n in self.names}
         optimizer = torch.optim.AdamW(fast.values(), lr=self.lr("encoder", 0) * factor)
-        support = SetEncoder(model, batch.support, self.names)
         rng = torch.Generator().manual_seed(self.seed)  # the same pairs at every lr factor: a paired comparison
         yield fast
         for _ in range(steps):
-            for first, second, same in pair_batches(batch.support_labels.cpu(), self.iterations, rng):
+            for first, second, same in pair_batches(labels.cpu(), self.iterations, rng):
                 z = support(fast)
                 loss = F.mse_loss(F.cosine_similarity(z[first], z[second], dim=-1), same.to(z))
                 optimizer.zero_grad()
@@ -69,18 +70,18 @@ def pair_batches(labels: torch.Tensor, iterations: int, rng: torch.Generator):
     here every step embeds the whole support set anyway (N·K texts), so a step takes all 2·N·K pairs of an
     iteration at the cost of 16: the same pairs, a third of the steps. Yields (first indices, second indices,
     same-label targets)."""
-    n = len(labels)
     same_label = labels[:, None] == labels[None, :]
+    not_self = ~torch.eye(len(labels), dtype=torch.bool)
+    # Each example's partners: (example, same label?, the candidates), the ones that have any.
+    partners = [(i, same, torch.nonzero((same_label[i] == same) & not_self[i]).flatten())
+                for i in range(len(labels)) for same in (True, False)]
+    partners = [(i, same, pool) for i, same, pool in partners if len(pool)]
     for _ in range(iterations):
         firsts, seconds, targets = [], [], []
-        for i in range(n):
-            for same in (True, False):
-                pool = torch.nonzero(same_label[i] == same).flatten()
-                pool = pool[pool != i]
-                if len(pool):
-                    firsts.append(i)
-                    seconds.append(int(pool[torch.randint(len(pool), (1,), generator=rng)]))
-                    targets.append(float(same))
+        for i, same, pool in partners:
+            firsts.append(i)
+            seconds.append(int(pool[torch.randint(len(pool), (1,), generator=rng)]))
+            targets.append(float(same))
         order = torch.randperm(len(firsts), generator=rng)
         yield torch.tensor(firsts)[order], torch.tensor(seconds)[order], torch.tensor(targets)[order]
 

@@ -159,6 +159,7 @@ def several_tasks_corpus(cfg: MetaConfig) -> tuple[list[str], bool, Corpus | Pai
     """(names, chosen_by_user, data) of several training tasks: every language of each, named 'task:language', less
     the held-out languages; or the --train-languages, each 'task:language' or a language of every task that has it."""
     names, corpus = [], {}
+    held_out_task = held_out_task_of(cfg).name
     for task in training_tasks(cfg):
         pivot = pivot_of(task)
         known = [lang for lang in task.languages() if lang != pivot]
@@ -167,7 +168,7 @@ def several_tasks_corpus(cfg: MetaConfig) -> tuple[list[str], bool, Corpus | Pai
                       or task_language(task.name, lang) in cfg.train_languages]
         else:
             chosen = [lang for lang in known if lang not in cfg.held_out_language]
-        leaked = [lang for lang in chosen if lang in cfg.held_out_language and task.name == held_out_task_of(cfg).name]
+        leaked = [lang for lang in chosen if lang in cfg.held_out_language and task.name == held_out_task]
         if leaked:
             raise MetaNLPError(f"{task_language(task.name, leaked[0])} is held out: it cannot be a training language")
         for lang, rows in read_training_data(task, chosen).items():

@@ -84,10 +84,13 @@ class EditableClassifier:
 
     def logits(self, texts: list[str], weights: Params | None = None) -> torch.Tensor:
         """The classifier's logits under `weights` (default: the current, edited ones); differentiable in them."""
+        return self.head_logits(self.embed(texts, weights), weights)
+
+    def head_logits(self, z: torch.Tensor, weights: Params | None = None) -> torch.Tensor:
+        """The logits of embeddings `z` under the head of `weights` (default: the current, edited ones)."""
         weights = self.weights if weights is None else weights
         head = {k: v for k, v in weights.items() if k.startswith("head.")}
-        scale = self.classifier.learner.model.log_scale.exp()
-        return head_logits(self.embed(texts, weights), head, scale)
+        return head_logits(z, head, self.classifier.learner.model.log_scale.exp())
 
     @torch.no_grad()
     def predict(self, texts: list[str], batch_size: int = 64) -> list[int]:
@@ -95,8 +98,7 @@ class EditableClassifier:
         out = []
         for i in range(0, len(texts), batch_size):
             z = self.embed(texts[i:i + batch_size])  # once: the head and the memory's distances both read it
-            head = {k: v for k, v in self.weights.items() if k.startswith("head.")}
-            predicted = head_logits(z, head, self.classifier.learner.model.log_scale.exp()).argmax(-1).tolist()
+            predicted = self.head_logits(z).argmax(-1).tolist()
             if self.memory:
                 keys = torch.stack([m.key for m in self.memory])
                 distance, nearest = torch.cdist(z, keys).min(-1)

@@ -44,8 +44,8 @@ def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> d
     compared = compared_selections(cfg, languages)
     results = evaluate_run(cfg, languages, acc, methods=[cfg.algorithm, *compared, *cfg.baselines],
                            learners={cfg.algorithm: Path(cfg.output_dir) / "best",
-                                     **{name: dir for name, (dir, _) in compared.items()}},
-                           selected_on={name: rule for name, (_, rule) in compared.items()})
+                                     **{name: compared_best_dir(cfg.output_dir, rule) for name, rule in compared.items()}},
+                           selected_on=compared)
     extra = {"training": training, "wall_time_s": round(time.time() - started, 1), "peak_memory_mib": run_peak_mib(),
              "num_processes": acc.num_processes, "train_languages": list(languages.train)}
     if acc.is_main_process:
@@ -55,11 +55,10 @@ def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> d
     return {"results": results, **extra}
 
 
-def compared_selections(cfg: MetaConfig, languages: LanguageSplit) -> dict[str, tuple[Path, str]]:
-    """The meta-learner as the run's other selection rules chose it, evaluated as '<algorithm>@<rule>':
-    name -> (its saved learner, the rule whose validation episodes also pick its test-time setting)."""
-    return {f"{cfg.algorithm}@{rule}": (compared_best_dir(cfg.output_dir, rule), rule)
-            for rule in languages.selection_rules[1:]}
+def compared_selections(cfg: MetaConfig, languages: LanguageSplit) -> dict[str, str]:
+    """The meta-learner as the run's other selection rules chose it, evaluated as '<algorithm>@<rule>': name -> the
+    rule (its learner is saved in `compared_best_dir`; the rule's validation episodes also pick its test-time setting)."""
+    return {f"{cfg.algorithm}@{rule}": rule for rule in languages.selection_rules[1:]}
 
 
 def train(method: str, cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator) -> dict:
@@ -188,15 +187,16 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator, me
     with its learner. `selected_on` names the selection rule of a method selected by another rule than the run's
     (its test-time setting is chosen on that rule's validation episodes). The held-out languages are read here,
     after all training."""
-    learners = dict(learners or {})
+    learners, selected_on = dict(learners or {}), selected_on or {}
     main = main or cfg.algorithm
+    own_rule = languages.selection_rules[0]
     training = {}
     if "multitask" in methods and "multitask" not in learners:
         training["multitask"] = train("multitask", cfg, languages, acc)
         learners["multitask"] = Path(cfg.output_dir) / MULTITASK_DIR / "best"
     by_shots = {k: replace(cfg, k_shot=k) for k in sorted(shots or {cfg.k_shot, *cfg.eval_shots})}
-    rules = dict.fromkeys([languages.selection_rules[0], *(selected_on or {}).values()])
-    val_samplers = {(k, rule): languages.val_sampler(c, rule) for k, c in by_shots.items() for rule in rules}
+    val_samplers = {(k, rule): languages.val_sampler(c, rule) for k, c in by_shots.items()
+                    for rule in {own_rule, *selected_on.values()}}
     test_samplers = {k: {lang: load_held_out(c, lang) for lang in cfg.held_out_language} for k, c in by_shots.items()}
     results = []
     for method in methods:
@@ -206,7 +206,7 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator, me
         retrieval = {lang: full_retrieval(model, tokenizer, sampler, cfg, acc)  # the corpus: the same at every K
                      for lang, sampler in next(iter(test_samplers.values())).items()} if languages.ranking else {}
         for k, cfg_k in by_shots.items():
-            val = val_samplers[k, (selected_on or {}).get(method, languages.selection_rules[0])]
+            val = val_samplers[k, selected_on.get(method, own_rule)]
             for scores in evaluate_method(method, model, tokenizer, rule, val, test_samplers[k], cfg_k, acc):
                 results.append(scores.summary(cfg_k) | {"episode_accuracy": [
                     round(float(x), 4) for x in scores.by_episode_step[:, scores.steps]]}
