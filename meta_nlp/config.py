@@ -137,6 +137,10 @@ class MetaConfig:
     eval_episodes: int = _f(200, "held-out episodes per method (the same seeded episodes for all)")
     eval_inner_steps: int = _f(3, "test-time adaptation steps; accuracy is reported after each")
     eval_lr_grid: list = _f([0.3, 1.0, 3.0], "test-time lr candidates, as multiples of each method's lr (picked on meta-validation)")
+    test_time_head: str = _f("sgd", "head that predicts at test time, for every method but setfit: 'sgd' (the per-episode "
+                                    "--head-init head, adapted by the test-time steps with the encoder) or 'logistic' (a "
+                                    "logistic regression fit to convergence on the support embeddings after each step, "
+                                    "SetFit's head; the encoder still adapts by the steps); classification tasks only")
     eval_mode: str = _f("in_language", "'in_language' (support and query in the held-out language) or 'zero_shot' "
                                        "(support in --zero-shot-source, query in the held-out language)")
     zero_shot_source: str = _f("en", "support language of zero-shot evaluation (never a held-out language)")
@@ -267,7 +271,8 @@ class MetaConfig:
             raise MetaNLPError(f"--eval-lr-grid needs at least one positive factor, got {self.eval_lr_grid}")
         choices = {"head_init": ("proto", "zero"), "backend": ("func", "higher"),
                    "lr_granularity": ("layer_step", "parameter"), "protonet_distance": ("euclidean", "cosine"),
-                   "mixed_precision": ("no", "bf16", "fp16"), "eval_mode": ("in_language", "zero_shot")}
+                   "mixed_precision": ("no", "bf16", "fp16"), "eval_mode": ("in_language", "zero_shot"),
+                   "test_time_head": ("sgd", "logistic")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise MetaNLPError(f"{flag(name)} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")

@@ -102,7 +102,7 @@ class MetaLearner:
 
     def adapt(self, texts: list[str], labels: list[str], steps: int | None = None) -> FewShotClassifier:
         """Few-shot adaptation with the method's (validation-tuned) test-time rule."""
-        from meta_nlp.algorithms.inner import EpisodeBatch, inner_loop
+        from meta_nlp.algorithms.inner import EpisodeBatch, inner_loop, readout_head
         from meta_nlp.models.encoder import tokenize
         if len(texts) != len(labels) or not texts:
             raise MetaNLPError("adapt needs as many labels as texts, and at least one of each")
@@ -117,7 +117,7 @@ class MetaLearner:
                                 track_meta_grad=False):
             pass
         return FewShotClassifier(self, {k: v.detach() for k, v in state.fast.items()},
-                                 {k: v.detach() for k, v in state.head.items()}, names)
+                                 {k: v.detach() for k, v in readout_head(state, batch, rule.readout).items()}, names)
 
     @torch.no_grad()
     def embed(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:

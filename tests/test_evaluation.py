@@ -101,3 +101,60 @@ def test_the_report_says_when_model_selection_kept_the_start(tmp_path, selected,
               "adapt_steps": 0, "lr_factor": 1.0, "accuracy_by_step": [0.4]}
     text = write_report(tmp_path, config, [result], {}, {"selected_step": selected, "steps": 40}).read_text()
     assert ("Model selection kept φ⁰" in text) == warned
+
+
+def test_the_logistic_readout_predicts_with_a_logistic_regression_on_the_adapted_support_embeddings(tiny_model,
+                                                                                                   tokenizer):
+    """--test-time-head logistic: the encoder adapts by the same SGD steps as with the 'sgd' readout, and after
+    each step the logistic regression fit on the support set's embeddings under those weights predicts."""
+    from meta_nlp.algorithms.inner import adapt_and_predict, constant_lr, inner_loop
+    from meta_nlp.models.encoder import head_logits, logistic_regression_head
+    tiny_model.eval().requires_grad_(False)
+    names = tiny_model.adaptable_names(1)
+    episode = Episode([TEXTS[i % 5] + f" {i}" for i in range(6)], [0, 0, 1, 1, 2, 2],
+                      [TEXTS[(i + 2) % 5] + " again" for i in range(6)], [0, 1, 2, 0, 1, 2], ["a", "b", "c"], "xx")
+    batch = to_batch(episode, tokenizer, 32, torch.device("cpu"))
+    expected = []
+    for state in inner_loop(tiny_model, batch, names, 2, constant_lr(0.5), create_graph=False, head_init="proto",
+                            track_meta_grad=False):
+        with torch.no_grad():
+            fast = {k: v.detach() for k, v in state.fast.items()}
+            head = logistic_regression_head(tiny_model.embed(batch.support, fast), batch.support_labels, 3)
+            expected.append(head_logits(tiny_model.embed(batch.query, fast), head, 1.0).argmax(-1).tolist())
+    got = adapt_and_predict(tiny_model, batch, names, 2, constant_lr(0.5), "proto", readout="logistic")
+    assert got == expected
+    assert got != adapt_and_predict(tiny_model, batch, names, 2, constant_lr(0.5), "proto")  # the readout matters
+
+
+def test_every_method_but_setfit_predicts_with_the_chosen_test_time_head(tiny_model):
+    from dataclasses import replace
+    from meta_nlp.algorithms.setfit import SetFitRule
+    from meta_nlp.algorithms.test_time import test_time_rule
+    cfg = MetaConfig(test_time_head="logistic").validate()
+    for method in ("finetune", "multitask", "fomaml", "anil", "protonet", "metasgd"):
+        assert test_time_rule(method, tiny_model, cfg).readout == "logistic"
+        assert test_time_rule(method, tiny_model, replace(cfg, test_time_head="sgd")).readout == "sgd"
+    assert isinstance(test_time_rule("setfit", tiny_model, cfg), SetFitRule)
+
+
+def test_a_test_time_head_that_does_not_exist_or_does_not_fit_the_task_is_refused():
+    from meta_nlp.data.languages import task_of
+    from meta_nlp.errors import MetaNLPError
+    with pytest.raises(MetaNLPError, match="--test-time-head must be one of sgd, logistic"):
+        MetaConfig(test_time_head="svm").validate()
+    with pytest.raises(MetaNLPError, match="translation_ranking task: --test-time-head logistic"):
+        task_of(MetaConfig(task="tatoeba", test_time_head="logistic").validate())
+
+
+def test_a_learner_saved_with_the_logistic_head_adapts_with_it(tiny_model, tokenizer):
+    from meta_nlp.learner import MetaLearner
+    from meta_nlp.models.encoder import logistic_regression_head
+    texts, labels = TEXTS[:4], ["x", "y", "x", "y"]
+    cfg = MetaConfig(test_time_head="logistic", max_length=32).validate()
+    learner = MetaLearner(tiny_model, tokenizer, cfg, {"method": "finetune", "test_time": {"lr_factor": 1.0, "steps": 0}})
+    with torch.no_grad():
+        z = tiny_model.embed(tokenize(tokenizer, texts, 32, torch.device("cpu")))
+    expected = logistic_regression_head(z, torch.tensor([0, 1, 0, 1]), 2)
+    head = learner.adapt(texts, labels).head
+    for name in expected:
+        torch.testing.assert_close(head[name], expected[name])

@@ -10,10 +10,10 @@ import torch.nn.functional as F
 
 from conftest import tiny_cfg
 from meta_nlp.algorithms.inner import to_batch
-from meta_nlp.algorithms.setfit import logistic_regression, pair_batches, setfit_rule
+from meta_nlp.algorithms.setfit import pair_batches, setfit_rule
 from meta_nlp.data.episodes import Episode
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.models.encoder import SetEncoder
+from meta_nlp.models.encoder import SetEncoder, logistic_regression_head
 
 WORDS = ["apple banana cherry", "river mountain lake", "guitar piano drum"]
 
@@ -42,7 +42,8 @@ def test_logistic_regression_reaches_the_optimum_of_its_objective():
     centres = F.normalize(torch.randn(3, 8, dtype=torch.float64), dim=-1)
     labels = torch.arange(3).repeat_interleave(5)
     z = F.normalize(centres[labels] + 0.3 * torch.randn(15, 8, dtype=torch.float64), dim=-1)
-    weight, bias = logistic_regression(z, labels, 3)
+    head = logistic_regression_head(z, labels, 3)
+    weight, bias = head["head.weight"], head["head.bias"]
     assert ((z @ weight.t() + bias).argmax(-1) == labels).all()
     w, b = weight.clone().requires_grad_(), bias.clone().requires_grad_()
     loss = F.cross_entropy(z @ w.t() + b, labels, reduction="sum") + 0.5 * w.pow(2).sum()

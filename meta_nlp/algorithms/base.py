@@ -29,16 +29,18 @@ def pseudo_target_language(languages: list[str], step: int) -> str:
 
 @dataclass
 class TestTimeRule:
-    """How a method adapts on a new episode: which weights, and at what rate (times a tuned factor)."""
+    """How a method adapts on a new episode: which weights, at what rate (times a tuned factor), and which head
+    predicts (`readout`, --test-time-head: see inner.readout_head)."""
     names: list[str]
     lr: LrFn
+    readout: str = "sgd"
 
     def scaled(self, factor: float) -> LrFn:
         return lambda name, step: self.lr(name, step) * factor
 
     def predict(self, model: MetaModel, batch: EpisodeBatch, steps: int, factor: float, head_init: str) -> list[list[int]]:
         """Query predictions after 0..steps test-time updates at `factor` times the rule's rate."""
-        return adapt_and_predict(model, batch, self.names, steps, self.scaled(factor), head_init)
+        return adapt_and_predict(model, batch, self.names, steps, self.scaled(factor), head_init, self.readout)
 
 
 def kd_divergence(student_logits: torch.Tensor, teacher_probs: torch.Tensor) -> torch.Tensor:

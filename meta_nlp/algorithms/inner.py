@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from meta_nlp.data.episodes import Episode
-from meta_nlp.models.encoder import (MetaModel, Params, SetEncoder, head_logits, init_head, ranking_head,
-                                     ranking_logits, tokenize)
+from meta_nlp.models.encoder import (MetaModel, Params, SetEncoder, head_logits, init_head, logistic_regression_head,
+                                     ranking_head, ranking_logits, tokenize)
 
 LrFn = Callable[[str, int], "torch.Tensor | float"]  # (parameter name, step) -> learning rate
 
@@ -104,6 +104,7 @@ class AdaptState:
     head: Params
     support_loss: torch.Tensor
     query: TextSet  # embeds the query set under given fast weights (lower layers cached)
+    support_features: Features  # the support set's embeddings under `fast`
 
 
 def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: int, lr: LrFn,
@@ -136,7 +137,7 @@ def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: i
         if t > 0 and fast:  # the encoder changed: re-embed the support set (ANIL never does)
             features = support.embed(fast)
         loss = F.cross_entropy(support.logits(features, head, scale), batch.support_labels)
-        yield AdaptState(t, fast, head, loss, query)
+        yield AdaptState(t, fast, head, loss, query, features)
         if t == steps:
             return
         keys = list(fast) + list(head)
@@ -174,8 +175,17 @@ def query_logits(model: MetaModel, batch: EpisodeBatch, state: AdaptState, scale
     return state.query.logits(state.query.embed(state.fast), state.head, model.log_scale.exp() if scale is None else scale)
 
 
+def readout_head(state: AdaptState, batch: EpisodeBatch, readout: str) -> Params:
+    """The head that predicts after `state.step` test-time steps: 'sgd', the per-episode head those steps adapted
+    with the encoder; 'logistic', a logistic regression fit to convergence on the support embeddings under the
+    adapted encoder (SetFit's head; only the encoder's adaptation is kept from the steps)."""
+    if readout == "sgd":
+        return state.head
+    return logistic_regression_head(state.support_features[0], batch.support_labels, batch.n_way)
+
+
 def adapt_and_predict(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: int, lr: LrFn,
-                      head_init: str) -> list[list[int]]:
+                      head_init: str, readout: str = "sgd") -> list[list[int]]:
     """Query predictions after 0..steps test-time updates (no meta-gradient; call with φ frozen)."""
     preds = []
     features = None
@@ -184,7 +194,8 @@ def adapt_and_predict(model: MetaModel, batch: EpisodeBatch, names: list[str], s
         with torch.no_grad():
             if features is None or state.fast:  # head-only adaptation: embed the query set once
                 features = state.query.embed(state.fast)
-            preds.append(state.query.logits(features, state.head, model.log_scale.exp()).argmax(-1).tolist())
+            head = readout_head(state, batch, readout)
+            preds.append(state.query.logits(features, head, model.log_scale.exp()).argmax(-1).tolist())
     return preds
 
 

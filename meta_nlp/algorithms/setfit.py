@@ -23,10 +23,7 @@ import torch.nn.functional as F
 from meta_nlp.algorithms.base import TestTimeRule
 from meta_nlp.algorithms.inner import EpisodeBatch, constant_lr
 from meta_nlp.config import MetaConfig
-from meta_nlp.models.encoder import MetaModel, Params, SetEncoder
-
-HEAD_C = 1.0  # inverse L2 strength of the logistic regression (scikit-learn's default, as SetFit uses it)
-HEAD_ITERATIONS = 100  # L-BFGS iterations of the logistic regression (scikit-learn's default max_iter)
+from meta_nlp.models.encoder import MetaModel, Params, SetEncoder, head_logits, logistic_regression_head
 
 
 @dataclass
@@ -41,8 +38,8 @@ class SetFitRule(TestTimeRule):
         for fast in self.epochs(model, support, batch.support_labels, steps, factor):
             with torch.no_grad():
                 z_support, z_query = support(fast), query(fast)
-            weight, bias = logistic_regression(z_support, batch.support_labels, batch.n_way)
-            preds.append((z_query @ weight.t() + bias).argmax(-1).tolist())
+            head = logistic_regression_head(z_support, batch.support_labels, batch.n_way)
+            preds.append(head_logits(z_query, head, 1.0).argmax(-1).tolist())
         return preds
 
     def epochs(self, model: MetaModel, support: SetEncoder, labels: torch.Tensor, steps: int,
@@ -84,23 +81,6 @@ def pair_batches(labels: torch.Tensor, iterations: int, rng: torch.Generator):
             targets.append(float(same))
         order = torch.randperm(len(firsts), generator=rng)
         yield torch.tensor(firsts)[order], torch.tensor(seconds)[order], torch.tensor(targets)[order]
-
-
-def logistic_regression(z: torch.Tensor, labels: torch.Tensor, n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(weight, bias) minimising HEAD_C · Σ cross-entropy + ½‖weight‖² (scikit-learn's LogisticRegression)."""
-    z = z.detach()
-    weight = z.new_zeros(n_classes, z.shape[-1], requires_grad=True)
-    bias = z.new_zeros(n_classes, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], max_iter=HEAD_ITERATIONS, line_search_fn="strong_wolfe")
-
-    def objective() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = HEAD_C * F.cross_entropy(z @ weight.t() + bias, labels, reduction="sum") + 0.5 * weight.pow(2).sum()
-        loss.backward()
-        return loss
-    with torch.enable_grad():
-        optimizer.step(objective)
-    return weight.detach(), bias.detach()
 
 
 def setfit_rule(model: MetaModel, cfg: MetaConfig) -> SetFitRule:

@@ -17,8 +17,11 @@ def baseline_rule(model: MetaModel, cfg: MetaConfig) -> TestTimeRule:
 
 
 def test_time_rule(method: str, model: MetaModel, cfg: MetaConfig) -> TestTimeRule:
+    """The rule of `method`, predicting with the --test-time-head readout (setfit has its own: a logistic regression)."""
     if method == "setfit":
         return setfit_rule(model, cfg)
     if method in BASELINES:
-        return baseline_rule(model, cfg)
-    return build_algorithm(replace(cfg, algorithm=method, backend="func")).test_time_rule(model)
+        rule = baseline_rule(model, cfg)
+    else:
+        rule = build_algorithm(replace(cfg, algorithm=method, backend="func")).test_time_rule(model)
+    return replace(rule, readout=cfg.test_time_head)

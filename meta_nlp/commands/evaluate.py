@@ -3,6 +3,7 @@
 examples:
   python scripts/evaluate.py --checkpoint runs/default --held-out-language it
   python scripts/evaluate.py --checkpoint runs/default --held-out-language ko --baselines none --eval-episodes 100
+  python scripts/evaluate.py --checkpoint runs/default --held-out-language ja --test-time-head logistic
 
 The meta-learned checkpoint is the run's best/ (chosen on meta-validation). Test-time settings of
 every method are re-tuned on meta-validation episodes of the run's training languages, minus
@@ -23,8 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
                    dest="held_out_language", help="language to evaluate on (repeatable)")
     p.add_argument("--baselines", type=lambda s: [x for x in s.split(",") if x and x != "none"],
                    help="comma-separated baselines (default: the run's)")
-    for name, kind in (("eval_episodes", int), ("eval_inner_steps", int), ("n_way", int), ("k_shot", int),
-                       ("n_query", int), ("seed", int)):
+    for name, kind in (("eval_episodes", int), ("eval_inner_steps", int), ("val_episodes", int), ("n_way", int),
+                       ("k_shot", int), ("n_query", int), ("seed", int), ("test_time_head", str)):
         p.add_argument(f"--{name.replace('_', '-')}", f"--{name}", dest=name, type=kind, help="default: the run's")
     p.add_argument("--output-dir", "--output_dir", dest="output_dir", help="default: CHECKPOINT/eval_<languages>")
     return p

@@ -249,6 +249,28 @@ def init_head(z_support: torch.Tensor, labels: torch.Tensor, n_way: int, kind: s
     return {"head.weight": 2 * protos, "head.bias": -(protos ** 2).sum(-1)}
 
 
+LOGISTIC_C = 1.0  # inverse L2 strength of the logistic-regression head (scikit-learn's default, as SetFit uses it)
+LOGISTIC_ITERATIONS = 100  # its L-BFGS iterations (scikit-learn's default max_iter)
+
+
+def logistic_regression_head(z: torch.Tensor, labels: torch.Tensor, n_way: int) -> Params:
+    """The head minimising C · Σ cross-entropy + ½‖weight‖² on (z, labels), fit to convergence by L-BFGS: scikit-learn's
+    LogisticRegression, SetFit's head. No gradient reaches z."""
+    z = z.detach()
+    weight = z.new_zeros(n_way, z.shape[-1], requires_grad=True)
+    bias = z.new_zeros(n_way, requires_grad=True)
+    optimizer = torch.optim.LBFGS([weight, bias], max_iter=LOGISTIC_ITERATIONS, line_search_fn="strong_wolfe")
+
+    def objective() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = LOGISTIC_C * F.cross_entropy(z @ weight.t() + bias, labels, reduction="sum") + 0.5 * weight.pow(2).sum()
+        loss.backward()
+        return loss
+    with torch.enable_grad():
+        optimizer.step(objective)
+    return {"head.weight": weight.detach(), "head.bias": bias.detach()}
+
+
 def prototypes(z: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
     onehot = F.one_hot(labels, n_way).to(z.dtype)
     return (onehot.t() @ z) / onehot.sum(0).unsqueeze(-1)
