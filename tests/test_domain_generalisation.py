@@ -281,6 +281,8 @@ def test_study_pools_seeds_pairs_with_the_best_baseline_and_resumes(tmp_path, ti
         assert (run / name).stat().st_size > 1000
     report = (run / "report.md").read_text()
     assert "## held-out language: it" in report and "Method against method" in report
+    assert "## the pick on validation alone" in report
+    assert {r["method"] for r in data["ranked_on_validation"]} == {"fomaml", "finetune"}
     pair = next(p for p in data["pairwise"] if p["k_shot"] == 2)
     assert {pair["method"], pair["other"]} == {"fomaml", "finetune"}
     assert pair["ci95_low"] <= pair["difference"] <= pair["ci95_high"]
@@ -445,3 +447,28 @@ def test_several_tasks_meta_train_together_each_language_a_domain_of_its_own(tmp
         prepare_languages(replace(cfg, train_languages=["qq"]))
     with pytest.raises(MetaNLPError, match="several tasks cannot be combined with --leave-one-out"):
         replace(cfg, leave_one_out=["it"]).validate()
+
+
+def test_the_study_ranks_methods_on_validation_alone_over_the_runs_all_of_them_have():
+    """Item 7 of issue 17: the recommended method is the one with the best training-language validation, even where
+    another has the better held-out accuracy; a run only some methods have does not tip the balance."""
+    from meta_nlp.recipes import study
+    rows = []
+    for lang in ("ja", "it"):
+        for seed in (0, 1):
+            validation = {"fomaml": 0.45, "anil": 0.40, "finetune": 0.42}
+            for method, held_out in (("fomaml", 0.30), ("anil", 0.50), ("finetune", 0.40)):
+                row = synthetic_run(method, lang, seed, [held_out] * 4)
+                row["val_grid"] = {"0.3": [0.1, validation[method]], "1": [0.1, validation[method] - 0.05]}
+                if (method, lang, seed) == ("anil", "ja", 1):
+                    row["val_grid"] = {"1": [0.99]}  # anil's best run on validation...
+                if (method, lang, seed) == ("finetune", "ja", 1):
+                    del row["val_grid"]  # ...is not counted: finetune has no validation score for that run
+                rows.append(row)
+    results = study.pooled_over_seeds(rows, ["finetune"], 100)
+    ranking = study.ranked_on_validation(results, 5)
+    assert [r["method"] for r in ranking] == ["fomaml", "finetune", "anil"]
+    assert [r["validation"] for r in ranking] == pytest.approx([0.45, 0.42, 0.40])
+    assert all(r["runs"] == 3 for r in ranking)
+    assert next(r for r in ranking if r["method"] == "anil")["held_out"] == pytest.approx(0.5)
+    assert study.ranked_on_validation(results, 1) == []

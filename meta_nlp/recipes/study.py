@@ -111,7 +111,8 @@ def run_study(cfg: MetaConfig, spec: StudySpec, end: bool = True) -> dict:
     results = pooled_over_seeds(rows, cfg.baselines, spec.bootstrap_resamples)
     languages = sorted({r["language"] for r in results})
     comparisons = {"pairwise": pairwise_differences(results, spec.bootstrap_resamples),
-                   "over_languages": over_languages(results, cfg.baselines, spec.bootstrap_resamples)}
+                   "over_languages": over_languages(results, cfg.baselines, spec.bootstrap_resamples),
+                   "ranked_on_validation": ranked_on_validation(results, cfg.k_shot)}
     out = Path(cfg.output_dir)
     if PartialState().is_main_process:
         out.mkdir(parents=True, exist_ok=True)
@@ -203,6 +204,7 @@ def pooled(rows: list[dict]) -> dict:
            "accuracy_by_seed": [r["accuracy"] for r in rows],
            "adapt_steps": [r.get("adapt_steps") for r in rows], "lr_factor": [r.get("lr_factor") for r in rows],
            "selected_step": [r.get("selection", {}).get("selected_step") for r in rows],
+           "validation_by_seed": [chosen_setting_validation(r) for r in rows],
            "episode_accuracy": episodes.tolist(),
            "episode_seed": [r["seed"] for r in rows for _ in r["episode_accuracy"]]}
     if all("accuracy_by_step" in r for r in rows):  # zero-shot rows (supervised distillation) have no steps
@@ -210,6 +212,35 @@ def pooled(rows: list[dict]) -> dict:
     if all("macro_f1" in r for r in rows):
         out["macro_f1_by_seed"] = [r["macro_f1"] for r in rows]
     return out
+
+
+def chosen_setting_validation(row: dict) -> float | None:
+    """A run's meta-validation accuracy (training languages) at the test-time setting it chose: its grid's best."""
+    grid = row.get("val_grid")
+    return max(max(scores) for scores in grid.values()) if grid else None
+
+
+def ranked_on_validation(results: list[dict], k_shot: int) -> list[dict]:
+    """Every method at K=`k_shot`, best first by its mean meta-validation accuracy over the (held-out language,
+    seed) runs that every ranked method has (each fold's validation episodes are the same for all its methods),
+    with its held-out accuracy beside it (mean over languages). The first is the method a study recommends
+    without reading any held-out language."""
+    by_method = {}
+    for r in results:
+        if r["k_shot"] == k_shot:
+            scores = {(r["language"], seed): v
+                      for seed, v in zip(r["seeds"], r.get("validation_by_seed", [])) if v is not None}
+            if scores:
+                mine = by_method.setdefault(r["method"], {"validation": {}, "held_out": []})
+                mine["validation"].update(scores)
+                mine["held_out"].append(r["accuracy"])
+    if not by_method:
+        return []
+    common = set.intersection(*[set(m["validation"]) for m in by_method.values()])
+    ranking = [{"method": method, "validation": float(np.mean([m["validation"][key] for key in common])),
+                "runs": len(common), "held_out": float(np.mean(m["held_out"]))}
+               for method, m in by_method.items() if common]
+    return sorted(ranking, key=lambda r: -r["validation"])
 
 
 def pairwise_differences(results: list[dict], n_resamples: int) -> list[dict]:
@@ -322,6 +353,15 @@ def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: lis
             cells = [interval(o[f"vs_{b}"]) if f"vs_{b}" in o else "—" for b in names]
             wins = ", ".join(o["beats_best_baseline_in"]) if o["method"] not in cfg.baselines else "—"
             lines.append(f"| {o['method']} | {o['accuracy']:.4f} | " + " | ".join(cells) + f" | {wins or 'none'} |")
+        lines.append("")
+    ranking = comparisons.get("ranked_on_validation", [])
+    if ranking:
+        lines += ["## the pick on validation alone", "",
+                  f"Methods ranked by meta-validation accuracy on the training languages (the test-time setting each "
+                  f"chose; mean over the {ranking[0]['runs']} (held-out language, seed) runs all of them have): what "
+                  f"a study can recommend without reading a held-out language. **{ranking[0]['method']}** comes first.",
+                  "", "| method | meta-validation accuracy | held-out accuracy (mean over languages) |", "|---|---|---|"]
+        lines += [f"| {r['method']} | {r['validation']:.4f} | {r['held_out']:.4f} |" for r in ranking]
         lines.append("")
     shots = sorted({r["k_shot"] for r in results})
     if len(shots) > 1:
