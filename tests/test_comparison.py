@@ -37,3 +37,37 @@ def test_compare_runs_cli_errors_in_one_line(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "compare_runs.py"), str(tmp_path),
                            "--reference", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip().startswith("error:") and "no results.json" in proc.stderr
+
+
+def seed_run(path, seed, by_method, **config):
+    """A finished meta_train run's results.json: `by_method` maps each method to its episodes' accuracies."""
+    cfg = MetaConfig(algorithm="fomaml", seed=seed, baselines=["finetune"], output_dir=str(path), **config).to_dict()
+    results = [{"method": m, "language": "ja", "seed": seed, "k_shot": 5, "n_way": 5, "n_query": 5,
+                "n_episodes": len(e), "accuracy": sum(e) / len(e), "ci95": 0.01, "episode_accuracy": e,
+                "accuracy_by_step": [0.3, sum(e) / len(e)], "adapt_steps": 1, "lr_factor": 1.0,
+                "val_grid": {"1": [0.3, 0.5 if m == "fomaml" else 0.4]}} for m, e in by_method.items()]
+    path.mkdir(parents=True)
+    (path / "results.json").write_text(json.dumps({"config": cfg, "results": results, "wall_time_s": 60.0}))
+    return path
+
+
+def test_seeds_pool_into_one_run_that_compares_like_one_with_any_method(tmp_path):
+    from meta_nlp.recipes.study import pool_run_seeds
+    runs = [seed_run(tmp_path / f"s{s}", s, {"fomaml": [0.6, 0.4], "finetune": [0.4, 0.4]}) for s in (0, 1)]
+    pooled = pool_run_seeds(runs, tmp_path / "pooled", n_resamples=200)
+    fomaml = next(r for r in pooled["results"] if r["method"] == "fomaml")
+    assert fomaml["n_episodes"] == 4 and fomaml["seeds"] == [0, 1]
+    assert fomaml["vs_best_baseline"]["difference"] == pytest.approx(0.1)
+    assert [r["method"] for r in pooled["ranked_on_validation"]] == ["fomaml", "finetune"]
+    assert "## the pick on validation alone" in (tmp_path / "pooled" / "report.md").read_text()
+    # another setting, pooled the same way, compares with it method by method, paired within seeds
+    other = [seed_run(tmp_path / f"o{s}", s, {"fomaml": [0.6, 0.4], "finetune": [0.6, 0.6]}, test_time_head="logistic")
+             for s in (0, 1)]
+    pool_run_seeds(other, tmp_path / "other", n_resamples=200)
+    table = compare_runs([tmp_path / "other"], tmp_path / "pooled", method="finetune")
+    row = next(line for line in table.splitlines() if line.startswith("| other"))
+    assert "test_time_head=logistic" in row and "| finetune |" in row and "+0.2000 [+0.2000, +0.2000]" in row
+    with pytest.raises(MetaNLPError, match="differ only in their seed"):
+        pool_run_seeds([runs[0], other[1]], tmp_path / "bad")
+    with pytest.raises(MetaNLPError, match="no multitask result"):
+        compare_runs([tmp_path / "other"], tmp_path / "pooled", method="multitask")

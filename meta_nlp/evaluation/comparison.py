@@ -16,16 +16,18 @@ NOT_SETTINGS = ("output_dir", "resume_from_checkpoint", "report_to", "push_to_hu
                 "eval_shots", "save_total_limit")
 
 
-def run_summary(path: Path) -> tuple[dict, dict]:
-    """(config, the meta-learner's result at the run's K on its first held-out language) of a finished run."""
+def run_summary(path: Path, method: str | None = None) -> tuple[dict, dict]:
+    """(config, the result of `method` (default: the run's meta-learner) at the run's K on its first held-out
+    language) of a finished run, or of seeds pooled by scripts/pool_seeds.py."""
     file = path / "results.json"
     if not file.is_file():
         raise MetaNLPError(f"{path}: no results.json (not a finished meta_train run)")
     data = json.loads(file.read_text())
     cfg = MetaConfig().to_dict() | data["config"]  # a run from before a field existed had its default
-    mine = [r for r in data["results"] if r["method"] == cfg["algorithm"] and r["k_shot"] == cfg["k_shot"]]
+    method = method or cfg["algorithm"]
+    mine = [r for r in data["results"] if r["method"] == method and r["k_shot"] == cfg["k_shot"]]
     if not mine:
-        raise MetaNLPError(f"{path}: results.json has no {cfg['algorithm']} result at K={cfg['k_shot']}")
+        raise MetaNLPError(f"{path}: results.json has no {method} result at K={cfg['k_shot']}")
     return cfg, mine[0]
 
 
@@ -34,16 +36,17 @@ def settings_changed(cfg: dict, reference: dict) -> str:
     return ", ".join(changed) or "(reference settings)"
 
 
-def compare_runs(runs: list[Path], reference: Path) -> str:
-    """A markdown table: each run's accuracy ± 95% CI and its paired difference to the reference run."""
-    ref_cfg, ref = run_summary(reference)
+def compare_runs(runs: list[Path], reference: Path, method: str | None = None) -> str:
+    """A markdown table: each run's accuracy ± 95% CI and its paired difference to the reference run, for `method`
+    (default: each run's meta-learner)."""
+    ref_cfg, ref = run_summary(reference, method)
     lines = [f"Held-out {ref['language']}, {ref['n_way']}-way {ref['k_shot']}-shot, {ref['n_episodes']} episodes "
              f"(the same seeded episodes in every run); Δ = run − reference `{reference.name}` over those episodes, "
              "with its 95% paired-bootstrap interval.", "",
              "| run | settings vs reference | method | accuracy ± 95% CI | Δ [95% paired bootstrap] |",
              "|---|---|---|---|---|"]
     for path in dict.fromkeys([reference, *runs]):
-        cfg, r = run_summary(path)
+        cfg, r = run_summary(path, method)
         differ = [k for k in PAIRING if cfg.get(k) != ref_cfg.get(k)]
         if differ or r["language"] != ref["language"]:
             field = differ[0] if differ else "held-out language"

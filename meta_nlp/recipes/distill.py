@@ -9,7 +9,6 @@ OUTPUT_DIR/student_init/; a teacher given as a plain encoder is saved as OUTPUT_
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -307,16 +306,10 @@ def pool_seeds(run_dirs: list[Path], output_dir: Path) -> dict:
     pooled over seeds, paired differences to student and student_kd resampled within seeds, and the Distillation
     table over the pooled accuracies (texts/s: the mean over the runs). Writes OUTPUT_DIR/results.json and report.md."""
     from meta_nlp.config import config_from_dict
-    from meta_nlp.recipes.study import pooled
-    missing = [str(d) for d in run_dirs if not (Path(d) / "results.json").is_file()]
-    if missing:
-        raise MetaNLPError(f"{missing[0]}: no results.json (not a finished distillation run)")
-    runs = [json.loads((Path(d) / "results.json").read_text()) for d in run_dirs]
+    from meta_nlp.recipes.study import pooled, runs_differing_only_in_seed
+    runs = runs_differing_only_in_seed(run_dirs)
     if any("distillation" not in run for run in runs):
         raise MetaNLPError("pool_seeds pools distillation runs (their results.json has a 'distillation' table)")
-    settings = [{k: v for k, v in r["config"].items() if k not in ("seed", "output_dir")} for r in runs]
-    if any(s != settings[0] for s in settings) or len({r["config"]["seed"] for r in runs}) != len(runs):
-        raise MetaNLPError("pool runs that differ only in their seed (and output folder)")
     cfg = config_from_dict(runs[0]["config"])
     k = runs[0]["results"][0]["k_shot"]  # the runs' K (0: zero-shot, supervised)
     rows = [r for run in runs for r in run["results"] if r["k_shot"] == k]

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from accelerate.state import PartialState
 
-from meta_nlp.config import ALGORITHMS, MetaConfig
+from meta_nlp.config import ALGORITHMS, MetaConfig, config_from_dict
 from meta_nlp.data.languages import prepare_languages
 from meta_nlp.engine.trainer import make_accelerator
 from meta_nlp.errors import MetaNLPError
@@ -182,6 +182,42 @@ def finished_run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
         kept = {k: v for k, v in data.items() if k not in ("config", "versions", "results")}
         write_outputs(out, replace(cfg, eval_shots=sorted({r["k_shot"] for r in results})), results, kept)
     return results
+
+
+def runs_differing_only_in_seed(run_dirs: list[Path]) -> list[dict]:
+    """The results.json of each finished run, checked to share every setting but the seed (and output folder)."""
+    missing = [str(d) for d in run_dirs if not (Path(d) / "results.json").is_file()]
+    if missing:
+        raise MetaNLPError(f"{missing[0]}: no results.json (not a finished run)")
+    runs = [json.loads((Path(d) / "results.json").read_text()) for d in run_dirs]
+    settings = [{k: v for k, v in r["config"].items() if k not in ("seed", "output_dir")} for r in runs]
+    if any(s != settings[0] for s in settings) or len({r["config"]["seed"] for r in runs}) != len(runs):
+        raise MetaNLPError("pool runs that differ only in their seed (and output folder)")
+    return runs
+
+
+def pool_run_seeds(run_dirs: list[Path], output_dir: Path, n_resamples: int = 10_000) -> dict:
+    """Finished meta_train runs of the same settings but their seeds (e.g. the default job with --seed 0 and 1) as
+    one study: each method's episodes pooled over seeds, paired differences to the best baseline and between
+    methods resampled within seeds, the ranking on validation. Writes OUTPUT_DIR/results.json, report.md, plots."""
+    runs = runs_differing_only_in_seed(run_dirs)
+    cfg = config_from_dict(runs[0]["config"])
+    seeds = [run["config"]["seed"] for run in runs]
+    results = pooled_over_seeds([r for run in runs for r in run["results"]], cfg.baselines, n_resamples)
+    comparisons = {"pairwise": pairwise_differences(results, n_resamples),
+                   "over_languages": over_languages(results, cfg.baselines, n_resamples),
+                   "ranked_on_validation": ranked_on_validation(results, cfg.k_shot)}
+    extra = {"seeds": seeds, "runs": [str(d) for d in run_dirs],
+             "wall_time_s": [run.get("wall_time_s") for run in runs],
+             "peak_memory_mib": [run.get("peak_memory_mib") for run in runs], **comparisons}
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_results(output_dir, runs[0]["config"] | {"seed": seeds, "output_dir": str(output_dir)}, results, extra)
+    main_k = [r for r in results if r["k_shot"] == cfg.k_shot]
+    plot_accuracy_by_language(output_dir, main_k, cfg.n_way)
+    plot_accuracy_by_step(output_dir, main_k, cfg.n_way)
+    spec = StudySpec(methods=[cfg.algorithm], seeds=seeds, shots=sorted({r["k_shot"] for r in results}))
+    write_study_report(output_dir, cfg, spec, results, comparisons)
+    return {"results": results, **extra}
 
 
 def pooled_over_seeds(rows: list[dict], baselines: list[str], n_resamples: int) -> list[dict]:
