@@ -265,8 +265,10 @@ def training_section(run: Run, command: str | None) -> str:
              f"{float(meta.get('val_accuracy', float('nan'))):.4f}"]
     if "test_time" in meta:
         tuned = meta["test_time"]
+        head = ("a logistic regression fit on the support embeddings" if c.get("test_time_head") == "logistic"
+                else "the per-episode head, adapted with the encoder")
         lines.append(f"- test-time adaptation (chosen on meta-validation): {plural(tuned['steps'], 'step')}, "
-                     f"lr × {tuned['lr_factor']:g}")
+                     f"lr × {tuned['lr_factor']:g}; predictions by {head}")
     if "wall_time_s" in run.results:
         lines.append(f"- wall time: {run.results['wall_time_s']} s")
     versions = run.results.get("versions") or {}
