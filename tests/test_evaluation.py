@@ -158,3 +158,21 @@ def test_a_learner_saved_with_the_logistic_head_adapts_with_it(tiny_model, token
     head = learner.adapt(texts, labels).head
     for name in expected:
         torch.testing.assert_close(head[name], expected[name])
+
+
+@pytest.mark.parametrize("method", ["multitask", "fomaml"])
+def test_model_selection_scores_checkpoints_with_the_head_that_will_predict(tmp_path, tiny_model_dir, monkeypatch,
+                                                                           method):
+    from conftest import tiny_cfg
+    from meta_nlp.data.languages import prepare_languages
+    from meta_nlp.engine.trainer import make_accelerator
+    from meta_nlp.objectives import meta_learning, multitask
+    from meta_nlp.recipes.meta_learn import trainer_for
+    readouts = []
+    for module in (meta_learning, multitask):
+        monkeypatch.setattr(module, "validation_accuracy",
+                            lambda model, tokenizer, rule, *args, **kwargs: readouts.append(rule.readout) or 0.5)
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, test_time_head="logistic")
+    trainer = trainer_for(method, cfg, prepare_languages(cfg), make_accelerator(cfg))
+    trainer.objective.selection_score(trainer.accelerator)
+    assert readouts == ["logistic"]

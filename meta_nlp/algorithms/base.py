@@ -30,7 +30,8 @@ def pseudo_target_language(languages: list[str], step: int) -> str:
 @dataclass
 class TestTimeRule:
     """How a method adapts on a new episode: which weights, at what rate (times a tuned factor), and which head
-    predicts (`readout`, --test-time-head: see inner.readout_head)."""
+    predicts (`readout`, --test-time-head: see inner.readout_head). Model selection scores a model by its rule,
+    so a checkpoint is chosen for the head that will predict with it."""
     names: list[str]
     lr: LrFn
     readout: str = "sgd"
@@ -99,7 +100,7 @@ class Algorithm:
         return (1 - alpha) * ce + alpha * t ** 2 * kd_divergence(logits / t, batch.soft_targets)
 
     def test_time_rule(self, model: MetaModel) -> TestTimeRule:
-        return TestTimeRule(self.adapted_names(model), constant_lr(self.cfg.inner_lr))
+        return TestTimeRule(self.adapted_names(model), constant_lr(self.cfg.inner_lr), self.cfg.test_time_head)
 
     def backward(self, loss: torch.Tensor, weight: float) -> None:
         """The trainer swaps in accelerator.backward (loss scaling under fp16)."""

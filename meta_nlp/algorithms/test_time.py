@@ -13,15 +13,12 @@ from meta_nlp.models.encoder import MetaModel
 
 def baseline_rule(model: MetaModel, cfg: MetaConfig) -> TestTimeRule:
     """finetune and multitask: SGD on the top --inner-layers and the head at --finetune-lr."""
-    return TestTimeRule(model.adaptable_names(cfg.inner_layers), constant_lr(cfg.finetune_lr))
+    return TestTimeRule(model.adaptable_names(cfg.inner_layers), constant_lr(cfg.finetune_lr), cfg.test_time_head)
 
 
 def test_time_rule(method: str, model: MetaModel, cfg: MetaConfig) -> TestTimeRule:
-    """The rule of `method`, predicting with the --test-time-head readout (setfit has its own: a logistic regression)."""
     if method == "setfit":
         return setfit_rule(model, cfg)
     if method in BASELINES:
-        rule = baseline_rule(model, cfg)
-    else:
-        rule = build_algorithm(replace(cfg, algorithm=method, backend="func")).test_time_rule(model)
-    return replace(rule, readout=cfg.test_time_head)
+        return baseline_rule(model, cfg)
+    return build_algorithm(replace(cfg, algorithm=method, backend="func")).test_time_rule(model)
