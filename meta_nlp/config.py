@@ -452,6 +452,17 @@ def load_yaml_config(path: str) -> dict:
     return data
 
 
+# Fields added after runs were saved, with the value every run had before the field existed. A saved config (a run's
+# results.json, a learner's meta_nlp.json) lacking one means that value, whatever today's default: an old run is read
+# back, resumed into a study and adapts as it ran.
+PREDATED_FIELDS = {"test_time_head": "sgd"}
+
+
+def saved_config(values: dict) -> dict:
+    """A saved run config with the fields it predates filled in as they were (PREDATED_FIELDS)."""
+    return {**PREDATED_FIELDS, **values}
+
+
 def config_from_dict(values: dict, source: str = "config") -> MetaConfig:
     """MetaConfig from a mapping, accepting dashed keys; unknown keys are an error."""
     names = {f.name for f in fields(MetaConfig)}

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from meta_nlp.config import MetaConfig, config_from_dict
+from meta_nlp.config import MetaConfig, config_from_dict, saved_config
 from meta_nlp.errors import MetaNLPError
 
 META_FILE = "meta_nlp.json"
@@ -85,7 +85,7 @@ class MetaLearner:
         from meta_nlp.models.encoder import MetaModel, load_encoder
         path = resolve_learner_dir(name_or_path, revision, token)
         meta = json.loads((path / META_FILE).read_text())
-        cfg = config_from_dict(meta["config"], source=str(path / META_FILE))
+        cfg = config_from_dict(saved_config(meta["config"]), source=str(path / META_FILE))
         encoder, tokenizer = load_encoder(str(path))
         model = MetaModel(encoder, cfg.logit_scale)
         tensors = load_file(str(path / PARAMS_FILE))

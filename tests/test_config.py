@@ -48,3 +48,19 @@ def test_yaml_values_of_the_wrong_type_are_one_line_errors(values, message):
 def test_defaults_and_integer_floats_are_valid():
     MetaConfig().validate()
     assert config_from_dict({"meta_lr": 1}).validate().meta_lr == 1
+
+
+def test_a_saved_run_that_predates_a_field_reads_back_with_the_value_it_ran_with(tmp_path):
+    """A results.json written before --test-time-head existed ran with the 'sgd' head: a study must not pool it with
+    runs of another head, and a learner saved then adapts as it did, whatever today's default."""
+    import json
+    from meta_nlp.config import PREDATED_FIELDS, saved_config
+    from meta_nlp.recipes.meta_learn import finished_run
+    old = MetaConfig(output_dir=str(tmp_path)).to_dict()
+    del old["test_time_head"]
+    (tmp_path / "results.json").write_text(json.dumps({"config": old, "results": []}))
+    assert PREDATED_FIELDS["test_time_head"] == "sgd"
+    assert config_from_dict(saved_config(old)).test_time_head == "sgd"
+    assert finished_run(MetaConfig(output_dir=str(tmp_path), test_time_head="sgd"))["results"] == []
+    with pytest.raises(MetaNLPError, match="finished earlier with test_time_head='sgd', not 'logistic'"):
+        finished_run(MetaConfig(output_dir=str(tmp_path), test_time_head="logistic"))

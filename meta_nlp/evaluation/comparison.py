@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from meta_nlp.config import MetaConfig
+from meta_nlp.config import MetaConfig, saved_config
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 
@@ -23,7 +23,7 @@ def run_summary(path: Path, method: str | None = None) -> tuple[dict, dict]:
     if not file.is_file():
         raise MetaNLPError(f"{path}: no results.json (not a finished meta_train run)")
     data = json.loads(file.read_text())
-    cfg = MetaConfig().to_dict() | data["config"]  # a run from before a field existed had its default
+    cfg = MetaConfig().to_dict() | saved_config(data["config"])  # fields a run predates: as they were, else default
     method = method or cfg["algorithm"]
     mine = [r for r in data["results"] if r["method"] == method and r["k_shot"] == cfg["k_shot"]]
     if not mine:

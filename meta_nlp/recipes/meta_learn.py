@@ -14,7 +14,7 @@ from accelerate.state import PartialState
 from accelerate.utils import set_seed
 
 from meta_nlp.algorithms.test_time import test_time_rule
-from meta_nlp.config import MetaConfig, config_from_dict
+from meta_nlp.config import MetaConfig, config_from_dict, saved_config
 from meta_nlp.data.languages import (LanguageSplit, load_held_out, pivot_of, prepare_languages, read_training_data,
                                      task_of, usable_in)
 from meta_nlp.data.ranking import RankingSampler, retrieval_accuracy
@@ -120,7 +120,7 @@ def finished_run(cfg: MetaConfig) -> dict:
     study re-run reuses finished runs; one of other settings (say --max-steps) must not be pooled with the rest."""
     out = Path(cfg.output_dir)
     data = json.loads((out / "results.json").read_text())
-    saved, wanted = data.get("config", {}), json.loads(json.dumps(cfg.to_dict()))
+    saved, wanted = saved_config(data.get("config", {})), json.loads(json.dumps(cfg.to_dict()))
     differ = [k for k, v in wanted.items() if k not in NOT_MEASURED and k in saved and saved[k] != v]
     if differ:
         more = f" (and {len(differ) - 1} more settings)" if len(differ) > 1 else ""
@@ -267,7 +267,7 @@ def evaluate_checkpoint(run_dir: str, held_out: list[str], overrides: dict, outp
     anew into OUTPUT_DIR on the run's training languages less the ones evaluated."""
     learner_dir = resolve_learner_dir(run_dir)
     meta = json.loads((learner_dir / META_FILE).read_text())
-    cfg = replace(config_from_dict(meta["config"]), **overrides, output_dir=str(output_dir))
+    cfg = replace(config_from_dict(saved_config(meta["config"])), **overrides, output_dir=str(output_dir))
     acc = accelerator or make_accelerator(cfg)
     if cfg.teacher:  # a distilled student: its teacher and fellow students are compared in its own run folder
         acc.print("a distilled student is re-evaluated alone (its run folder compares it with its teacher)")

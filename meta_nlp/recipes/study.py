@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from accelerate.state import PartialState
 
-from meta_nlp.config import ALGORITHMS, MetaConfig, config_from_dict
+from meta_nlp.config import ALGORITHMS, MetaConfig, config_from_dict, saved_config
 from meta_nlp.data.languages import prepare_languages
 from meta_nlp.engine.trainer import make_accelerator
 from meta_nlp.errors import MetaNLPError
@@ -190,6 +190,8 @@ def runs_differing_only_in_seed(run_dirs: list[Path]) -> list[dict]:
     if missing:
         raise MetaNLPError(f"{missing[0]}: no results.json (not a finished run)")
     runs = [json.loads((Path(d) / "results.json").read_text()) for d in run_dirs]
+    for run in runs:
+        run["config"] = saved_config(run["config"])
     settings = [{k: v for k, v in r["config"].items() if k not in ("seed", "output_dir")} for r in runs]
     if any(s != settings[0] for s in settings) or len({r["config"]["seed"] for r in runs}) != len(runs):
         raise MetaNLPError("pool runs that differ only in their seed (and output folder)")
