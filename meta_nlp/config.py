@@ -137,10 +137,12 @@ class MetaConfig:
     eval_episodes: int = _f(200, "held-out episodes per method (the same seeded episodes for all)")
     eval_inner_steps: int = _f(3, "test-time adaptation steps; accuracy is reported after each")
     eval_lr_grid: list = _f([0.3, 1.0, 3.0], "test-time lr candidates, as multiples of each method's lr (picked on meta-validation)")
-    test_time_head: str = _f("sgd", "head that predicts at test time, for every method but setfit: 'sgd' (the per-episode "
-                                    "--head-init head, adapted by the test-time steps with the encoder) or 'logistic' (a "
-                                    "logistic regression fit to convergence on the support embeddings after each step, "
-                                    "SetFit's head; the encoder still adapts by the steps); classification tasks only")
+    test_time_head: str = _f("logistic", "head that predicts at test time (and in model selection), for every method but "
+                                         "setfit: 'logistic' (a logistic regression fit to convergence on the support "
+                                         "embeddings after each test-time step, SetFit's head; the encoder still adapts "
+                                         "by the steps) or 'sgd' (the per-episode --head-init head, adapted by the steps "
+                                         "with the encoder; the default before 2026-12). A translation-ranking episode "
+                                         "always predicts with its ranking map")
     eval_mode: str = _f("in_language", "'in_language' (support and query in the held-out language) or 'zero_shot' "
                                        "(support in --zero-shot-source, query in the held-out language)")
     zero_shot_source: str = _f("en", "support language of zero-shot evaluation (never a held-out language)")

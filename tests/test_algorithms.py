@@ -226,6 +226,10 @@ def test_ranking_inner_loop_adapts_the_projection_head(tiny_model, ranking_batch
     assert states[-1].support_loss < states[0].support_loss
     assert not torch.equal(states[-1].head["head.weight"], states[0].head["head.weight"])
     assert len(adapt_and_score(tiny_model, ranking_batch, [], 2, constant_lr(0.5), "proto")) == 3
+    # the logistic readout has no classes to regress on here: the ranking map predicts under either head
+    from meta_nlp.algorithms.inner import adapt_and_predict
+    assert adapt_and_predict(tiny_model, ranking_batch, [], 2, constant_lr(0.5), "proto", readout="logistic") == \
+        adapt_and_predict(tiny_model, ranking_batch, [], 2, constant_lr(0.5), "proto", readout="sgd")
 
 
 @pytest.mark.parametrize("kind", ["classification", "ranking"])

@@ -158,7 +158,7 @@ def test_card_text_has_all_methods_command_and_usage(upload_dir):
     text = (upload_dir / "README.md").read_text()
     assert "0.8125 ± 0.0310" in text and "| finetune | 0.6000 ± 0.0310 | 20 | 2-way 2-shot |" in text
     assert "meta_train --seed 7" in text and "seed 7" in text
-    assert "1 step, lr × 1; predictions by the per-episode head, adapted with the encoder" in text
+    assert "1 step, lr × 1; predictions by a logistic regression fit on the support embeddings" in text
     assert 'MetaLearner.from_pretrained("alice/tiny-protonet")' in text
     assert "## Limitations" in text
 

@@ -178,8 +178,9 @@ def query_logits(model: MetaModel, batch: EpisodeBatch, state: AdaptState, scale
 def readout_head(state: AdaptState, batch: EpisodeBatch, readout: str) -> Params:
     """The head that predicts after `state.step` test-time steps: 'sgd', the per-episode head those steps adapted
     with the encoder; 'logistic', a logistic regression fit to convergence on the support embeddings under the
-    adapted encoder (SetFit's head; only the encoder's adaptation is kept from the steps)."""
-    if readout == "sgd":
+    adapted encoder (SetFit's head; only the encoder's adaptation is kept from the steps). A translation-ranking
+    episode has no classes to regress on: its ranking map predicts under either."""
+    if readout == "sgd" or batch.support_targets is not None:
         return state.head
     return logistic_regression_head(state.support_features[0], batch.support_labels, batch.n_way)
 

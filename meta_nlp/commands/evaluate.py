@@ -3,7 +3,7 @@
 examples:
   python scripts/evaluate.py --checkpoint runs/default --held-out-language it
   python scripts/evaluate.py --checkpoint runs/default --held-out-language ko --baselines none --eval-episodes 100
-  python scripts/evaluate.py --checkpoint runs/default --held-out-language ja --test-time-head logistic
+  python scripts/evaluate.py --checkpoint runs/default --held-out-language ja --test-time-head sgd   # the older head
 
 The meta-learned checkpoint is the run's best/ (chosen on meta-validation). Test-time settings of
 every method are re-tuned on meta-validation episodes of the run's training languages, minus

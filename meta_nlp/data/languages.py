@@ -102,8 +102,7 @@ def task_of(cfg: MetaConfig) -> TaskSpec:
                                        ("--smlmt-ratio", cfg.smlmt_ratio > 0),
                                        ("--cross-lingual-support-ratio", cfg.cross_lingual_support_ratio > 0),
                                        ("--backend higher", cfg.backend == "higher"),
-                                       ("--baselines setfit", "setfit" in cfg.baselines),
-                                       ("--test-time-head logistic", cfg.test_time_head == "logistic")) if on]
+                                       ("--baselines setfit", "setfit" in cfg.baselines)) if on]
         if asked:
             raise MetaNLPError(f"task {task.name} is a translation_ranking task: {asked[0]} applies to classification "
                                "tasks only")
