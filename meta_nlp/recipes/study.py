@@ -110,23 +110,34 @@ def run_study(cfg: MetaConfig, spec: StudySpec, end: bool = True) -> dict:
         raise MetaNLPError(f"--finished-only: no (language, seed) of this study has finished in {cfg.output_dir}")
     results = pooled_over_seeds(rows, cfg.baselines, spec.bootstrap_resamples)
     languages = sorted({r["language"] for r in results})
-    comparisons = {"pairwise": pairwise_differences(results, spec.bootstrap_resamples),
-                   "over_languages": over_languages(results, cfg.baselines, spec.bootstrap_resamples),
-                   "ranked_on_validation": ranked_on_validation(results, cfg.k_shot)}
-    out = Path(cfg.output_dir)
+    comparisons = study_comparisons(results, cfg, spec.bootstrap_resamples)
     if PartialState().is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        config = replace(cfg, held_out_language=languages).to_dict()
-        write_results(out, config, results, {"study": asdict(spec), "not_finished": not_finished, **comparisons})
-        main_k = [r for r in results if r["k_shot"] == cfg.k_shot]
-        plot_accuracy_by_language(out, main_k, cfg.n_way)
-        if len({r["k_shot"] for r in results}) > 1:  # one K would be a column of dots
-            plot_accuracy_by_shots(out, results, cfg.n_way)
-        plot_accuracy_by_step(out, main_k, cfg.n_way)
-        write_study_report(out, cfg, spec, results, comparisons, not_finished)
+        write_study_outputs(Path(cfg.output_dir), cfg, spec, results, comparisons,
+                            replace(cfg, held_out_language=languages).to_dict(),
+                            {"study": asdict(spec), "not_finished": not_finished}, not_finished)
     if end:
         PartialState().destroy_process_group()
     return {"results": results, "languages": languages, **comparisons}
+
+
+def study_comparisons(results: list[dict], cfg: MetaConfig, n_resamples: int) -> dict:
+    """Method against method, the mean over held-out languages, and the ranking on validation alone."""
+    return {"pairwise": pairwise_differences(results, n_resamples),
+            "over_languages": over_languages(results, cfg.baselines, n_resamples),
+            "ranked_on_validation": ranked_on_validation(results, cfg.k_shot)}
+
+
+def write_study_outputs(out: Path, cfg: MetaConfig, spec: StudySpec, results: list[dict], comparisons: dict,
+                        config: dict, extra: dict, not_finished: list[str] = ()) -> None:
+    """OUTPUT_DIR/results.json (with `extra`), the plots and report.md of a study or of pooled seeds."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_results(out, config, results, {**extra, **comparisons})
+    main_k = [r for r in results if r["k_shot"] == cfg.k_shot]
+    plot_accuracy_by_language(out, main_k, cfg.n_way)
+    if len({r["k_shot"] for r in results}) > 1:  # one K would be a column of dots
+        plot_accuracy_by_shots(out, results, cfg.n_way)
+    plot_accuracy_by_step(out, main_k, cfg.n_way)
+    write_study_report(out, cfg, spec, results, comparisons, not_finished)
 
 
 def folds(cfg: MetaConfig, spec: StudySpec) -> list[MetaConfig]:
@@ -206,20 +217,14 @@ def pool_run_seeds(run_dirs: list[Path], output_dir: Path, n_resamples: int = 10
     cfg = config_from_dict(runs[0]["config"])
     seeds = [run["config"]["seed"] for run in runs]
     results = pooled_over_seeds([r for run in runs for r in run["results"]], cfg.baselines, n_resamples)
-    comparisons = {"pairwise": pairwise_differences(results, n_resamples),
-                   "over_languages": over_languages(results, cfg.baselines, n_resamples),
-                   "ranked_on_validation": ranked_on_validation(results, cfg.k_shot)}
+    comparisons = study_comparisons(results, cfg, n_resamples)
     extra = {"seeds": seeds, "runs": [str(d) for d in run_dirs],
              "wall_time_s": [run.get("wall_time_s") for run in runs],
-             "peak_memory_mib": [run.get("peak_memory_mib") for run in runs], **comparisons}
-    output_dir.mkdir(parents=True, exist_ok=True)
-    write_results(output_dir, runs[0]["config"] | {"seed": seeds, "output_dir": str(output_dir)}, results, extra)
-    main_k = [r for r in results if r["k_shot"] == cfg.k_shot]
-    plot_accuracy_by_language(output_dir, main_k, cfg.n_way)
-    plot_accuracy_by_step(output_dir, main_k, cfg.n_way)
+             "peak_memory_mib": [run.get("peak_memory_mib") for run in runs]}
     spec = StudySpec(methods=[cfg.algorithm], seeds=seeds, shots=sorted({r["k_shot"] for r in results}))
-    write_study_report(output_dir, cfg, spec, results, comparisons)
-    return {"results": results, **extra}
+    write_study_outputs(output_dir, cfg, spec, results, comparisons,
+                        runs[0]["config"] | {"seed": seeds, "output_dir": str(output_dir)}, extra)
+    return {"results": results, **extra, **comparisons}
 
 
 def pooled_over_seeds(rows: list[dict], baselines: list[str], n_resamples: int) -> list[dict]:
