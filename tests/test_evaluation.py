@@ -124,6 +124,8 @@ def test_the_logistic_readout_predicts_with_a_logistic_regression_on_the_adapted
     got = adapt_and_predict(tiny_model, batch, names, 2, constant_lr(0.5), "proto", readout="logistic")
     assert got == expected
     assert got != adapt_and_predict(tiny_model, batch, names, 2, constant_lr(0.5), "proto")  # the readout matters
+    # head-only adaptation (ANIL) never changes the support embeddings: every step predicts as step 0 does
+    assert adapt_and_predict(tiny_model, batch, [], 2, constant_lr(0.5), "proto", readout="logistic") == [expected[0]] * 3
 
 
 def test_every_method_but_setfit_predicts_with_the_chosen_test_time_head(tiny_model):

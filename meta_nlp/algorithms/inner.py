@@ -175,13 +175,16 @@ def query_logits(model: MetaModel, batch: EpisodeBatch, state: AdaptState, scale
     return state.query.logits(state.query.embed(state.fast), state.head, model.log_scale.exp() if scale is None else scale)
 
 
-def readout_head(state: AdaptState, batch: EpisodeBatch, readout: str) -> Params:
+def readout_head(state: AdaptState, batch: EpisodeBatch, readout: str,
+                 previous: tuple[torch.Tensor, Params] | None = None) -> Params:
     """The head that predicts after `state.step` test-time steps: 'sgd', the per-episode head those steps adapted
     with the encoder; 'logistic', a logistic regression fit to convergence on the support embeddings under the
     adapted encoder (SetFit's head; only the encoder's adaptation is kept from the steps). A translation-ranking
     episode has no classes to regress on: its ranking map predicts under either."""
     if readout == "sgd" or batch.support_targets is not None:
         return state.head
+    if previous is not None and previous[0] is state.support_features[0]:
+        return previous[1]  # `previous`: (support embeddings, head) of the last step; head-only steps keep both
     return logistic_regression_head(state.support_features[0], batch.support_labels, batch.n_way)
 
 
@@ -189,13 +192,14 @@ def adapt_and_predict(model: MetaModel, batch: EpisodeBatch, names: list[str], s
                       head_init: str, readout: str = "sgd") -> list[list[int]]:
     """Query predictions after 0..steps test-time updates (no meta-gradient; call with φ frozen)."""
     preds = []
-    features = None
+    features, previous = None, None
     for state in inner_loop(model, batch, names, steps, lr, create_graph=False, head_init=head_init,
                             track_meta_grad=False):
         with torch.no_grad():
             if features is None or state.fast:  # head-only adaptation: embed the query set once
                 features = state.query.embed(state.fast)
-            head = readout_head(state, batch, readout)
+            head = readout_head(state, batch, readout, previous)
+            previous = (state.support_features[0], head)
             preds.append(state.query.logits(features, head, model.log_scale.exp()).argmax(-1).tolist())
     return preds
 
