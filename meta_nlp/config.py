@@ -28,6 +28,7 @@ ALGORITHMS = {
     "anil": "meta_nlp.algorithms.maml:ANIL",
     "metasgd": "meta_nlp.algorithms.maml:MetaSGD",
     "protonet": "meta_nlp.algorithms.protonet:ProtoNet",
+    "r2d2": "meta_nlp.algorithms.r2d2:R2D2",
     "mldg": "meta_nlp.algorithms.mldg:MLDG",
 }
 # Baselines: finetune adapts φ⁰ as it is; multitask is trained first by its own objective; setfit fine-tunes φ⁰
@@ -111,7 +112,7 @@ class MetaConfig:
     inner_lr: float = _f(0.05, "inner-loop SGD learning rate (initial value for Meta-SGD)")
     inner_layers: int = _f(2, "top transformer layers adapted in the inner loop (-1: all; embeddings never); the outer loop always learns all of φ")
     head_init: str = _f("proto", "per-episode head: 'proto' (Proto-MAML init) or 'zero'")
-    logit_scale: float = _f(10.0, "initial scale of cosine logits (learned by protonet and metasgd)")
+    logit_scale: float = _f(10.0, "initial scale of cosine logits (learned by protonet, r2d2 and metasgd)")
     backend: str = _f("func", "inner-loop backend: 'func' (torch.func) or 'higher' (reference, maml/fomaml only)")
     # --- MAML++ / Meta-SGD options -------------------------------------------------
     lr_granularity: str = _f("layer_step", "metasgd learned rates: 'layer_step' (MAML++) or 'parameter' (Meta-SGD)")

@@ -204,7 +204,7 @@ def test_cached_lower_layers_give_the_same_embeddings(tiny_model, batch):
     assert tiny_model.first_adapted_layer(tiny_model.adaptable_names(-1)) is None  # nothing to cache
 
 
-@pytest.mark.parametrize("algorithm", ["maml", "fomaml", "anil", "metasgd", "reptile", "protonet", "mldg"])
+@pytest.mark.parametrize("algorithm", ["maml", "fomaml", "anil", "metasgd", "reptile", "protonet", "r2d2", "mldg"])
 def test_every_algorithm_learns_translation_ranking(tiny_model, ranking_batch, algorithm):
     """Each learner turns a ranking episode into a finite, non-zero meta-gradient of the encoder
     (MLDG: a meta-train and a pseudo-target episode)."""

@@ -71,3 +71,26 @@ def test_seeds_pool_into_one_run_that_compares_like_one_with_any_method(tmp_path
         pool_run_seeds([runs[0], other[1]], tmp_path / "bad")
     with pytest.raises(MetaNLPError, match="no multitask result"):
         compare_runs([tmp_path / "other"], tmp_path / "pooled", method="multitask")
+
+
+def test_runs_of_different_meta_learners_pool_into_one_study(tmp_path):
+    """A run with its baselines and a run of another meta-learner with --baselines none (same seeds, same settings
+    otherwise) pool into one study: both meta-learners against the best baseline, ranked on validation."""
+    from meta_nlp.recipes.study import pool_run_seeds
+    with_baselines = [seed_run(tmp_path / f"f{s}", s, {"fomaml": [0.6, 0.4], "finetune": [0.4, 0.4]}) for s in (0, 1)]
+    r2d2 = []
+    for s in (0, 1):
+        path = seed_run(tmp_path / f"r{s}", s, {"r2d2": [0.8, 0.6]})
+        data = json.loads((path / "results.json").read_text())
+        data["config"].update(algorithm="r2d2", baselines=[])
+        (path / "results.json").write_text(json.dumps(data))
+        r2d2.append(path)
+    pooled = pool_run_seeds([*with_baselines, *r2d2], tmp_path / "pooled", n_resamples=200)
+    assert pooled["methods"] == ["fomaml", "r2d2"]
+    r2d2_row = next(r for r in pooled["results"] if r["method"] == "r2d2")
+    assert r2d2_row["n_episodes"] == 4 and r2d2_row["vs_best_baseline"]["difference"] == pytest.approx(0.3)
+    assert "r2d2" in (tmp_path / "pooled" / "report.md").read_text()
+    # a method twice for one seed (two runs with their baselines) is refused: its episodes would count twice
+    with pytest.raises(MetaNLPError, match="finetune at seed 0 .* is in two of the runs"):
+        pool_run_seeds([*with_baselines, seed_run(tmp_path / "again", 0, {"protonet": [0.5, 0.5],
+                                                                          "finetune": [0.4, 0.4]})], tmp_path / "bad")

@@ -253,6 +253,28 @@ def test_protonet_gradient_matches_plain_prototypical_loss(tiny_model, batch, di
     assert_matches_finite_differences(model, algo, batch, [PROBE, EMBED], seed=4)
 
 
+def test_r2d2_gradient_matches_the_primal_ridge_solution(tiny_model, batch):
+    """R2D2's head is the ridge regression of one-hot labels on the support embeddings; here it is solved in the
+    primal, W = (zᵀz + λI)⁻¹zᵀY (d×d, not the library's n×n dual), and the query loss differentiated through it."""
+    from meta_nlp.models.encoder import LOGISTIC_C, ridge_regression_head
+    model = tiny_model
+    algo = build_algorithm(cfg_for("r2d2"))
+    grads, metrics = library_grads(model, algo, batch)
+
+    z_s, z_q = pooled(model, batch.support, {}), pooled(model, batch.query, {})
+    onehot = F.one_hot(batch.support_labels, batch.n_way).to(z_s.dtype)
+    eye = torch.eye(z_s.shape[1], dtype=z_s.dtype)
+    weights = torch.linalg.solve(z_s.t() @ z_s + eye / LOGISTIC_C, z_s.t() @ onehot)
+    torch.testing.assert_close(ridge_regression_head(z_s, batch.support_labels, batch.n_way), weights)
+    loss = F.cross_entropy(model.log_scale.exp() * (z_q @ weights), batch.query_labels)
+    assert metrics["loss"] == pytest.approx(loss.item(), rel=1e-10)
+    assert_grads_equal(grads, autograd_grads(loss, model))
+    assert grads["log_scale"].abs() > 1e-6
+
+    assert_matches_finite_differences(model, algo, batch, ["log_scale"])
+    assert_matches_finite_differences(model, algo, batch, [PROBE, EMBED], seed=5)
+
+
 # ----------------------------------------------------------------------------- 3. ANIL
 
 

@@ -271,6 +271,16 @@ def logistic_regression_head(z: torch.Tensor, labels: torch.Tensor, n_way: int) 
     return {"head.weight": weight.detach(), "head.bias": bias.detach()}
 
 
+def ridge_regression_head(z: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
+    """The (d, n_way) weights W minimising Σ‖zW − onehot‖² + λ‖W‖² in closed form, differentiable in z (R2D2,
+    Bertinetto et al. 2019). λ = 1/LOGISTIC_C: the penalty, relative to the summed loss, of the logistic head that
+    predicts at test time. Solved in the n×n dual, W = zᵀ(zzᵀ + λI)⁻¹Y, since an episode has fewer texts than
+    dimensions."""
+    onehot = F.one_hot(labels, n_way).to(z.dtype)
+    gram = z @ z.t() + torch.eye(z.shape[0], dtype=z.dtype, device=z.device) / LOGISTIC_C
+    return z.t() @ torch.linalg.solve(gram, onehot)
+
+
 def prototypes(z: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
     onehot = F.one_hot(labels, n_way).to(z.dtype)
     return (onehot.t() @ z) / onehot.sum(0).unsqueeze(-1)

@@ -195,35 +195,54 @@ def finished_run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
     return results
 
 
-def runs_differing_only_in_seed(run_dirs: list[Path]) -> list[dict]:
-    """The results.json of each finished run, checked to share every setting but the seed (and output folder)."""
+def runs_differing_only_in_seed(run_dirs: list[Path], also: tuple[str, ...] = ()) -> list[dict]:
+    """The results.json of each finished run, checked to share every setting but the seed, the output folder and
+    the settings named in `also`, and to hold each (method, seed) once."""
     missing = [str(d) for d in run_dirs if not (Path(d) / "results.json").is_file()]
     if missing:
         raise MetaNLPError(f"{missing[0]}: no results.json (not a finished run)")
     runs = [json.loads((Path(d) / "results.json").read_text()) for d in run_dirs]
     for run in runs:
         run["config"] = saved_config(run["config"])
-    settings = [{k: v for k, v in r["config"].items() if k not in ("seed", "output_dir")} for r in runs]
-    if any(s != settings[0] for s in settings) or len({r["config"]["seed"] for r in runs}) != len(runs):
-        raise MetaNLPError("pool runs that differ only in their seed (and output folder)")
+    ignored = ("seed", "output_dir", *also)
+    settings = [{k: v for k, v in r["config"].items() if k not in ignored} for r in runs]
+    if any(s != settings[0] for s in settings):
+        raise MetaNLPError(f"pool runs that differ only in their {', '.join(ignored)}")
+    seen = set()
+    for run in runs:
+        for key in dict.fromkeys((r["method"], r.get("language"), r.get("k_shot"), run["config"]["seed"])
+                                for r in run["results"]):
+            if key in seen:
+                hint = " (run all but one of them with --baselines none)" if "baselines" in also else ""
+                raise MetaNLPError(f"{key[0]} at seed {key[3]} ({key[1]}, K={key[2]}) is in two of the runs: pool "
+                                   f"each method and seed once{hint}")
+            seen.add(key)
     return runs
 
 
+# A study may pool meta_train runs of different meta-learners (each run's --algorithm, its baselines in one of them):
+# they evaluate on the same seeded episodes whatever the algorithm.
+POOLED_ACROSS = ("algorithm", "baselines")
+
+
 def pool_run_seeds(run_dirs: list[Path], output_dir: Path, n_resamples: int = 10_000) -> dict:
-    """Finished meta_train runs of the same settings but their seeds (e.g. the default job with --seed 0 and 1) as
-    one study: each method's episodes pooled over seeds, paired differences to the best baseline and between
-    methods resampled within seeds, the ranking on validation. Writes OUTPUT_DIR/results.json, report.md, plots."""
-    runs = runs_differing_only_in_seed(run_dirs)
-    cfg = config_from_dict(runs[0]["config"])
-    seeds = [run["config"]["seed"] for run in runs]
+    """Finished meta_train runs of the same settings but their seeds (e.g. the default job with --seed 0 and 1), and
+    their meta-learners, as one study: each method's episodes pooled over seeds, paired differences to the best
+    baseline and between methods resampled within seeds, the ranking on validation. Writes OUTPUT_DIR/results.json,
+    report.md, plots."""
+    runs = runs_differing_only_in_seed(run_dirs, also=POOLED_ACROSS)
+    methods = list(dict.fromkeys(run["config"]["algorithm"] for run in runs))
+    baselines = list(dict.fromkeys(b for run in runs for b in run["config"]["baselines"]))
+    cfg = replace(config_from_dict(runs[0]["config"]), algorithm=methods[0], baselines=baselines)
+    seeds = sorted({run["config"]["seed"] for run in runs})
     results = pooled_over_seeds([r for run in runs for r in run["results"]], cfg.baselines, n_resamples)
     comparisons = study_comparisons(results, cfg, n_resamples)
-    extra = {"seeds": seeds, "runs": [str(d) for d in run_dirs],
+    extra = {"seeds": seeds, "methods": methods, "runs": [str(d) for d in run_dirs],
              "wall_time_s": [run.get("wall_time_s") for run in runs],
              "peak_memory_mib": [run.get("peak_memory_mib") for run in runs]}
-    spec = StudySpec(methods=[cfg.algorithm], seeds=seeds, shots=sorted({r["k_shot"] for r in results}))
+    spec = StudySpec(methods=methods, seeds=seeds, shots=sorted({r["k_shot"] for r in results}))
     write_study_outputs(output_dir, cfg, spec, results, comparisons,
-                        runs[0]["config"] | {"seed": seeds, "output_dir": str(output_dir)}, extra)
+                        runs[0]["config"] | {"seed": seeds, "baselines": baselines, "output_dir": str(output_dir)}, extra)
     return {"results": results, **extra, **comparisons}
 
 
