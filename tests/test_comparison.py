@@ -37,6 +37,11 @@ def test_compare_runs_cli_errors_in_one_line(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "compare_runs.py"), str(tmp_path),
                            "--reference", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip().startswith("error:") and "no results.json" in proc.stderr
+    run = fake_run(tmp_path / "run", [0.2, 0.4])
+    table = tmp_path / "tables" / "new" / "anil.md"  # --output may name a folder that does not exist yet
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "compare_runs.py"), str(run), "--reference", str(run),
+                           "--output", str(table)], capture_output=True, text=True)
+    assert proc.returncode == 0 and "| run | reference | anil |" in table.read_text()
 
 
 def seed_run(path, seed, by_method, **config):

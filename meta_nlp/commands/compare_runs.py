@@ -30,6 +30,7 @@ def main() -> int:
     table = compare_runs([Path(r) for r in args.runs], Path(args.reference), args.method)
     print(table)
     if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(table + "\n")
     return 0
 
