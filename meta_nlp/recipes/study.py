@@ -233,7 +233,7 @@ def pool_run_seeds(run_dirs: list[Path], output_dir: Path, n_resamples: int = 10
     runs = runs_differing_only_in_seed(run_dirs, also=POOLED_ACROSS)
     methods = list(dict.fromkeys(run["config"]["algorithm"] for run in runs))
     baselines = list(dict.fromkeys(b for run in runs for b in run["config"]["baselines"]))
-    cfg = replace(config_from_dict(runs[0]["config"]), algorithm=methods[0], baselines=baselines)
+    cfg = replace(config_from_dict(runs[0]["config"]), baselines=baselines)  # its algorithm: the first run's
     seeds = sorted({run["config"]["seed"] for run in runs})
     results = pooled_over_seeds([r for run in runs for r in run["results"]], cfg.baselines, n_resamples)
     comparisons = study_comparisons(results, cfg, n_resamples)
