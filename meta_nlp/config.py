@@ -144,6 +144,10 @@ class MetaConfig:
                                          "by the steps) or 'sgd' (the per-episode --head-init head, adapted by the steps "
                                          "with the encoder; the default before 2026-12). A translation-ranking episode "
                                          "always predicts with its ranking map")
+    test_time_selection: str = _f("best", "how the test-time lr factor and steps are picked from their meta-validation "
+                                          "grid: 'best' (the highest mean) or 'one_se' (the fewest steps, then the "
+                                          "smallest factor, within one standard error over validation episodes of the "
+                                          "best: a setting must beat no adaptation by more than the validation's noise)")
     eval_mode: str = _f("in_language", "'in_language' (support and query in the held-out language) or 'zero_shot' "
                                        "(support in --zero-shot-source, query in the held-out language)")
     zero_shot_source: str = _f("en", "support language of zero-shot evaluation (never a held-out language)")
@@ -275,7 +279,7 @@ class MetaConfig:
         choices = {"head_init": ("proto", "zero"), "backend": ("func", "higher"),
                    "lr_granularity": ("layer_step", "parameter"), "protonet_distance": ("euclidean", "cosine"),
                    "mixed_precision": ("no", "bf16", "fp16"), "eval_mode": ("in_language", "zero_shot"),
-                   "test_time_head": ("sgd", "logistic")}
+                   "test_time_head": ("sgd", "logistic"), "test_time_selection": ("best", "one_se")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise MetaNLPError(f"{flag(name)} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
@@ -458,7 +462,7 @@ def load_yaml_config(path: str) -> dict:
 # Fields added after runs were saved, with the value every run had before the field existed. A saved config (a run's
 # results.json, a learner's meta_nlp.json) lacking one means that value, whatever today's default: an old run is read
 # back, resumed into a study and adapts as it ran.
-PREDATED_FIELDS = {"test_time_head": "sgd"}
+PREDATED_FIELDS = {"test_time_head": "sgd", "test_time_selection": "best"}
 
 
 def saved_config(values: dict) -> dict:

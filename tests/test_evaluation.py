@@ -175,3 +175,24 @@ def test_model_selection_scores_checkpoints_with_the_head_that_will_predict(tmp_
     trainer = trainer_for(method, cfg, prepare_languages(cfg), make_accelerator(cfg))
     trainer.objective.selection_score(trainer.accelerator)
     assert readouts == ["logistic"]
+
+
+def test_one_se_selection_adapts_only_when_validation_says_it_is_worth_its_noise():
+    """'best' takes the highest validation mean (ties: the grid's first factor, fewer steps); 'one_se' the fewest
+    steps, then the smallest factor, within one standard error of it."""
+    import numpy as np
+    from meta_nlp.evaluation.evaluator import pick_test_time_setting
+    # 4 validation episodes; columns: steps 0, 1, 2. lr x1 at 2 steps is best by 0.05 over no adaptation, a gain
+    # smaller than its standard error over episodes (0.1): no adaptation is kept.
+    noisy = {0.3: np.array([[.4, .4, .4], [.6, .6, .6], [.4, .4, .4], [.6, .6, .6]]),
+             1.0: np.array([[.4, .4, .6], [.6, .6, .6], [.4, .4, .4], [.6, .6, .6]])}
+    assert pick_test_time_setting(noisy, "best") == (1.0, 2)
+    assert pick_test_time_setting(noisy, "one_se") == (0.3, 0)
+    # a clear gain on every episode (best 0.825 at 2 steps, SE 0.075): adaptation is kept, at the fewest steps within
+    # one SE of it (0.775 at 1 step)
+    clear = {0.3: np.array([[.4, .5, .5], [.5, .6, .6], [.4, .5, .5], [.5, .6, .6]]),
+             1.0: np.array([[.4, .7, .7], [.5, .8, 1.], [.4, .8, .7], [.5, .8, .9]])}
+    assert pick_test_time_setting(clear, "best") == (1.0, 2)
+    assert pick_test_time_setting(clear, "one_se") == (1.0, 1)
+    tie = {0.3: np.array([[.5, .6]] * 2), 1.0: np.array([[.5, .6]] * 2)}
+    assert pick_test_time_setting(tie, "best") == (0.3, 1)

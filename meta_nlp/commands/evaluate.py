@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baselines", type=lambda s: [x for x in s.split(",") if x and x != "none"],
                    help="comma-separated baselines (default: the run's)")
     for name, kind in (("eval_episodes", int), ("eval_inner_steps", int), ("val_episodes", int), ("n_way", int),
-                       ("k_shot", int), ("n_query", int), ("seed", int), ("test_time_head", str)):
+                       ("k_shot", int), ("n_query", int), ("seed", int), ("test_time_head", str),
+                       ("test_time_selection", str)):
         p.add_argument(f"--{name.replace('_', '-')}", f"--{name}", dest=name, type=kind, help="default: the run's")
     p.add_argument("--output-dir", "--output_dir", dest="output_dir", help="default: CHECKPOINT/eval_<languages>")
     return p
