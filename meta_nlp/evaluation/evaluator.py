@@ -18,7 +18,7 @@ from meta_nlp.algorithms import TestTimeRule
 from meta_nlp.algorithms.inner import to_batch
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import EpisodeSampler
-from meta_nlp.evaluation.stats import mean_ci95
+from meta_nlp.evaluation.stats import mean_ci95, standard_error
 from meta_nlp.models.encoder import MetaModel, reusing_lower_states
 
 METRIC_PATH = str(Path(__file__).parent / "metrics" / "accuracy" / "accuracy.py")
@@ -96,7 +96,7 @@ def pick_test_time_setting(grid: dict[float, np.ndarray], selection: str) -> tup
     if selection == "best":
         return best
     column = grid[best[0]][:, best[1]]
-    se = float(column.std(ddof=1) / np.sqrt(len(column))) if len(column) > 1 else 0.0
+    se = standard_error(column) if len(column) > 1 else 0.0
     return min((s for s in settings if means[s[0]][s[1]] >= means[best[0]][best[1]] - se), key=lambda s: (s[1], s[0]))
 
 

@@ -17,12 +17,16 @@ from meta_nlp.errors import MetaNLPError
 N_RESAMPLES = 10_000
 
 
+def standard_error(values) -> float:
+    """Standard error of the mean over episodes (nan for fewer than 2)."""
+    values = np.asarray(values, dtype=float)
+    return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else float("nan")
+
+
 def mean_ci95(values) -> tuple[float, float]:
     """Mean and half-width of the normal-approximation 95% confidence interval over episodes."""
     values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return float(values.mean()), float("nan")
-    return float(values.mean()), float(1.96 * values.std(ddof=1) / math.sqrt(len(values)))
+    return float(values.mean()), 1.96 * standard_error(values)
 
 
 def bootstrap_difference(a, b, paired: bool = True, n_resamples: int = N_RESAMPLES,
