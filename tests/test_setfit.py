@@ -37,11 +37,15 @@ def test_pairs_give_every_example_a_same_label_and_an_other_label_partner_per_it
     assert len(list(pair_batches(labels, 4, torch.Generator().manual_seed(0)))) == 4  # a step per iteration
 
 
-def test_logistic_regression_reaches_the_optimum_of_its_objective():
+@pytest.mark.parametrize("dim, repeated_text", [(8, False), (64, False), (64, True)])
+def test_logistic_regression_reaches_the_optimum_of_its_objective(dim, repeated_text):
+    # fewer dimensions than texts, more (the solver works in the texts' span), and a rank-deficient support
     torch.manual_seed(0)
-    centres = F.normalize(torch.randn(3, 8, dtype=torch.float64), dim=-1)
+    centres = F.normalize(torch.randn(3, dim, dtype=torch.float64), dim=-1)
     labels = torch.arange(3).repeat_interleave(5)
-    z = F.normalize(centres[labels] + 0.3 * torch.randn(15, 8, dtype=torch.float64), dim=-1)
+    z = F.normalize(centres[labels] + 0.3 * torch.randn(15, dim, dtype=torch.float64), dim=-1)
+    if repeated_text:
+        z[1] = z[0]
     head = logistic_regression_head(z, labels, 3)
     weight, bias = head["head.weight"], head["head.bias"]
     assert ((z @ weight.t() + bias).argmax(-1) == labels).all()

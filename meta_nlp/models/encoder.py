@@ -250,25 +250,68 @@ def init_head(z_support: torch.Tensor, labels: torch.Tensor, n_way: int, kind: s
 
 
 LOGISTIC_C = 1.0  # inverse L2 strength of the logistic-regression head (scikit-learn's default, as SetFit uses it)
-LOGISTIC_ITERATIONS = 100  # its L-BFGS iterations (scikit-learn's default max_iter)
+NEWTON_ITERATIONS = 50  # at most; from zero, Newton's method reaches the optimum in about 10 on an episode's support
+NEWTON_TOLERANCE = 1e-10  # stop when no gradient entry is larger (float64)
 
 
 def logistic_regression_head(z: torch.Tensor, labels: torch.Tensor, n_way: int) -> Params:
-    """The head minimising C · Σ cross-entropy + ½‖weight‖² on (z, labels), fit to convergence by L-BFGS: scikit-learn's
-    LogisticRegression, SetFit's head. No gradient reaches z."""
-    z = z.detach()
-    weight = z.new_zeros(n_way, z.shape[-1], requires_grad=True)
-    bias = z.new_zeros(n_way, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], max_iter=LOGISTIC_ITERATIONS, line_search_fn="strong_wolfe")
+    """The head minimising C · Σ cross-entropy + ½‖weight‖² on (z, labels), fit to convergence: scikit-learn's
+    LogisticRegression, SetFit's head. No gradient reaches z.
 
-    def objective() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = LOGISTIC_C * F.cross_entropy(z @ weight.t() + bias, labels, reduction="sum") + 0.5 * weight.pow(2).sum()
-        loss.backward()
-        return loss
-    with torch.enable_grad():
-        optimizer.step(objective)
-    return {"head.weight": weight.detach(), "head.bias": bias.detach()}
+    Solved by Newton's method in the span of the support embeddings: the optimal weight lies there (the loss's
+    gradient does, and the penalty pulls the rest to zero), so with n support texts in d > n dimensions the problem
+    has n_way · (n + 1) unknowns instead of n_way · (d + 1), small enough for an exact Hessian. It reaches the
+    optimum in about 10 steps, 25× faster on CPU than L-BFGS in the full space, which made this head most of an
+    evaluation's time."""
+    x, basis = support_coordinates(z.detach().double())
+    onehot = F.one_hot(labels, n_way).to(x.dtype)
+    penalised = torch.ones(x.shape[1], dtype=x.dtype, device=x.device)
+    penalised[-1] = 0  # the bias column
+    theta = x.new_zeros(n_way, x.shape[1])  # [weight in the basis | bias], one row per class
+
+    def objective(theta: torch.Tensor) -> torch.Tensor:
+        return (LOGISTIC_C * F.cross_entropy(x @ theta.t(), labels, reduction="sum")
+                + 0.5 * (theta.pow(2) * penalised).sum())
+    loss = objective(theta)
+    for _ in range(NEWTON_ITERATIONS):
+        p = torch.softmax(x @ theta.t(), -1)
+        grad = LOGISTIC_C * (p - onehot).t() @ x + theta * penalised
+        if grad.abs().max() < NEWTON_TOLERANCE:
+            break
+        step = torch.linalg.solve(logistic_hessian(x, p, penalised), grad.reshape(-1)).reshape(theta.shape)
+        theta, loss = backtracked(objective, theta, loss, step, slope=float((grad * step).sum()))
+    return {"head.weight": (theta[:, :-1] @ basis.t()).to(z.dtype), "head.bias": theta[:, -1].to(z.dtype)}
+
+
+def support_coordinates(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, basis): the support's coordinates in an orthonormal basis of its span, with a constant column for the
+    bias appended, and that (d, n) basis."""
+    basis, _ = torch.linalg.qr(z.t())
+    return torch.cat([z @ basis, z.new_ones(z.shape[0], 1)], 1), basis
+
+
+def logistic_hessian(x: torch.Tensor, p: torch.Tensor, penalised: torch.Tensor) -> torch.Tensor:
+    """The Hessian of the logistic head's objective in its flattened (class, coordinate) unknowns. Softmax is
+    unchanged by adding one constant to every class's bias, so that single direction has no curvature (nor any
+    gradient); it is given curvature 1 so that the system is solvable without moving along it."""
+    n_way, width = p.shape[1], x.shape[1]
+    per_text = LOGISTIC_C * (torch.diag_embed(p) - p[:, :, None] * p[:, None, :])
+    hessian = torch.einsum("ikl,ia,ic->kalc", per_text, x, x).reshape(n_way * width, n_way * width)
+    shift = x.new_zeros(n_way, width)
+    shift[:, -1] = n_way ** -0.5
+    return hessian + torch.diag(penalised.repeat(n_way)) + torch.outer(shift.reshape(-1), shift.reshape(-1))
+
+
+def backtracked(objective, theta: torch.Tensor, loss: torch.Tensor, step: torch.Tensor,
+                slope: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """theta − t·step for the largest t in 1, ½, ¼ ... that decreases the objective enough (Armijo), and its value."""
+    t = 1.0
+    while True:
+        candidate = theta - t * step
+        candidate_loss = objective(candidate)
+        if candidate_loss <= loss - 1e-4 * t * slope or t < 1e-8:
+            return candidate, candidate_loss
+        t /= 2
 
 
 def ridge_regression_head(z: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
