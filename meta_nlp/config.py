@@ -217,6 +217,8 @@ class MetaConfig:
                                  "aggregated in OUTPUT_DIR; finished languages are skipped on re-run", comma=True)
     mixed_precision: str = _f("no", "'no', 'bf16' or 'fp16' (through the Accelerator)")
     report_to: str = _f("none", "trackers: 'none', 'tensorboard', 'wandb', ... (Accelerate)")
+    cpu_threads: int = _f(0, "torch threads per process on CPU; 0: OMP_NUM_THREADS if set, but one process started by "
+                             "`accelerate launch` (which sets it to 1 unless told otherwise) uses every usable core")
 
     # ---------------------------------------------------------------------------------
     def multitask_budget(self, num_processes: int = 1) -> tuple[int, int]:
@@ -377,7 +379,7 @@ AT_LEAST = {"n_way": 2, "k_shot": 1, "n_query": 1, "inner_steps": 1, "eval_inner
             "save_total_limit": 1, "val_episodes": 1, "eval_episodes": 1, "multi_step_loss_steps": 0,
             "first_order_steps": 0, "multitask_steps": 0, "setfit_iterations": 1, "multitask_batch_size": 0, "meta_param_lr": 0.0,
             "mldg_beta": 0.0, "seed": 0, "student_layers": 1, "edit_layers": 1, "edit_max_steps": 1,
-            "editor_steps": 0, "editor_rank": 1, "edit_kl_weight": 0.0, "base_classifier_steps": 0}
+            "editor_steps": 0, "editor_rank": 1, "edit_kl_weight": 0.0, "base_classifier_steps": 0, "cpu_threads": 0}
 POSITIVE = ("inner_lr", "meta_lr", "finetune_lr", "multitask_lr", "multitask_head_lr", "setfit_lr", "max_grad_norm", "logit_scale",
             "mlti_alpha", "kd_temperature", "pilot_lr", "teacher_lr", "edit_lr", "editor_lr")
 

@@ -23,8 +23,11 @@ progress bar. Decisions worth knowing:
 """
 from __future__ import annotations
 
+import logging
 import math
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +39,9 @@ from tqdm.auto import tqdm
 from meta_nlp.config import MetaConfig
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.objectives.base import Objective
+
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class EngineSettings:
@@ -52,6 +58,7 @@ class EngineSettings:
     resume_from_checkpoint: str | None = None
     mixed_precision: str = "no"
     report_to: str = "none"
+    cpu_threads: int = 0
     desc: str = "train"
 
     @classmethod
@@ -60,7 +67,7 @@ class EngineSettings:
                       seed=cfg.seed, warmup_steps=cfg.warmup_steps, max_grad_norm=cfg.max_grad_norm,
                       eval_every=cfg.eval_every, save_every=cfg.save_every, save_total_limit=cfg.save_total_limit,
                       resume_from_checkpoint=cfg.resume_from_checkpoint, mixed_precision=cfg.mixed_precision,
-                      report_to=cfg.report_to, desc=f"meta-train {cfg.algorithm}")
+                      report_to=cfg.report_to, cpu_threads=cfg.cpu_threads, desc=f"meta-train {cfg.algorithm}")
         values.update(overrides)
         return cls(**values)
 
@@ -102,8 +109,27 @@ def make_accelerator(cfg: MetaConfig | EngineSettings) -> Accelerator:
     """An Accelerator whose checkpoints go to OUTPUT_DIR/checkpoints/checkpoint_<step>, the oldest pruned."""
     project = ProjectConfiguration(project_dir=cfg.output_dir, automatic_checkpoint_naming=True,
                                    total_limit=cfg.save_total_limit)
-    return Accelerator(mixed_precision=cfg.mixed_precision, project_config=project,
-                       log_with=None if cfg.report_to == "none" else cfg.report_to)
+    accelerator = Accelerator(mixed_precision=cfg.mixed_precision, project_config=project,
+                              log_with=None if cfg.report_to == "none" else cfg.report_to)
+    if accelerator.device.type == "cpu":
+        threads = cpu_threads(cfg.cpu_threads, accelerator.num_processes, os.environ)
+        if threads != torch.get_num_threads():
+            logger.info("CPU: %d torch threads (was %d; --cpu-threads sets it)", threads, torch.get_num_threads())
+            torch.set_num_threads(threads)
+    return accelerator
+
+
+def cpu_threads(requested: int, processes: int, env: Mapping[str, str]) -> int:
+    """Torch threads per process on CPU. `accelerate launch` sets OMP_NUM_THREADS=1 when it is unset (unless given
+    --cpu or --num_cpu_threads_per_process), which would leave all but one core idle in a single-process run: the
+    default job would take twice as long on 2 cores. So one process under it uses every usable core, while a value
+    the user set in plain `python` runs, or any other value, is kept; `requested` (> 0) overrides both."""
+    if requested > 0:
+        return requested
+    under_accelerate_launch = "ACCELERATE_MIXED_PRECISION" in env
+    if env.get("OMP_NUM_THREADS") and not (under_accelerate_launch and env["OMP_NUM_THREADS"] == "1" and processes == 1):
+        return int(env["OMP_NUM_THREADS"])
+    return max(1, len(os.sched_getaffinity(0)) // processes) if hasattr(os, "sched_getaffinity") else torch.get_num_threads()
 
 
 def task_seed(seed: int, step: int, task: int) -> int:
