@@ -120,16 +120,15 @@ def make_accelerator(cfg: MetaConfig | EngineSettings) -> Accelerator:
 
 
 def cpu_threads(requested: int, processes: int, env: Mapping[str, str]) -> int:
-    """Torch threads per process on CPU. `accelerate launch` sets OMP_NUM_THREADS=1 when it is unset (unless given
-    --cpu or --num_cpu_threads_per_process), which would leave all but one core idle in a single-process run: the
-    default job would take twice as long on 2 cores. So one process under it uses every usable core, while a value
-    the user set in plain `python` runs, or any other value, is kept; `requested` (> 0) overrides both."""
+    """Torch threads per process on CPU: `requested` (> 0), else torch's own (OMP_NUM_THREADS, or the cores), except
+    for one process started by `accelerate launch` with OMP_NUM_THREADS=1: accelerate sets that whenever it is unset
+    (unless given --cpu or --num_cpu_threads_per_process), which would leave every other core idle, and the default
+    job twice as long on 2 cores. That process uses every usable core."""
     if requested > 0:
         return requested
-    under_accelerate_launch = "ACCELERATE_MIXED_PRECISION" in env
-    if env.get("OMP_NUM_THREADS") and not (under_accelerate_launch and env["OMP_NUM_THREADS"] == "1" and processes == 1):
-        return int(env["OMP_NUM_THREADS"])
-    return max(1, len(os.sched_getaffinity(0)) // processes) if hasattr(os, "sched_getaffinity") else torch.get_num_threads()
+    if "ACCELERATE_MIXED_PRECISION" in env and env.get("OMP_NUM_THREADS") == "1" and processes == 1:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return torch.get_num_threads()
 
 
 def task_seed(seed: int, step: int, task: int) -> int:
