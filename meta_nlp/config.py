@@ -467,6 +467,11 @@ def load_yaml_config(path: str) -> dict:
 # back, resumed into a study and adapts as it ran.
 PREDATED_FIELDS = {"test_time_head": "sgd", "test_time_selection": "best"}
 
+# Settings that do not change what a run measured: where it read and wrote, how it resumed and logged, its CPU
+# threads, extra test-time K. Runs differing only in these are the same run (a study re-run reuses them, seeds pool).
+NOT_MEASURED = ("output_dir", "data_dir", "held_out_data_dir", "task_dir", "resume_from_checkpoint", "eval_shots",
+                "report_to", "save_total_limit", "cpu_threads")
+
 
 def saved_config(values: dict) -> dict:
     """A saved run config with the fields it predates filled in as they were (PREDATED_FIELDS)."""

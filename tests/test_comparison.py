@@ -72,8 +72,11 @@ def test_seeds_pool_into_one_run_that_compares_like_one_with_any_method(tmp_path
     table = compare_runs([tmp_path / "other"], tmp_path / "pooled", method="finetune")
     row = next(line for line in table.splitlines() if line.startswith("| other"))
     assert "test_time_head=sgd" in row and "| finetune |" in row and "+0.2000 [+0.2000, +0.2000]" in row
-    with pytest.raises(MetaNLPError, match="differ only in their seed"):
+    with pytest.raises(MetaNLPError, match="these runs differ in test_time_head"):
         pool_run_seeds([runs[0], other[1]], tmp_path / "bad")
+    resumed = seed_run(tmp_path / "r0", 0, {"fomaml": [0.6, 0.4], "finetune": [0.4, 0.4]}, resume_from_checkpoint="latest",
+                       cpu_threads=2)  # how a run was resumed and threaded does not change what it measured
+    assert pool_run_seeds([resumed, runs[1]], tmp_path / "resumed", n_resamples=200)["seeds"] == [0, 1]
     with pytest.raises(MetaNLPError, match="no multitask result"):
         compare_runs([tmp_path / "other"], tmp_path / "pooled", method="multitask")
 

@@ -314,7 +314,7 @@ def test_pooling_seeds_pairs_episodes_within_seeds(tmp_path, supervised):
     assert rows["teacher"]["texts_per_s"] == 100.5 and "retention" not in rows["teacher"]
     assert "## Distillation" in (tmp_path / "pooled" / "report.md").read_text()
     fake_distillation_run(tmp_path / "other", 2, 0.0, supervised, kd_alpha=0.9)
-    with pytest.raises(MetaNLPError, match="differ only in their seed"):
+    with pytest.raises(MetaNLPError, match="these runs differ in kd_alpha"):
         pool_seeds([tmp_path / "s0", tmp_path / "other"], tmp_path / "bad")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from meta_nlp.config import MetaConfig, saved_config
+from meta_nlp.config import NOT_MEASURED, MetaConfig, saved_config
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 
@@ -12,8 +12,7 @@ from meta_nlp.evaluation.stats import interval, paired_bootstrap
 PAIRING = ("task", "data_dir", "seed", "n_way", "k_shot", "n_query", "eval_episodes", "held_out_language", "eval_mode",
            "held_out_task", "held_out_data_dir")
 # Settings that say nothing about the method (shown in no row).
-NOT_SETTINGS = ("output_dir", "resume_from_checkpoint", "report_to", "push_to_hub", "hub_model_id", "hub_dry_run",
-                "eval_shots", "save_total_limit")
+NOT_SETTINGS = (*NOT_MEASURED, "push_to_hub", "hub_model_id", "hub_dry_run")
 
 
 def run_summary(path: Path, method: str | None = None) -> tuple[dict, dict]:

@@ -14,7 +14,7 @@ from accelerate.state import PartialState
 from accelerate.utils import set_seed
 
 from meta_nlp.algorithms.test_time import test_time_rule
-from meta_nlp.config import MetaConfig, config_from_dict, saved_config
+from meta_nlp.config import NOT_MEASURED, MetaConfig, config_from_dict, saved_config
 from meta_nlp.data.languages import (LanguageSplit, load_held_out, pivot_of, prepare_languages, read_training_data,
                                      task_of, usable_in)
 from meta_nlp.data.ranking import RankingSampler, retrieval_accuracy
@@ -108,11 +108,6 @@ def run_sweep(cfg: MetaConfig) -> dict:
         write_outputs(Path(cfg.output_dir), replace(cfg, held_out_language=languages), results, extra)
     PartialState().destroy_process_group()
     return {"results": results, **extra}
-
-
-# Settings that do not change what a run measured: where it read and wrote, how it resumed, extra test-time K.
-NOT_MEASURED = ("output_dir", "data_dir", "held_out_data_dir", "task_dir", "resume_from_checkpoint", "eval_shots",
-                "report_to", "save_total_limit")
 
 
 def finished_run(cfg: MetaConfig) -> dict:

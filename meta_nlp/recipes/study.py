@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from accelerate.state import PartialState
 
-from meta_nlp.config import ALGORITHMS, MetaConfig, config_from_dict, saved_config
+from meta_nlp.config import ALGORITHMS, NOT_MEASURED, MetaConfig, config_from_dict, saved_config
 from meta_nlp.data.languages import prepare_languages
 from meta_nlp.engine.trainer import make_accelerator
 from meta_nlp.errors import MetaNLPError
@@ -204,10 +204,13 @@ def runs_differing_only_in_seed(run_dirs: list[Path], also: tuple[str, ...] = ()
     runs = [json.loads((Path(d) / "results.json").read_text()) for d in run_dirs]
     for run in runs:
         run["config"] = saved_config(run["config"])
-    ignored = ("seed", "output_dir", *also)
+    ignored = ("seed", *NOT_MEASURED, *also)
     settings = [{k: v for k, v in r["config"].items() if k not in ignored} for r in runs]
-    if any(s != settings[0] for s in settings):
-        raise MetaNLPError(f"pool runs that differ only in their {', '.join(ignored)}")
+    differ = sorted({k for s in settings for k in s.keys() | settings[0].keys() if s.get(k) != settings[0].get(k)})
+    if differ:
+        allowed = ", ".join(("seed", *also))
+        raise MetaNLPError(f"these runs differ in {', '.join(differ)}: only runs that differ in no setting but "
+                           f"{allowed} (and where they ran) can be pooled")
     seen = set()
     for run in runs:
         for key in dict.fromkeys((r["method"], r.get("language"), r.get("k_shot"), run["config"]["seed"])
