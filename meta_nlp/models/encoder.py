@@ -262,7 +262,7 @@ def logistic_regression_head(z: torch.Tensor, labels: torch.Tensor, n_way: int) 
     gradient does, and the penalty pulls the rest to zero), so with n support texts in d > n dimensions the problem
     has n_way · (n + 1) unknowns instead of n_way · (d + 1), small enough for an exact Hessian. It reaches the
     optimum in about 10 steps, an order of magnitude faster on CPU than L-BFGS in the full space, which had made
-    this head a third of an evaluation's time."""
+    this head much of an evaluation's time."""
     x, basis = support_coordinates(z.detach().double())
     onehot = F.one_hot(labels, n_way).to(x.dtype)
     penalised = torch.ones(x.shape[1], dtype=x.dtype, device=x.device)
