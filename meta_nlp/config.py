@@ -218,8 +218,8 @@ class MetaConfig:
     mixed_precision: str = _f("no", "'no', 'bf16' or 'fp16' (through the Accelerator)")
     report_to: str = _f("none", "trackers: 'none', 'tensorboard', 'wandb', ... (Accelerate)")
     cpu_threads: int = _f(0, "torch threads per process on CPU; 0: torch's own (OMP_NUM_THREADS, or the cores), but a "
-                             "single process started by `accelerate launch`, which sets OMP_NUM_THREADS=1 unless told "
-                             "otherwise, uses every usable core")
+                             "single process to which `accelerate launch` gave its default OMP_NUM_THREADS=1 (the user "
+                             "set none) uses every usable core")
 
     # ---------------------------------------------------------------------------------
     def multitask_budget(self, num_processes: int = 1) -> tuple[int, int]:

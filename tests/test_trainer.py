@@ -226,9 +226,10 @@ def test_every_step_draws_new_tasks_numbered_across_the_run(tmp_path, tiny_model
 def test_one_process_under_accelerate_launch_uses_every_core_but_a_users_thread_count_is_kept():
     from meta_nlp.engine.trainer import cpu_threads
     cores, own = len(os.sched_getaffinity(0)), torch.get_num_threads()
-    launched = {"ACCELERATE_MIXED_PRECISION": "no", "OMP_NUM_THREADS": "1"}  # accelerate launch's default
-    assert cpu_threads(0, 1, launched) == cores
-    assert cpu_threads(0, 2, launched) == own  # several processes: accelerate's split is kept
-    assert cpu_threads(0, 1, {**launched, "OMP_NUM_THREADS": "3"}) == own  # the user's choice, which torch applied
-    assert cpu_threads(0, 1, {"OMP_NUM_THREADS": "1"}) == own  # plain python
-    assert cpu_threads(2, 1, launched) == 2  # --cpu-threads wins
+    launched = {"ACCELERATE_MIXED_PRECISION": "no", "OMP_NUM_THREADS": "1"}  # what accelerate launch gives the process
+    assert cpu_threads(0, 1, launched, launcher_env={}) == cores  # accelerate's default: the user set nothing
+    assert cpu_threads(0, 1, launched, launcher_env={"OMP_NUM_THREADS": "1"}) == own  # the user's OMP_NUM_THREADS=1
+    assert cpu_threads(0, 1, launched, launcher_env=None) == own  # the launcher's environment unknown
+    assert cpu_threads(0, 2, launched, launcher_env={}) == own  # several processes: accelerate's split is kept
+    assert cpu_threads(0, 1, {"OMP_NUM_THREADS": "1"}, launcher_env={}) == own  # plain python
+    assert cpu_threads(2, 1, launched, launcher_env={"OMP_NUM_THREADS": "1"}) == 2  # --cpu-threads wins

@@ -112,23 +112,34 @@ def make_accelerator(cfg: MetaConfig | EngineSettings) -> Accelerator:
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision, project_config=project,
                               log_with=None if cfg.report_to == "none" else cfg.report_to)
     if accelerator.device.type == "cpu":
-        threads = cpu_threads(cfg.cpu_threads, accelerator.num_processes, os.environ)
+        threads = cpu_threads(cfg.cpu_threads, accelerator.num_processes, os.environ, launcher_environment())
         if threads != torch.get_num_threads():
             logger.info("CPU: %d torch threads (was %d; --cpu-threads sets it)", threads, torch.get_num_threads())
             torch.set_num_threads(threads)
     return accelerator
 
 
-def cpu_threads(requested: int, processes: int, env: Mapping[str, str]) -> int:
+def cpu_threads(requested: int, processes: int, env: Mapping[str, str], launcher_env: Mapping[str, str] | None) -> int:
     """Torch threads per process on CPU: `requested` (> 0), else torch's own (OMP_NUM_THREADS, or the cores), except
-    for one process started by `accelerate launch` with OMP_NUM_THREADS=1: accelerate sets that whenever it is unset
-    (unless given --cpu or --num_cpu_threads_per_process), which would leave every other core idle, and the default
-    job twice as long on 2 cores. That process uses every usable core."""
+    for one process to which `accelerate launch` gave OMP_NUM_THREADS=1 because its own environment (`launcher_env`;
+    None: unknown) had none: accelerate does that unless given --cpu or --num_cpu_threads_per_process, which would
+    leave every other core idle. That process uses every usable core; a value the user set is kept."""
     if requested > 0:
         return requested
-    if "ACCELERATE_MIXED_PRECISION" in env and env.get("OMP_NUM_THREADS") == "1" and processes == 1:
+    defaulted_by_launcher = (launcher_env is not None and "OMP_NUM_THREADS" not in launcher_env
+                             and "ACCELERATE_MIXED_PRECISION" in env and env.get("OMP_NUM_THREADS") == "1")
+    if defaulted_by_launcher and processes == 1:
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return torch.get_num_threads()
+
+
+def launcher_environment() -> dict[str, str] | None:
+    """The environment of the process that started this one (Linux /proc), or None where it cannot be read."""
+    try:
+        raw = Path(f"/proc/{os.getppid()}/environ").read_bytes()
+    except OSError:
+        return None
+    return dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)
 
 
 def task_seed(seed: int, step: int, task: int) -> int:
