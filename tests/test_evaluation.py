@@ -196,3 +196,32 @@ def test_one_se_selection_adapts_only_when_validation_says_it_is_worth_its_noise
     assert pick_test_time_setting(clear, "one_se") == (1.0, 1)
     tie = {0.3: np.array([[.5, .6]] * 2), 1.0: np.array([[.5, .6]] * 2)}
     assert pick_test_time_setting(tie, "best") == (0.3, 1)
+
+
+@pytest.mark.parametrize("precision, dtype", [("no", torch.float32), ("bf16", torch.bfloat16)])
+def test_episodes_are_evaluated_at_the_runs_mixed_precision(tiny_model_dir, tokenizer, precision, dtype):
+    """--mixed-precision bf16 speeds up evaluation as it does meta-training: the adapted layers run in bf16."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+    from meta_nlp.algorithms.test_time import test_time_rule
+    from meta_nlp.evaluation.evaluator import score_episodes
+    from meta_nlp.models.encoder import MetaModel, load_encoder
+    encoder, _ = load_encoder(tiny_model_dir)
+    model = MetaModel(encoder)
+    cfg = MetaConfig(inner_layers=1, test_time_head="logistic", mixed_precision=precision)
+
+    class Episodes:
+        def episode(self, i):
+            return Episode([TEXTS[(i + j) % 5] for j in range(4)], [0, 0, 1, 1], TEXTS[:4], [0, 1, 0, 1], ["a", "b"], "xx")
+    seen = set()
+    top = model.encoder.encoder.layer[-1].output.dense
+    handle = top.register_forward_hook(lambda module, args, out: seen.add(out.dtype))
+    AcceleratorState._reset_state(reset_partial_state=True)
+    try:
+        accelerator = Accelerator(mixed_precision=precision, cpu=True)
+        scores = score_episodes(model, tokenizer, test_time_rule("finetune", model, cfg), Episodes(), 2, 1, 1.0, cfg,
+                                accelerator, "test")
+    finally:
+        handle.remove()
+        AcceleratorState._reset_state(reset_partial_state=True)
+    assert seen == {dtype} and scores.shape == (2, 2) and ((scores >= 0) & (scores <= 1)).all()
