@@ -215,7 +215,9 @@ class MetaConfig:
     leave_one_out: list = _f([], "comma-separated held-out languages of a sweep ('all': every language of the task): the "
                                  "whole run once per language into OUTPUT_DIR/<lang>/ (replaces --held-out-language), "
                                  "aggregated in OUTPUT_DIR; finished languages are skipped on re-run", comma=True)
-    mixed_precision: str = _f("no", "'no', 'bf16' or 'fp16' (through the Accelerator)")
+    mixed_precision: str = _f("auto", "'auto', 'no', 'bf16' or 'fp16' (through the Accelerator), for meta-training and "
+                                      "episodic evaluation alike; 'auto': bf16 where the device computes it natively "
+                                      "(a CUDA GPU with bf16, a CPU with AVX512-BF16 or AMX), else 'no' (float32)")
     report_to: str = _f("none", "trackers: 'none', 'tensorboard', 'wandb', ... (Accelerate)")
     cpu_threads: int = _f(0, "torch threads per process on CPU; 0: torch's own (OMP_NUM_THREADS, or the cores), but a "
                              "single process to which `accelerate launch` gave its default OMP_NUM_THREADS=1 (the user "
@@ -281,7 +283,7 @@ class MetaConfig:
             raise MetaNLPError(f"--eval-lr-grid needs at least one positive factor, got {self.eval_lr_grid}")
         choices = {"head_init": ("proto", "zero"), "backend": ("func", "higher"),
                    "lr_granularity": ("layer_step", "parameter"), "protonet_distance": ("euclidean", "cosine"),
-                   "mixed_precision": ("no", "bf16", "fp16"), "eval_mode": ("in_language", "zero_shot"),
+                   "mixed_precision": ("auto", "no", "bf16", "fp16"), "eval_mode": ("in_language", "zero_shot"),
                    "test_time_head": ("sgd", "logistic"), "test_time_selection": ("best", "one_se")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

@@ -16,7 +16,8 @@ from meta_nlp.recipes.meta_learn import trainer_for
 def main(model_dir: str, out: str, meta_batch: int, method: str) -> None:
     cfg = MetaConfig(model=model_dir, train_languages=["en", "it"], meta_batch_size=meta_batch, inner_steps=2,
                      inner_layers=-1, max_grad_norm=1e9, algorithm="fomaml" if method == "multitask" else method,
-                     output_dir=str(Path(out).parent / f"unused_{Path(out).stem}")).validate()
+                     output_dir=str(Path(out).parent / f"unused_{Path(out).stem}"),
+                     mixed_precision="no").validate()  # the all-reduce's arithmetic, not bf16 rounding of other batches
     acc = make_accelerator(cfg)
     trainer = trainer_for(method, cfg, prepare_languages(cfg), acc)
     grads = {}

@@ -233,3 +233,21 @@ def test_one_process_under_accelerate_launch_uses_every_core_but_a_users_thread_
     assert cpu_threads(0, 2, launched, launcher_env={}) == own  # several processes: accelerate's split is kept
     assert cpu_threads(0, 1, {"OMP_NUM_THREADS": "1"}, launcher_env={}) == own  # plain python
     assert cpu_threads(2, 1, launched, launcher_env={"OMP_NUM_THREADS": "1"}) == 2  # --cpu-threads wins
+
+
+@pytest.mark.parametrize("cuda, avx512_bf16, amx, expected", [
+    (None, True, False, "bf16"), (None, False, True, "bf16"), (None, False, False, "no"),
+    (True, False, False, "bf16"), (False, True, True, "no")])
+def test_auto_precision_is_bf16_only_where_the_device_computes_it_natively(monkeypatch, cuda, avx512_bf16, amx, expected):
+    """--mixed-precision auto (the default): bf16 on a CUDA GPU with bf16 or a CPU with AVX512-BF16 or AMX, where
+    it halves the time; elsewhere float32 (emulated bf16 is slower). Given values are kept."""
+    from meta_nlp.engine import trainer
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: bool(cuda))
+    device = torch.device("cpu" if cuda is None else "cuda")
+    assert trainer.native_bf16(device) == (expected == "bf16")
+    monkeypatch.setattr(trainer, "PartialState", lambda cpu: type("State", (), {"device": device})())
+    assert trainer.resolved_precision("auto") == expected
+    assert [trainer.resolved_precision(p) for p in ("no", "bf16", "fp16")] == ["no", "bf16", "fp16"]
+    assert trainer.native_bf16(torch.device("mps")) is False

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator
-from accelerate.utils import ProjectConfiguration, set_seed
+from accelerate import Accelerator, PartialState
+from accelerate.utils import ProjectConfiguration, parse_flag_from_env, set_seed
 from tqdm.auto import tqdm
 
 from meta_nlp.config import MetaConfig
@@ -56,7 +56,7 @@ class EngineSettings:
     save_every: int = 20
     save_total_limit: int = 2
     resume_from_checkpoint: str | None = None
-    mixed_precision: str = "no"
+    mixed_precision: str = MetaConfig.mixed_precision  # its default: one per process (accelerate allows no other)
     report_to: str = "none"
     cpu_threads: int = 0
     desc: str = "train"
@@ -109,7 +109,7 @@ def make_accelerator(cfg: MetaConfig | EngineSettings) -> Accelerator:
     """An Accelerator whose checkpoints go to OUTPUT_DIR/checkpoints/checkpoint_<step>, the oldest pruned."""
     project = ProjectConfiguration(project_dir=cfg.output_dir, automatic_checkpoint_naming=True,
                                    total_limit=cfg.save_total_limit)
-    accelerator = Accelerator(mixed_precision=cfg.mixed_precision, project_config=project,
+    accelerator = Accelerator(mixed_precision=resolved_precision(cfg.mixed_precision), project_config=project,
                               log_with=None if cfg.report_to == "none" else cfg.report_to)
     if accelerator.device.type == "cpu":
         threads = cpu_threads(cfg.cpu_threads, accelerator.num_processes, os.environ, launcher_environment())
@@ -117,6 +117,26 @@ def make_accelerator(cfg: MetaConfig | EngineSettings) -> Accelerator:
             logger.info("CPU: %d torch threads (was %d; --cpu-threads sets it)", threads, torch.get_num_threads())
             torch.set_num_threads(threads)
     return accelerator
+
+
+def resolved_precision(requested: str) -> str:
+    """--mixed-precision: 'auto' is bf16 on a device that computes bf16 natively, else 'no'; the others as given."""
+    if requested != "auto":
+        return requested
+    # The device the Accelerator will pick; like it, a CPU launch (ACCELERATE_USE_CPU) must create the process state
+    # with cpu=True, or that state, shared by every later Accelerator, would not be distributed.
+    return "bf16" if native_bf16(PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU")).device) else "no"
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 matrix products run in hardware here: a CUDA GPU with bf16 (Ampere and later), a CPU with
+    AVX512-BF16 or AMX. Elsewhere bf16 is emulated and slower than float32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        return any(getattr(torch.cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported",
+                                                                             "_is_amx_tile_supported"))
+    return False
 
 
 def cpu_threads(requested: int, processes: int, env: Mapping[str, str], launcher_env: Mapping[str, str] | None) -> int:
@@ -256,7 +276,7 @@ class Trainer:
         acc, optimizer, params = self.accelerator, self.optimizers[phase], self.phase_params[phase]
         all_reduce_gradients(params, acc)
         grad_norm = float(acc.clip_grad_norm_(params, self.settings.max_grad_norm))
-        if math.isfinite(grad_norm) or self.settings.mixed_precision == "fp16":
+        if math.isfinite(grad_norm) or acc.mixed_precision == "fp16":
             optimizer.step()  # under fp16 the grad scaler skips a non-finite step itself and lowers its scale
         if not math.isfinite(grad_norm):
             self.state.skipped_steps += 1

@@ -64,7 +64,8 @@ def run_distillation(cfg: MetaConfig, accelerator: Accelerator | None = None) ->
     extra = {"training": training,
              "distillation": distillation_summary(results, learners, students.languages, cfg, acc),
              "wall_time_s": round(time.time() - started, 1), "peak_memory_mib": run_peak_mib(),
-             "num_processes": acc.num_processes, "train_languages": list(students.languages.train),
+             "num_processes": acc.num_processes, "mixed_precision": acc.mixed_precision,
+             "train_languages": list(students.languages.train),
              "quiz_languages": list(students.quiz)}
     if acc.is_main_process:
         write_outputs(Path(cfg.output_dir), cfg, results, extra)

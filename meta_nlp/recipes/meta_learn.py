@@ -47,7 +47,8 @@ def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> d
                                      **{name: compared_best_dir(cfg.output_dir, rule) for name, rule in compared.items()}},
                            selected_on=compared)
     extra = {"training": training, "wall_time_s": round(time.time() - started, 1), "peak_memory_mib": run_peak_mib(),
-             "num_processes": acc.num_processes, "train_languages": list(languages.train)}
+             "num_processes": acc.num_processes, "mixed_precision": acc.mixed_precision,  # what 'auto' became
+             "train_languages": list(languages.train)}
     if acc.is_main_process:
         write_outputs(Path(cfg.output_dir), cfg, results, extra)
     if accelerator is None:
