@@ -270,7 +270,8 @@ def training_section(run: Run, command: str | None) -> str:
         lines.append(f"- test-time adaptation (chosen on meta-validation): {plural(tuned['steps'], 'step')}, "
                      f"lr × {tuned['lr_factor']:g}; predictions by {head}")
     if "wall_time_s" in run.results:
-        lines.append(f"- wall time: {run.results['wall_time_s']} s")
+        precision = run.results.get("mixed_precision")  # what --mixed-precision auto became (recorded since auto)
+        lines.append(f"- wall time: {run.results['wall_time_s']} s" + (f", precision {precision}" if precision else ""))
     versions = run.results.get("versions") or {}
     if versions:
         lines.append("- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))

@@ -58,7 +58,7 @@ def run_dir(tmp_path_factory) -> Path:
     results = [result_row("protonet", 0.8125), result_row("finetune", 0.6)]
     (run / "results.json").write_text(json.dumps({
         "config": cfg.to_dict(), "versions": {"meta_nlp": "0.1.0", "torch": "test"}, "results": results,
-        "wall_time_s": 1.5, "num_processes": 1, "train_languages": ["en", "it"]}))
+        "wall_time_s": 1.5, "num_processes": 1, "mixed_precision": "bf16", "train_languages": ["en", "it"]}))
     (run / "report.md").write_text("# report\n")
     (run / "accuracy_by_step.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     (run / "checkpoints" / "checkpoint_2").mkdir(parents=True)
@@ -158,6 +158,7 @@ def test_card_text_has_all_methods_command_and_usage(upload_dir):
     text = (upload_dir / "README.md").read_text()
     assert "0.8125 ± 0.0310" in text and "| finetune | 0.6000 ± 0.0310 | 20 | 2-way 2-shot |" in text
     assert "meta_train --seed 7" in text and "seed 7" in text
+    assert "- wall time: 1.5 s, precision bf16" in text  # what --mixed-precision auto became on the run's device
     assert "1 step, lr × 1; predictions by a logistic regression fit on the support embeddings" in text
     assert 'MetaLearner.from_pretrained("alice/tiny-protonet")' in text
     assert "## Limitations" in text

@@ -23,6 +23,7 @@ progress bar. Decisions worth knowing:
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -109,7 +110,10 @@ def make_accelerator(cfg: MetaConfig | EngineSettings) -> Accelerator:
     """An Accelerator whose checkpoints go to OUTPUT_DIR/checkpoints/checkpoint_<step>, the oldest pruned."""
     project = ProjectConfiguration(project_dir=cfg.output_dir, automatic_checkpoint_naming=True,
                                    total_limit=cfg.save_total_limit)
-    accelerator = Accelerator(mixed_precision=resolved_precision(cfg.mixed_precision), project_config=project,
+    precision = resolved_precision(cfg.mixed_precision)
+    if cfg.mixed_precision == "auto":
+        note_auto_precision(precision)
+    accelerator = Accelerator(mixed_precision=precision, project_config=project,
                               log_with=None if cfg.report_to == "none" else cfg.report_to)
     if accelerator.device.type == "cpu":
         threads = cpu_threads(cfg.cpu_threads, accelerator.num_processes, os.environ, launcher_environment())
@@ -126,6 +130,13 @@ def resolved_precision(requested: str) -> str:
     # The device the Accelerator will pick; like it, a CPU launch (ACCELERATE_USE_CPU) must create the process state
     # with cpu=True, or that state, shared by every later Accelerator, would not be distributed.
     return "bf16" if native_bf16(PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU")).device) else "no"
+
+
+@functools.cache
+def note_auto_precision(precision: str) -> None:
+    """Once per process: `accelerate launch` notes its own --mixed_precision ('no'), which is not ours."""
+    logger.info("precision: %s (--mixed-precision auto: %s)", precision,
+                "this device computes bf16 natively" if precision == "bf16" else "no native bf16 here")
 
 
 def native_bf16(device: torch.device) -> bool:
