@@ -82,6 +82,7 @@ def test_evaluate_script_on_another_language(default_run):
     data = json.loads((default_run / "eval_ko" / "results.json").read_text())
     assert [(r["method"], r["language"], r["n_episodes"]) for r in data["results"]] == [("fomaml", "ko", 3)]
     assert "| ko | fomaml |" in proc.stdout
+    assert data["mixed_precision"] in ("no", "bf16")  # what --mixed-precision auto became here
 
 
 def test_resume_latest_of_a_finished_run_only_evaluates(default_run):

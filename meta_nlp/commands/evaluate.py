@@ -44,7 +44,8 @@ def main() -> int:
     out_dir = Path(out or Path(checkpoint) / f"eval_{'_'.join(languages)}")
     evaluated = evaluate_checkpoint(checkpoint, languages, overrides, out_dir)
     if PartialState().is_main_process:
-        write_outputs(out_dir, evaluated["config"], evaluated["results"], {"checkpoint": str(checkpoint)})
+        write_outputs(out_dir, evaluated["config"], evaluated["results"],
+                      {"checkpoint": str(checkpoint), "mixed_precision": evaluated["mixed_precision"]})
         print((out_dir / "report.md").read_text())
     return 0
 

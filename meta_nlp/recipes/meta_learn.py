@@ -277,4 +277,4 @@ def evaluate_checkpoint(run_dir: str, held_out: list[str], overrides: dict, outp
     languages = prepare_languages(cfg)
     results = evaluate_run(cfg, languages, acc, methods=[cfg.algorithm, *cfg.baselines],
                            learners={cfg.algorithm: learner_dir}, record_choice=False)
-    return {"config": cfg, "results": results}
+    return {"config": cfg, "results": results, "mixed_precision": acc.mixed_precision}
