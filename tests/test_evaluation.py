@@ -198,9 +198,12 @@ def test_one_se_selection_adapts_only_when_validation_says_it_is_worth_its_noise
     assert pick_test_time_setting(tie, "best") == (0.3, 1)
 
 
-@pytest.mark.parametrize("precision, dtype", [("no", torch.float32), ("bf16", torch.bfloat16)])
-def test_episodes_are_evaluated_at_the_runs_mixed_precision(tiny_model_dir, tokenizer, precision, dtype):
-    """--mixed-precision bf16 speeds up evaluation as it does meta-training: the adapted layers run in bf16."""
+@pytest.mark.parametrize("method, precision, dtype", [("finetune", "no", torch.float32),
+                                                     ("finetune", "bf16", torch.bfloat16),
+                                                     ("setfit", "bf16", torch.float32)])
+def test_episodes_are_evaluated_at_the_runs_mixed_precision(tiny_model_dir, tokenizer, method, precision, dtype):
+    """--mixed-precision bf16 speeds up evaluation as it does meta-training: the adapted layers run in bf16. SetFit
+    adapts in float32 whatever the precision (its small AdamW steps would be lost in bf16's rounding)."""
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
     from meta_nlp.algorithms.test_time import test_time_rule
@@ -208,7 +211,7 @@ def test_episodes_are_evaluated_at_the_runs_mixed_precision(tiny_model_dir, toke
     from meta_nlp.models.encoder import MetaModel, load_encoder
     encoder, _ = load_encoder(tiny_model_dir)
     model = MetaModel(encoder)
-    cfg = MetaConfig(inner_layers=1, test_time_head="logistic", mixed_precision=precision)
+    cfg = MetaConfig(inner_layers=1, test_time_head="logistic", mixed_precision=precision, setfit_iterations=1)
 
     class Episodes:
         def episode(self, i):
@@ -219,7 +222,7 @@ def test_episodes_are_evaluated_at_the_runs_mixed_precision(tiny_model_dir, toke
     AcceleratorState._reset_state(reset_partial_state=True)
     try:
         accelerator = Accelerator(mixed_precision=precision, cpu=True)
-        scores = score_episodes(model, tokenizer, test_time_rule("finetune", model, cfg), Episodes(), 2, 1, 1.0, cfg,
+        scores = score_episodes(model, tokenizer, test_time_rule(method, model, cfg), Episodes(), 2, 1, 1.0, cfg,
                                 accelerator, "test")
     finally:
         handle.remove()
