@@ -239,8 +239,8 @@ def test_one_process_under_accelerate_launch_uses_every_core_but_a_users_thread_
     (None, True, False, "bf16"), (None, False, True, "bf16"), (None, False, False, "no"),
     (True, False, False, "bf16"), (False, True, True, "no")])
 def test_auto_precision_is_bf16_only_where_the_device_computes_it_natively(monkeypatch, cuda, avx512_bf16, amx, expected):
-    """--mixed-precision auto (the default): bf16 on a CUDA GPU with bf16 or a CPU with AVX512-BF16 or AMX, where
-    it halves the time; elsewhere float32 (emulated bf16 is slower). Given values are kept."""
+    """--mixed-precision auto (the default): bf16 on a CUDA GPU with bf16 or a CPU with AVX512-BF16 or AMX;
+    elsewhere float32 (emulated bf16 is slower). Given values are kept."""
     from meta_nlp.engine import trainer
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)

@@ -164,6 +164,7 @@ def cpu_threads(requested: int, processes: int, env: Mapping[str, str], launcher
     return torch.get_num_threads()
 
 
+@functools.cache  # the parent's starting environment never changes; every Accelerator of a run asks
 def launcher_environment() -> dict[str, str] | None:
     """The environment of the process that started this one (Linux /proc), or None where it cannot be read."""
     try:

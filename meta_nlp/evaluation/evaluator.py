@@ -56,7 +56,8 @@ def score_episodes(model: MetaModel, tokenizer, rule: TestTimeRule, sampler: Epi
     model.requires_grad_(False)  # only the fast weights need gradients at test time
     mine = range(accelerator.process_index, n_episodes, accelerator.num_processes)
     rows = []
-    # At the run's --mixed-precision, as in meta-training: in bf16 a CPU with native bf16 evaluates in half the time.
+    # At the run's --mixed-precision, as in meta-training (bf16 took the default job from 934 s to 417-529 s on a
+    # CPU with native bf16, results.md "fifth measurements").
     with reusing_lower_states(model), accelerator.autocast():  # φ is frozen: each text runs through the frozen layers once
         for i in tqdm(mine, desc=desc, disable=not accelerator.is_local_main_process, leave=False, dynamic_ncols=True):
             batch = to_batch(sampler.episode(i), tokenizer, cfg.max_length, accelerator.device)

@@ -27,13 +27,13 @@ from meta_nlp.evaluation.report import distillation_section, write_results
 from meta_nlp.evaluation.stats import paired_bootstrap
 from meta_nlp.evaluation.zero_shot import row_scores
 from meta_nlp.learner import HEAD_FILE, META_FILE, Classifier, MetaLearner, resolve_learner_dir, save_learner
-from meta_nlp.memory import reset_peak_rss, run_peak_mib
+from meta_nlp.memory import reset_peak_rss
 from meta_nlp.models.encoder import (MetaModel, head_logits, init_head, load_encoder, parameter_count, student_encoder,
                                      tokenize)
 from meta_nlp.objectives.distillation import DistillationObjective, SupervisedDistillationObjective, Teacher
 from meta_nlp.objectives.meta_learning import MetaLearningObjective
 from meta_nlp.objectives.multitask import pooled_examples
-from meta_nlp.recipes.meta_learn import evaluate_run, write_outputs
+from meta_nlp.recipes.meta_learn import evaluate_run, how_it_ran, write_outputs
 
 STUDENT_INIT_DIR = "student_init"
 TEACHER_DIR = "teacher"
@@ -63,9 +63,7 @@ def run_distillation(cfg: MetaConfig, accelerator: Accelerator | None = None) ->
     add_paired_differences(results)
     extra = {"training": training,
              "distillation": distillation_summary(results, learners, students.languages, cfg, acc),
-             "wall_time_s": round(time.time() - started, 1), "peak_memory_mib": run_peak_mib(),
-             "num_processes": acc.num_processes, "mixed_precision": acc.mixed_precision,
-             "train_languages": list(students.languages.train),
+             **how_it_ran(started, acc), "train_languages": list(students.languages.train),
              "quiz_languages": list(students.quiz)}
     if acc.is_main_process:
         write_outputs(Path(cfg.output_dir), cfg, results, extra)

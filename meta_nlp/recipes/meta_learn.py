@@ -46,9 +46,7 @@ def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> d
                            learners={cfg.algorithm: Path(cfg.output_dir) / "best",
                                      **{name: compared_best_dir(cfg.output_dir, rule) for name, rule in compared.items()}},
                            selected_on=compared)
-    extra = {"training": training, "wall_time_s": round(time.time() - started, 1), "peak_memory_mib": run_peak_mib(),
-             "num_processes": acc.num_processes, "mixed_precision": acc.mixed_precision,  # what 'auto' became
-             "train_languages": list(languages.train)}
+    extra = {"training": training, **how_it_ran(started, acc), "train_languages": list(languages.train)}
     if acc.is_main_process:
         write_outputs(Path(cfg.output_dir), cfg, results, extra)
     if accelerator is None:
@@ -245,6 +243,13 @@ def record_test_time_choice(best_dir: Path, lr_factor: float, steps: int) -> Non
     meta = json.loads(path.read_text())
     meta["test_time"] = {"lr_factor": lr_factor, "steps": steps}
     path.write_text(json.dumps(meta, indent=2))
+
+
+def how_it_ran(started: float, acc: Accelerator) -> dict:
+    """What a finished run records about its cost and setting: wall time since `started`, its own peak memory, the
+    processes, and the precision the Accelerator ran at (what --mixed-precision auto became)."""
+    return {"wall_time_s": round(time.time() - started, 1), "peak_memory_mib": run_peak_mib(),
+            "num_processes": acc.num_processes, "mixed_precision": acc.mixed_precision}
 
 
 def write_outputs(output_dir: Path, cfg: MetaConfig, results: list[dict], extra: dict) -> None:
