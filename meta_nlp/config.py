@@ -112,6 +112,10 @@ class MetaConfig:
     inner_lr: float = _f(0.05, "inner-loop SGD learning rate (initial value for Meta-SGD)")
     inner_layers: int = _f(2, "top transformer layers adapted in the inner loop (-1: all; embeddings never); the outer loop always learns all of φ")
     head_init: str = _f("proto", "per-episode head: 'proto' (Proto-MAML init) or 'zero'")
+    label_name_weight: float = _f(0.0, "weight w of the class names: every class's head also points at the embedding of "
+                                       "its label's name, so its logit gains w·cos(text, name) (Leopard-style label "
+                                       "semantics: names such as 'food' or 'science/technology' tell what a class is "
+                                       "about); at test time for every method, and in the meta-learners' training (0: off)")
     logit_scale: float = _f(10.0, "initial scale of cosine logits (learned by protonet, r2d2 and metasgd)")
     backend: str = _f("func", "inner-loop backend: 'func' (torch.func) or 'higher' (reference, maml/fomaml only)")
     # --- MAML++ / Meta-SGD options -------------------------------------------------
@@ -277,6 +281,8 @@ class MetaConfig:
         for name in ("smlmt_ratio", "cross_lingual_support_ratio", "mlti_ratio"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise MetaNLPError(f"{flag(name)} must be between 0 and 1, got {getattr(self, name)}")
+        if not (math.isfinite(self.label_name_weight) and self.label_name_weight >= 0):
+            raise MetaNLPError(f"--label-name-weight must be 0 or more, got {self.label_name_weight}")
         if not 0.0 < self.val_fraction < 1.0:
             raise MetaNLPError(f"--val-fraction must be between 0 and 1 (exclusive), got {self.val_fraction}")
         if not self.eval_lr_grid or any(not math.isfinite(x) or x <= 0 for x in self.eval_lr_grid):

@@ -87,7 +87,7 @@ class MetaLearner:
         meta = json.loads((path / META_FILE).read_text())
         cfg = config_from_dict(saved_config(meta["config"]), source=str(path / META_FILE))
         encoder, tokenizer = load_encoder(str(path))
-        model = MetaModel(encoder, cfg.logit_scale)
+        model = MetaModel(encoder, cfg.logit_scale, cfg.label_name_weight)
         tensors = load_file(str(path / PARAMS_FILE))
         model.log_scale.data.copy_(tensors["log_scale"].reshape(()))
         for key, value in tensors.items():
@@ -102,7 +102,7 @@ class MetaLearner:
 
     def adapt(self, texts: list[str], labels: list[str], steps: int | None = None) -> FewShotClassifier:
         """Few-shot adaptation with the method's (validation-tuned) test-time rule."""
-        from meta_nlp.algorithms.inner import EpisodeBatch, inner_loop, readout_head
+        from meta_nlp.algorithms.inner import EpisodeBatch, inner_loop, name_texts, readout_head
         from meta_nlp.models.encoder import tokenize
         if len(texts) != len(labels) or not texts:
             raise MetaNLPError("adapt needs as many labels as texts, and at least one of each")
@@ -110,7 +110,8 @@ class MetaLearner:
         if len(names) < 2:
             raise MetaNLPError("adapt needs at least two different labels")
         ids = torch.tensor([names.index(x) for x in labels], device=self.device)
-        batch = EpisodeBatch(tokenize(self.tokenizer, texts, self.cfg.max_length, self.device), ids, {}, ids, len(names), None)
+        batch = EpisodeBatch(tokenize(self.tokenizer, texts, self.cfg.max_length, self.device), ids, {}, ids, len(names), None,
+                             label_names=tokenize(self.tokenizer, name_texts(names), self.cfg.max_length, self.device))
         rule = self.test_time_rule()
         for state in inner_loop(self.model, batch, rule.names, self.steps if steps is None else steps,
                                 rule.scaled(self.lr_factor), create_graph=False, head_init=self.cfg.head_init,

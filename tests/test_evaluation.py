@@ -228,3 +228,53 @@ def test_episodes_are_evaluated_at_the_runs_mixed_precision(tiny_model_dir, toke
         handle.remove()
         AcceleratorState._reset_state(reset_partial_state=True)
     assert seen == {dtype} and scores.shape == (2, 2) and ((scores >= 0) & (scores <= 1)).all()
+
+
+def label_name_episode(tokenizer):
+    """Three classes whose names are words of the query texts: 'castle' is about the query 'old castle ...'."""
+    episode = Episode([TEXTS[i % 5] + f" {i}" for i in range(6)], [0, 0, 1, 1, 2, 2],
+                      ["old castle again", "football again", "jazz again"], [0, 1, 2],
+                      ["castle", "football", "jazz"], "xx")
+    return to_batch(episode, tokenizer, 32, torch.device("cpu"))
+
+
+@pytest.mark.parametrize("rule", ["logistic", "sgd", "setfit"])
+def test_label_names_add_their_cosine_to_every_heads_logits(tiny_model, tokenizer, rule):
+    """--label-name-weight w: each class's logit gains w·cos(text, the class name's embedding), under the weights the
+    step adapted. With w far above the head's own logits the names alone decide; with w = 0 nothing changes."""
+    from meta_nlp.algorithms.base import TestTimeRule
+    from meta_nlp.algorithms.inner import constant_lr
+    from meta_nlp.algorithms.setfit import SetFitRule
+    tiny_model.eval().requires_grad_(False)
+    batch = label_name_episode(tokenizer)
+    names = tiny_model.adaptable_names(1)
+    make = (lambda: SetFitRule(names, constant_lr(2e-5), iterations=2)) if rule == "setfit" else \
+        (lambda: TestTimeRule(names, constant_lr(0.5), rule))
+    without = make().predict(tiny_model, batch, 1, 1.0, "proto")
+    tiny_model.label_name_weight = 1e6
+    by_names = make().predict(tiny_model, batch, 1, 1.0, "proto")
+    fast = {n: p for n, p in tiny_model.encoder_params().items() if n in names}
+    with torch.no_grad():
+        cos = tiny_model.embed(batch.query, fast) @ tiny_model.embed(batch.label_names, fast).t()
+    assert by_names[0] == cos.argmax(-1).tolist()  # step 0: the weights are φ's
+    assert by_names != without
+
+
+def test_a_learner_keeps_its_label_name_weight(tiny_model, tokenizer, tmp_path):
+    from meta_nlp.learner import MetaLearner, save_learner
+    cfg = MetaConfig(label_name_weight=2.5, max_length=32).validate()
+    save_learner(tmp_path / "learner", tiny_model.float(), tokenizer, cfg, method="finetune")
+    learner = MetaLearner.from_pretrained(str(tmp_path / "learner"), device="cpu")
+    assert learner.model.label_name_weight == 2.5
+    head = learner.adapt(["old castle", "football", "old castle hill", "football match"], ["castle", "football"] * 2,
+                         steps=0).head
+    learner.model.label_name_weight = 0.0
+    plain = learner.adapt(["old castle", "football", "old castle hill", "football match"], ["castle", "football"] * 2,
+                          steps=0).head
+    assert not torch.allclose(head["head.weight"], plain["head.weight"])  # the names moved the head
+
+
+def test_a_negative_label_name_weight_is_refused():
+    from meta_nlp.errors import MetaNLPError
+    with pytest.raises(MetaNLPError, match="--label-name-weight must be 0 or more"):
+        MetaConfig(label_name_weight=-1.0).validate()

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from meta_nlp.data.episodes import Episode
 from meta_nlp.models.encoder import (MetaModel, Params, SetEncoder, head_logits, init_head, logistic_regression_head,
-                                     ranking_head, ranking_logits, tokenize)
+                                     ranking_head, ranking_logits, tokenize, with_label_names)
 
 LrFn = Callable[[str, int], "torch.Tensor | float"]  # (parameter name, step) -> learning rate
 
@@ -30,6 +30,7 @@ class EpisodeBatch:
     support_targets: dict | None = None  # translation ranking: each text's candidates (see data/ranking.py)
     query_targets: dict | None = None
     soft_targets: torch.Tensor | None = None  # distillation: the teacher's query distribution at --kd-temperature
+    label_names: dict | None = None  # a class episode's label names, tokenised (read under --label-name-weight)
 
 
 def to_batch(ep: Episode, tokenizer, max_length: int, device: torch.device) -> EpisodeBatch:
@@ -44,7 +45,13 @@ def to_batch(ep: Episode, tokenizer, max_length: int, device: torch.device) -> E
         episode=ep,
         support_targets=tok(ep.support_targets),
         query_targets=tok(ep.query_targets),
+        label_names=None if ep.support_targets is not None else tok(name_texts(ep.label_names)),
     )
+
+
+def name_texts(labels: list[str]) -> list[str]:
+    """Label strings as the encoder should read them ('small_talk' -> 'small talk')."""
+    return [label.replace("_", " ") for label in labels]
 
 
 def padded(x: torch.Tensor, length: int) -> torch.Tensor:
@@ -91,6 +98,25 @@ class TextSet:
         return head_logits(z, head, scale) if targets is None else ranking_logits(z, targets, head, scale, self.n_way)
 
 
+class LabelNames:
+    """The class names of an episode under changing fast weights, for --label-name-weight (`with_label_names`)."""
+
+    def __init__(self, model: MetaModel, batch: EpisodeBatch, names: list[str]):
+        self.names, self.weight = SetEncoder(model, batch.label_names, names), model.label_name_weight
+
+    @classmethod
+    def of(cls, model: MetaModel, batch: EpisodeBatch, names: list[str]) -> "LabelNames | None":
+        """None where there is nothing to add: the weight is 0, or the episode has no class names (ranking, MLTI)."""
+        return cls(model, batch, names) if model.label_name_weight and batch.label_names is not None else None
+
+    def added_to(self, head: Params, fast: Params) -> Params:
+        return with_label_names(head, self.names(fast), self.weight)
+
+    def scores(self, z: torch.Tensor, fast: Params) -> torch.Tensor:
+        """What the names add to a head's logits before the scale: w·cos(text, each class's name)."""
+        return self.weight * (z @ self.names(fast).t())
+
+
 def first_head(features: Features, labels: torch.Tensor, n_way: int, kind: str) -> Params:
     """The per-episode head before any inner step: a class head (proto or zero), or the ranking map (identity)."""
     z, targets = features
@@ -105,6 +131,7 @@ class AdaptState:
     support_loss: torch.Tensor
     query: TextSet  # embeds the query set under given fast weights (lower layers cached)
     support_features: Features  # the support set's embeddings under `fast`
+    label_names: LabelNames | None = None  # what a logistic readout adds to its head (--label-name-weight)
 
 
 def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: int, lr: LrFn,
@@ -129,6 +156,9 @@ def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: i
     features = support.embed(fast)
     head = first_head(features if track_meta_grad else (features[0].detach(), features[1]), batch.support_labels,
                       batch.n_way, head_init)
+    label_names = LabelNames.of(model, batch, names)
+    if label_names is not None:  # class-name initialised head: a function of φ like the prototypes
+        head = label_names.added_to(head, fast)
     head_tracks_phi = track_meta_grad and head_init != "zero" and batch.support_targets is None
     if not head_tracks_phi:
         head = {n: h.detach().requires_grad_() for n, h in head.items()}  # zero and ranking heads are leaves
@@ -137,7 +167,7 @@ def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: i
         if t > 0 and fast:  # the encoder changed: re-embed the support set (ANIL never does)
             features = support.embed(fast)
         loss = F.cross_entropy(support.logits(features, head, scale), batch.support_labels)
-        yield AdaptState(t, fast, head, loss, query, features)
+        yield AdaptState(t, fast, head, loss, query, features, label_names)
         if t == steps:
             return
         keys = list(fast) + list(head)
@@ -179,13 +209,18 @@ def readout_head(state: AdaptState, batch: EpisodeBatch, readout: str,
                  previous: tuple[torch.Tensor, Params] | None = None) -> Params:
     """The head that predicts after `state.step` test-time steps: 'sgd', the per-episode head those steps adapted
     with the encoder; 'logistic', a logistic regression fit to convergence on the support embeddings under the
-    adapted encoder (SetFit's head; only the encoder's adaptation is kept from the steps). A translation-ranking
+    adapted encoder (SetFit's head; only the encoder's adaptation is kept from the steps), plus the class names'
+    embeddings under --label-name-weight (the 'sgd' head has them from its initialisation). A translation-ranking
     episode has no classes to regress on: its ranking map predicts under either."""
     if readout == "sgd" or batch.support_targets is not None:
         return state.head
     if previous is not None and previous[0] is state.support_features[0]:
         return previous[1]  # `previous`: (support embeddings, head) of the last step; head-only steps keep both
-    return logistic_regression_head(state.support_features[0], batch.support_labels, batch.n_way)
+    head = logistic_regression_head(state.support_features[0], batch.support_labels, batch.n_way)
+    if state.label_names is None:
+        return head
+    with torch.no_grad():
+        return state.label_names.added_to(head, state.fast)
 
 
 def adapt_and_predict(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: int, lr: LrFn,

@@ -68,11 +68,13 @@ def layer_of(name: str) -> str:
 
 
 class MetaModel(nn.Module):
-    """Encoder + meta-parameters (learned logit scale, learned inner rates)."""
+    """Encoder + meta-parameters (learned logit scale, learned inner rates). `label_name_weight` (--label-name-weight)
+    is how much the embedding of each class's name adds to that class's head (see `with_label_names`)."""
 
-    def __init__(self, encoder: nn.Module, logit_scale: float = 10.0):
+    def __init__(self, encoder: nn.Module, logit_scale: float = 10.0, label_name_weight: float = 0.0):
         super().__init__()
         self.encoder = encoder
+        self.label_name_weight = label_name_weight
         self.log_scale = nn.Parameter(torch.tensor(float(logit_scale)).log())
         self.inner_lrs = nn.ParameterDict()  # filled by Meta-SGD; keys are sanitised parameter or layer names
         self.lower_cache: LowerStateCache | None = None  # set by `reusing_lower_states`, or for good by an editor
@@ -247,6 +249,15 @@ def init_head(z_support: torch.Tensor, labels: torch.Tensor, n_way: int, kind: s
         return {"head.weight": z_support.new_zeros(n_way, d), "head.bias": z_support.new_zeros(n_way)}
     protos = prototypes(z_support, labels, n_way)
     return {"head.weight": 2 * protos, "head.bias": -(protos ** 2).sum(-1)}
+
+
+def with_label_names(head: Params, names_z: torch.Tensor, weight: float) -> Params:
+    """A class head whose class k also points at the embedding of class k's name: weight row k + w·e(name k), so
+    every class's logit gains w·cos(text, its name) (embeddings are unit length). The names' prior knowledge of
+    what a class is about, for a head fit on a handful of examples (class-name initialised heads, as Leopard's
+    label-aware heads)."""
+    return {"head.weight": head["head.weight"] + weight * names_z.to(head["head.weight"].dtype),
+            "head.bias": head["head.bias"]}
 
 
 LOGISTIC_C = 1.0  # inverse L2 strength of the logistic-regression head (scikit-learn's default, as SetFit uses it)
