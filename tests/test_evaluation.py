@@ -272,6 +272,11 @@ def test_a_learner_keeps_its_label_name_weight(tiny_model, tokenizer, tmp_path):
     plain = learner.adapt(["old castle", "football", "old castle hill", "football match"], ["castle", "football"] * 2,
                           steps=0).head
     assert not torch.allclose(head["head.weight"], plain["head.weight"])  # the names moved the head
+    # Evaluating a saved learner uses the evaluation's weight (evaluate.py --label-name-weight), not the saved one.
+    from accelerate import Accelerator
+    from meta_nlp.recipes.meta_learn import model_for
+    model = model_for("fomaml", MetaConfig(label_name_weight=0.5), tmp_path / "learner", Accelerator(cpu=True))[0]
+    assert model.label_name_weight == 0.5
 
 
 def test_a_negative_label_name_weight_is_refused():
