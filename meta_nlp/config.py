@@ -112,10 +112,6 @@ class MetaConfig:
     inner_lr: float = _f(0.05, "inner-loop SGD learning rate (initial value for Meta-SGD)")
     inner_layers: int = _f(2, "top transformer layers adapted in the inner loop (-1: all; embeddings never); the outer loop always learns all of φ")
     head_init: str = _f("proto", "per-episode head: 'proto' (Proto-MAML init) or 'zero'")
-    label_name_weight: float = _f(0.0, "weight w of the class names: every class's head also points at the embedding of "
-                                       "its label's name, so its logit gains w·cos(text, name) (Leopard-style label "
-                                       "semantics: names such as 'food' or 'science/technology' tell what a class is "
-                                       "about); at test time for every method, and in the meta-learners' training (0: off)")
     logit_scale: float = _f(10.0, "initial scale of cosine logits (learned by protonet, r2d2 and metasgd)")
     backend: str = _f("func", "inner-loop backend: 'func' (torch.func) or 'higher' (reference, maml/fomaml only)")
     # --- MAML++ / Meta-SGD options -------------------------------------------------
@@ -148,6 +144,12 @@ class MetaConfig:
                                          "by the steps) or 'sgd' (the per-episode --head-init head, adapted by the steps "
                                          "with the encoder; the default before 2026-12). A translation-ranking episode "
                                          "always predicts with its ranking map")
+    label_name_weight: float = _f(1.0, "test time: every class's head also points at the embedding of its label's name, "
+                                       "so its logit gains w·cos(text, name) (Leopard-style label semantics: 'food' or "
+                                       "'science/technology' says what a class is about), for every method but setfit, "
+                                       "in model selection, evaluation and MetaLearner.adapt. Meta-training never reads "
+                                       "the names (with them FOMAML lost 1.3 points, results/label_names). 1.0 was "
+                                       "chosen on the training languages' validation; 0: off")
     test_time_selection: str = _f("best", "how the test-time lr factor and steps are picked from their meta-validation "
                                           "grid: 'best' (the highest mean) or 'one_se' (the fewest steps, then the "
                                           "smallest factor, within one standard error over validation episodes of the "
@@ -473,7 +475,7 @@ def load_yaml_config(path: str) -> dict:
 # Fields added after runs were saved, with the value every run had before the field existed. A saved config (a run's
 # results.json, a learner's meta_nlp.json) lacking one means that value, whatever today's default: an old run is read
 # back, resumed into a study and adapts as it ran.
-PREDATED_FIELDS = {"test_time_head": "sgd", "test_time_selection": "best"}
+PREDATED_FIELDS = {"test_time_head": "sgd", "test_time_selection": "best", "label_name_weight": 0.0}
 
 # Settings that do not change what a run measured: where it read and wrote, how it resumed and logged, its CPU
 # threads, extra test-time K. Runs differing only in these are the same run (a study re-run reuses them, seeds pool).

@@ -87,7 +87,7 @@ class MetaLearner:
         meta = json.loads((path / META_FILE).read_text())
         cfg = config_from_dict(saved_config(meta["config"]), source=str(path / META_FILE))
         encoder, tokenizer = load_encoder(str(path))
-        model = MetaModel(encoder, cfg.logit_scale, cfg.label_name_weight)
+        model = MetaModel(encoder, cfg.logit_scale)
         tensors = load_file(str(path / PARAMS_FILE))
         model.log_scale.data.copy_(tensors["log_scale"].reshape(()))
         for key, value in tensors.items():
@@ -115,7 +115,7 @@ class MetaLearner:
         rule = self.test_time_rule()
         for state in inner_loop(self.model, batch, rule.names, self.steps if steps is None else steps,
                                 rule.scaled(self.lr_factor), create_graph=False, head_init=self.cfg.head_init,
-                                track_meta_grad=False):
+                                track_meta_grad=False, label_name_weight=rule.label_name_weight):
             pass
         return FewShotClassifier(self, {k: v.detach() for k, v in state.fast.items()},
                                  {k: v.detach() for k, v in readout_head(state, batch, rule.readout).items()}, names)

@@ -149,7 +149,7 @@ def test_a_learner_saved_with_the_logistic_head_adapts_with_it(tiny_model, token
     from meta_nlp.learner import MetaLearner
     from meta_nlp.models.encoder import logistic_regression_head
     texts, labels = TEXTS[:4], ["x", "y", "x", "y"]
-    cfg = MetaConfig(test_time_head="logistic", max_length=32).validate()
+    cfg = MetaConfig(test_time_head="logistic", max_length=32, label_name_weight=0.0).validate()  # the head alone
     learner = MetaLearner(tiny_model, tokenizer, cfg, {"method": "finetune", "test_time": {"lr_factor": 1.0, "steps": 0}})
     with torch.no_grad():
         z = tiny_model.embed(tokenize(tokenizer, texts, 32, torch.device("cpu")))
@@ -238,45 +238,47 @@ def label_name_episode(tokenizer):
     return to_batch(episode, tokenizer, 32, torch.device("cpu"))
 
 
-@pytest.mark.parametrize("rule", ["logistic", "sgd", "setfit"])
-def test_label_names_add_their_cosine_to_every_heads_logits(tiny_model, tokenizer, rule):
+@pytest.mark.parametrize("readout", ["logistic", "sgd"])
+def test_label_names_add_their_cosine_to_the_test_time_head(tiny_model, tokenizer, readout):
     """--label-name-weight w: each class's logit gains w·cos(text, the class name's embedding), under the weights the
     step adapted. With w far above the head's own logits the names alone decide; with w = 0 nothing changes."""
     from meta_nlp.algorithms.base import TestTimeRule
     from meta_nlp.algorithms.inner import constant_lr
-    from meta_nlp.algorithms.setfit import SetFitRule
     tiny_model.eval().requires_grad_(False)
     batch = label_name_episode(tokenizer)
     names = tiny_model.adaptable_names(1)
-    make = (lambda: SetFitRule(names, constant_lr(2e-5), iterations=2)) if rule == "setfit" else \
-        (lambda: TestTimeRule(names, constant_lr(0.5), rule))
-    without = make().predict(tiny_model, batch, 1, 1.0, "proto")
-    tiny_model.label_name_weight = 1e6
-    by_names = make().predict(tiny_model, batch, 1, 1.0, "proto")
-    fast = {n: p for n, p in tiny_model.encoder_params().items() if n in names}
+    without = TestTimeRule(names, constant_lr(0.5), readout).predict(tiny_model, batch, 1, 1.0, "proto")
+    by_names = TestTimeRule(names, constant_lr(0.5), readout, 1e6).predict(tiny_model, batch, 1, 1.0, "proto")
     with torch.no_grad():
-        cos = tiny_model.embed(batch.query, fast) @ tiny_model.embed(batch.label_names, fast).t()
-    assert by_names[0] == cos.argmax(-1).tolist()  # step 0: the weights are φ's
+        cos = tiny_model.embed(batch.query) @ tiny_model.embed(batch.label_names).t()
+    assert by_names[0] == cos.argmax(-1).tolist()  # step 0: φ's weights
     assert by_names != without
 
 
-def test_a_learner_keeps_its_label_name_weight(tiny_model, tokenizer, tmp_path):
-    from meta_nlp.learner import MetaLearner, save_learner
-    cfg = MetaConfig(label_name_weight=2.5, max_length=32).validate()
-    save_learner(tmp_path / "learner", tiny_model.float(), tokenizer, cfg, method="finetune")
-    learner = MetaLearner.from_pretrained(str(tmp_path / "learner"), device="cpu")
-    assert learner.model.label_name_weight == 2.5
-    head = learner.adapt(["old castle", "football", "old castle hill", "football match"], ["castle", "football"] * 2,
-                         steps=0).head
-    learner.model.label_name_weight = 0.0
-    plain = learner.adapt(["old castle", "football", "old castle hill", "football match"], ["castle", "football"] * 2,
-                          steps=0).head
-    assert not torch.allclose(head["head.weight"], plain["head.weight"])  # the names moved the head
-    # Evaluating a saved learner uses the evaluation's weight (evaluate.py --label-name-weight), not the saved one.
-    from accelerate import Accelerator
-    from meta_nlp.recipes.meta_learn import model_for
-    model = model_for("fomaml", MetaConfig(label_name_weight=0.5), tmp_path / "learner", Accelerator(cpu=True))[0]
-    assert model.label_name_weight == 0.5
+def test_every_rule_but_setfits_reads_the_label_names_weight(tiny_model):
+    from meta_nlp.algorithms.test_time import test_time_rule
+    cfg = MetaConfig(label_name_weight=0.7).validate()
+    for method in ("finetune", "multitask", "fomaml", "maml", "anil", "protonet", "metasgd", "r2d2", "mldg"):
+        assert test_time_rule(method, tiny_model, cfg).label_name_weight == 0.7
+    assert test_time_rule("setfit", tiny_model, cfg).label_name_weight == 0.0  # SetFit as published
+
+
+def test_a_learner_adapts_with_its_label_name_weight(tiny_model, tokenizer):
+    from meta_nlp.learner import MetaLearner
+    texts, labels = ["old castle", "football", "old castle hill", "football match"], ["castle", "football"] * 2
+    heads = [MetaLearner(tiny_model, tokenizer, MetaConfig(label_name_weight=w, max_length=32).validate(),
+                         {"method": "finetune", "test_time": {"lr_factor": 1.0, "steps": 0}}).adapt(texts, labels).head
+             for w in (0.0, 2.0)]
+    with torch.no_grad():
+        names = tiny_model.embed(tokenize(tokenizer, ["castle", "football"], 32, torch.device("cpu")))
+    torch.testing.assert_close(heads[1]["head.weight"], heads[0]["head.weight"] + 2.0 * names)
+
+
+def test_runs_saved_before_label_names_read_back_without_them():
+    from meta_nlp.config import config_from_dict, saved_config
+    old = MetaConfig().to_dict()
+    del old["label_name_weight"]
+    assert config_from_dict(saved_config(old)).label_name_weight == 0.0
 
 
 def test_a_negative_label_name_weight_is_refused():

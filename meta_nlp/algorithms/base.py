@@ -30,18 +30,21 @@ def pseudo_target_language(languages: list[str], step: int) -> str:
 @dataclass
 class TestTimeRule:
     """How a method adapts on a new episode: which weights, at what rate (times a tuned factor), and which head
-    predicts (`readout`, --test-time-head: see inner.readout_head). Model selection scores a model by its rule,
-    so a checkpoint is chosen for the head that will predict with it."""
+    predicts (`readout`, --test-time-head: see inner.readout_head; `label_name_weight`, --label-name-weight: how
+    much the class names add to it). Model selection scores a model by its rule, so a checkpoint is chosen for the
+    head that will predict with it."""
     names: list[str]
     lr: LrFn
     readout: str = "sgd"
+    label_name_weight: float = 0.0
 
     def scaled(self, factor: float) -> LrFn:
         return lambda name, step: self.lr(name, step) * factor
 
     def predict(self, model: MetaModel, batch: EpisodeBatch, steps: int, factor: float, head_init: str) -> list[list[int]]:
         """Query predictions after 0..steps test-time updates at `factor` times the rule's rate."""
-        return adapt_and_predict(model, batch, self.names, steps, self.scaled(factor), head_init, self.readout)
+        return adapt_and_predict(model, batch, self.names, steps, self.scaled(factor), head_init, self.readout,
+                                 self.label_name_weight)
 
 
 def kd_divergence(student_logits: torch.Tensor, teacher_probs: torch.Tensor) -> torch.Tensor:
@@ -100,7 +103,8 @@ class Algorithm:
         return (1 - alpha) * ce + alpha * t ** 2 * kd_divergence(logits / t, batch.soft_targets)
 
     def test_time_rule(self, model: MetaModel) -> TestTimeRule:
-        return TestTimeRule(self.adapted_names(model), constant_lr(self.cfg.inner_lr), self.cfg.test_time_head)
+        return TestTimeRule(self.adapted_names(model), constant_lr(self.cfg.inner_lr), self.cfg.test_time_head,
+                            self.cfg.label_name_weight)
 
     def backward(self, loss: torch.Tensor, weight: float) -> None:
         """The trainer swaps in accelerator.backward (loss scaling under fp16)."""

@@ -30,7 +30,7 @@ class EpisodeBatch:
     support_targets: dict | None = None  # translation ranking: each text's candidates (see data/ranking.py)
     query_targets: dict | None = None
     soft_targets: torch.Tensor | None = None  # distillation: the teacher's query distribution at --kd-temperature
-    label_names: dict | None = None  # a class episode's label names, tokenised (read under --label-name-weight)
+    label_names: dict | None = None  # a class episode's label names, tokenised (read at test time: --label-name-weight)
 
 
 def to_batch(ep: Episode, tokenizer, max_length: int, device: torch.device) -> EpisodeBatch:
@@ -101,20 +101,16 @@ class TextSet:
 class LabelNames:
     """The class names of an episode under changing fast weights, for --label-name-weight (`with_label_names`)."""
 
-    def __init__(self, model: MetaModel, batch: EpisodeBatch, names: list[str]):
-        self.names, self.weight = SetEncoder(model, batch.label_names, names), model.label_name_weight
+    def __init__(self, model: MetaModel, batch: EpisodeBatch, names: list[str], weight: float):
+        self.names, self.weight = SetEncoder(model, batch.label_names, names), weight
 
     @classmethod
-    def of(cls, model: MetaModel, batch: EpisodeBatch, names: list[str]) -> "LabelNames | None":
-        """None where there is nothing to add: the weight is 0, or the episode has no class names (ranking, MLTI)."""
-        return cls(model, batch, names) if model.label_name_weight and batch.label_names is not None else None
+    def of(cls, model: MetaModel, batch: EpisodeBatch, names: list[str], weight: float) -> "LabelNames | None":
+        """None where there is nothing to add: the weight is 0, or the episode has no class names (ranking)."""
+        return cls(model, batch, names, weight) if weight and batch.label_names is not None else None
 
     def added_to(self, head: Params, fast: Params) -> Params:
         return with_label_names(head, self.names(fast), self.weight)
-
-    def scores(self, z: torch.Tensor, fast: Params) -> torch.Tensor:
-        """What the names add to a head's logits before the scale: w·cos(text, each class's name)."""
-        return self.weight * (z @ self.names(fast).t())
 
 
 def first_head(features: Features, labels: torch.Tensor, n_way: int, kind: str) -> Params:
@@ -136,7 +132,8 @@ class AdaptState:
 
 def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: int, lr: LrFn,
                create_graph: bool, head_init: str, track_meta_grad: bool = True,
-               start: Params | None = None, head_is_a_function_of_phi: bool = False) -> Iterator[AdaptState]:
+               start: Params | None = None, head_is_a_function_of_phi: bool = False,
+               label_name_weight: float = 0.0) -> Iterator[AdaptState]:
     """Yield the state after 0, 1, ..., `steps` SGD updates on the support set.
 
     create_graph=True differentiates through the updates (MAML, second order). With False the
@@ -146,6 +143,7 @@ def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: i
     The head is an inner-loop variable of its own, as at test time, so the first step of the encoder
     does not run through the prototype head's initialisation; head_is_a_function_of_phi=True makes it
     do so (MLDG's θ − α∇L_train(θ) is the gradient of the loss under the head that θ gives).
+    label_name_weight > 0 (test time only, --label-name-weight) adds the class names' embeddings to the head.
     """
     params = model.encoder_params()
     fast = {n: params[n] for n in names} if start is None else {n: start[n] for n in names}
@@ -156,8 +154,8 @@ def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: i
     features = support.embed(fast)
     head = first_head(features if track_meta_grad else (features[0].detach(), features[1]), batch.support_labels,
                       batch.n_way, head_init)
-    label_names = LabelNames.of(model, batch, names)
-    if label_names is not None:  # class-name initialised head: a function of φ like the prototypes
+    label_names = LabelNames.of(model, batch, names, label_name_weight)
+    if label_names is not None:  # the 'sgd' readout's head starts from them; the logistic one adds them at each step
         head = label_names.added_to(head, fast)
     head_tracks_phi = track_meta_grad and head_init != "zero" and batch.support_targets is None
     if not head_tracks_phi:
@@ -224,12 +222,12 @@ def readout_head(state: AdaptState, batch: EpisodeBatch, readout: str,
 
 
 def adapt_and_predict(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: int, lr: LrFn,
-                      head_init: str, readout: str = "sgd") -> list[list[int]]:
+                      head_init: str, readout: str = "sgd", label_name_weight: float = 0.0) -> list[list[int]]:
     """Query predictions after 0..steps test-time updates (no meta-gradient; call with φ frozen)."""
     preds = []
     features, previous = None, None
     for state in inner_loop(model, batch, names, steps, lr, create_graph=False, head_init=head_init,
-                            track_meta_grad=False):
+                            track_meta_grad=False, label_name_weight=label_name_weight):
         with torch.no_grad():
             if features is None or state.fast:  # head-only adaptation: embed the query set once
                 features = state.query.embed(state.fast)

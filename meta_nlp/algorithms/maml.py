@@ -46,7 +46,8 @@ class MAML(Algorithm):
         return constant_lr(self.cfg.inner_lr)
 
     def test_time_rule(self, model: MetaModel) -> TestTimeRule:
-        return TestTimeRule(self.adapted_names(model), self.inner_lr(model), self.cfg.test_time_head)
+        return TestTimeRule(self.adapted_names(model), self.inner_lr(model), self.cfg.test_time_head,
+                            self.cfg.label_name_weight)
 
 
 class FOMAML(MAML):

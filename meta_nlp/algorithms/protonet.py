@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from meta_nlp.algorithms.base import Algorithm
-from meta_nlp.algorithms.inner import EpisodeBatch, LabelNames, TextSet
+from meta_nlp.algorithms.inner import EpisodeBatch, TextSet
 from meta_nlp.models.encoder import MetaModel, prototypes, ranking_head
 
 
@@ -20,17 +20,14 @@ class ProtoNet(Algorithm):
             features = query.embed({})
             logits = query.logits(features, ranking_head(features[0].shape[-1], features[0]), scale)
         else:
-            z_q = model.embed(batch.query)
-            logits = self.class_logits(model.embed(batch.support), z_q, batch, scale)
-            label_names = LabelNames.of(model, batch, [])
-            if label_names is not None:  # the class names' term of every head under --label-name-weight
-                logits = logits + scale * label_names.scores(z_q, {})
+            logits = self.class_logits(model, batch, scale)
         loss = self.query_loss(logits, batch)
         self.backward(loss, weight)
         return {"loss": loss.item(), "query_acc": (logits.argmax(-1) == batch.query_labels).float().mean().item()}
 
-    def class_logits(self, z_s: torch.Tensor, z_q: torch.Tensor, batch: EpisodeBatch, scale: torch.Tensor) -> torch.Tensor:
-        """The query's class logits from the support and query embeddings."""
+    def class_logits(self, model: MetaModel, batch: EpisodeBatch, scale: torch.Tensor) -> torch.Tensor:
+        z_s = model.embed(batch.support)
+        z_q = model.embed(batch.query)
         protos = prototypes(z_s, batch.support_labels, batch.n_way)
         if self.cfg.protonet_distance == "cosine":
             return scale * (z_q @ F.normalize(protos, dim=-1).t())

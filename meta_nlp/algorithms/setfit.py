@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from meta_nlp.algorithms.base import TestTimeRule
-from meta_nlp.algorithms.inner import EpisodeBatch, LabelNames, constant_lr
+from meta_nlp.algorithms.inner import EpisodeBatch, constant_lr
 from meta_nlp.config import MetaConfig
 from meta_nlp.models.encoder import MetaModel, Params, SetEncoder, head_logits, logistic_regression_head
 
@@ -39,16 +39,12 @@ class SetFitRule(TestTimeRule):
         its 3 epochs changed the accuracy of 1 of 12 validation episodes, against 8 in float32
         (`results/setfit_auto/setfit_precision_check.txt`)."""
         support, query = SetEncoder(model, batch.support, self.names), SetEncoder(model, batch.query, self.names)
-        label_names = LabelNames.of(model, batch, self.names)  # under --label-name-weight, as every method's head
         preds = []
         with torch.autocast(batch.support_labels.device.type, enabled=False):
             for fast in self.epochs(model, support, batch.support_labels, steps, factor):
                 with torch.no_grad():
                     z_support, z_query = support(fast), query(fast)
                 head = logistic_regression_head(z_support, batch.support_labels, batch.n_way)
-                if label_names is not None:
-                    with torch.no_grad():
-                        head = label_names.added_to(head, fast)
                 preds.append(head_logits(z_query, head, 1.0).argmax(-1).tolist())
         return preds
 

@@ -1,5 +1,6 @@
 """How each evaluated method adapts at test time: a meta-learner by its own rule, a baseline (finetune,
-multitask) by plain SGD, setfit by its contrastive epochs and logistic regression."""
+multitask) by plain SGD, setfit by its contrastive epochs and logistic regression. Every rule but setfit's (SetFit as
+published) adds the class names to its head (--label-name-weight)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -13,7 +14,8 @@ from meta_nlp.models.encoder import MetaModel
 
 def baseline_rule(model: MetaModel, cfg: MetaConfig) -> TestTimeRule:
     """finetune and multitask: SGD on the top --inner-layers and the head at --finetune-lr."""
-    return TestTimeRule(model.adaptable_names(cfg.inner_layers), constant_lr(cfg.finetune_lr), cfg.test_time_head)
+    return TestTimeRule(model.adaptable_names(cfg.inner_layers), constant_lr(cfg.finetune_lr), cfg.test_time_head,
+                        cfg.label_name_weight)
 
 
 def test_time_rule(method: str, model: MetaModel, cfg: MetaConfig) -> TestTimeRule:

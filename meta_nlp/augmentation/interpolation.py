@@ -89,5 +89,4 @@ def mix_batches(model: MetaModel, a: EpisodeBatch, b: EpisodeBatch, lam: float) 
         return None if x is None else mixed_inputs(model, x, y, lam)
     return replace(a, support=mix(a.support, b.support), query=mix(a.query, b.query),
                    support_targets=mix(a.support_targets, b.support_targets),
-                   query_targets=mix(a.query_targets, b.query_targets),
-                   label_names=None)  # a mixed class has no one name
+                   query_targets=mix(a.query_targets, b.query_targets))

@@ -68,13 +68,11 @@ def layer_of(name: str) -> str:
 
 
 class MetaModel(nn.Module):
-    """Encoder + meta-parameters (learned logit scale, learned inner rates). `label_name_weight` (--label-name-weight)
-    is how much the embedding of each class's name adds to that class's head (see `with_label_names`)."""
+    """Encoder + meta-parameters (learned logit scale, learned inner rates)."""
 
-    def __init__(self, encoder: nn.Module, logit_scale: float = 10.0, label_name_weight: float = 0.0):
+    def __init__(self, encoder: nn.Module, logit_scale: float = 10.0):
         super().__init__()
         self.encoder = encoder
-        self.label_name_weight = label_name_weight
         self.log_scale = nn.Parameter(torch.tensor(float(logit_scale)).log())
         self.inner_lrs = nn.ParameterDict()  # filled by Meta-SGD; keys are sanitised parameter or layer names
         self.lower_cache: LowerStateCache | None = None  # set by `reusing_lower_states`, or for good by an editor

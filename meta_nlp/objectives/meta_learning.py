@@ -42,7 +42,7 @@ class MetaLearningObjective(Objective):
         encoder, self.tokenizer = load_encoder(start or cfg.model)
         self.train_sampler = training_sampler(cfg, languages, self.tokenizer)  # + task augmentation, if asked
         self.interpolation = TaskInterpolation(cfg.mlti_ratio, cfg.mlti_alpha, cfg.seed)  # MLTI, if asked
-        self.model = MetaModel(encoder, cfg.logit_scale, cfg.label_name_weight)
+        self.model = MetaModel(encoder, cfg.logit_scale)
         self.algorithm: Algorithm = build_algorithm(cfg)
         self.algorithm.setup(self.model)
 

@@ -50,7 +50,7 @@ class MultitaskObjective(Objective):
         self.cfg, self.languages, self.device = cfg, languages, device
         self.val_sampler = languages.val_sampler(cfg)
         encoder, self.tokenizer = load_encoder(cfg.model)
-        self.model = MetaModel(encoder, cfg.logit_scale, cfg.label_name_weight)
+        self.model = MetaModel(encoder, cfg.logit_scale)
         self.ranking = languages.ranking
         if self.ranking:
             self.examples = [p for lang in sorted(languages.train) for p in distinct_pairs(languages.train[lang])]

@@ -229,9 +229,8 @@ def model_for(method: str, cfg: MetaConfig, learner_dir: Path | None, acc: Accel
         if method not in ("finetune", "setfit"):
             raise MetaNLPError(f"no saved model for {method!r} to evaluate")
         encoder, tokenizer = load_encoder(cfg.model)
-        return MetaModel(encoder, cfg.logit_scale, cfg.label_name_weight).to(acc.device), tokenizer, {}, (method, cfg)
+        return MetaModel(encoder, cfg.logit_scale).to(acc.device), tokenizer, {}, (method, cfg)
     learner = MetaLearner.from_pretrained(str(learner_dir), device=str(acc.device))
-    learner.model.label_name_weight = cfg.label_name_weight  # the run's own, or evaluate.py's --label-name-weight
     meta = learner.meta
     selection = {"selected_step": meta["step"], "val_accuracy": meta["val_accuracy"]} if "step" in meta else {}
     selection.update(meta.get("budget", {}))  # the multitask baseline's steps and batch size
