@@ -267,6 +267,8 @@ def training_section(run: Run, command: str | None) -> str:
         tuned = meta["test_time"]
         head = ("a logistic regression fit on the support embeddings" if c.get("test_time_head") == "logistic"
                 else "the per-episode head, adapted with the encoder")
+        if c.get("label_name_weight"):
+            head += f", plus {c['label_name_weight']:g} × each text's cosine with each label's name"
         lines.append(f"- test-time adaptation (chosen on meta-validation): {plural(tuned['steps'], 'step')}, "
                      f"lr × {tuned['lr_factor']:g}; predictions by {head}")
     if "wall_time_s" in run.results:

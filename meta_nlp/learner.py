@@ -102,7 +102,7 @@ class MetaLearner:
 
     def adapt(self, texts: list[str], labels: list[str], steps: int | None = None) -> FewShotClassifier:
         """Few-shot adaptation with the method's (validation-tuned) test-time rule."""
-        from meta_nlp.algorithms.inner import EpisodeBatch, inner_loop, name_texts, readout_head
+        from meta_nlp.algorithms.inner import EpisodeBatch, inner_loop, readout_head, tokenized_label_names
         from meta_nlp.models.encoder import tokenize
         if len(texts) != len(labels) or not texts:
             raise MetaNLPError("adapt needs as many labels as texts, and at least one of each")
@@ -111,7 +111,8 @@ class MetaLearner:
             raise MetaNLPError("adapt needs at least two different labels")
         ids = torch.tensor([names.index(x) for x in labels], device=self.device)
         batch = EpisodeBatch(tokenize(self.tokenizer, texts, self.cfg.max_length, self.device), ids, {}, ids, len(names), None,
-                             label_names=tokenize(self.tokenizer, name_texts(names), self.cfg.max_length, self.device))
+                             label_names=tokenized_label_names(texts, names, self.tokenizer, self.cfg.max_length,
+                                                               self.device))
         rule = self.test_time_rule()
         for state in inner_loop(self.model, batch, rule.names, self.steps if steps is None else steps,
                                 rule.scaled(self.lr_factor), create_graph=False, head_init=self.cfg.head_init,

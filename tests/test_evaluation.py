@@ -285,3 +285,13 @@ def test_a_negative_label_name_weight_is_refused():
     from meta_nlp.errors import MetaNLPError
     with pytest.raises(MetaNLPError, match="--label-name-weight must be 0 or more"):
         MetaConfig(label_name_weight=-1.0).validate()
+
+
+def test_labels_that_name_nothing_add_nothing(tokenizer):
+    """Ids (PAWS-X's 0 and 1) and the labels of text pairs say nothing about a text's content: no names there."""
+    from meta_nlp.algorithms.inner import tokenized_label_names
+    cpu = torch.device("cpu")
+    assert tokenized_label_names(["a", "b"], ["0", "1"], tokenizer, 16, cpu) is None
+    assert tokenized_label_names([("a", "b"), ("c", "d")], ["entailment", "neutral"], tokenizer, 16, cpu) is None
+    named = tokenized_label_names(["a", "b"], ["small_talk", "food"], tokenizer, 16, cpu)
+    assert tokenizer.decode(named["input_ids"][0], skip_special_tokens=True) == "small talk"

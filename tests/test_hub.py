@@ -159,7 +159,8 @@ def test_card_text_has_all_methods_command_and_usage(upload_dir):
     assert "0.8125 ± 0.0310" in text and "| finetune | 0.6000 ± 0.0310 | 20 | 2-way 2-shot |" in text
     assert "meta_train --seed 7" in text and "seed 7" in text
     assert "- wall time: 1.5 s, precision bf16" in text  # what --mixed-precision auto became on the run's device
-    assert "1 step, lr × 1; predictions by a logistic regression fit on the support embeddings" in text
+    assert ("1 step, lr × 1; predictions by a logistic regression fit on the support embeddings, plus 1 × each text's "
+            "cosine with each label's name") in text
     assert 'MetaLearner.from_pretrained("alice/tiny-protonet")' in text
     assert "## Limitations" in text
 

@@ -45,13 +45,17 @@ def to_batch(ep: Episode, tokenizer, max_length: int, device: torch.device) -> E
         episode=ep,
         support_targets=tok(ep.support_targets),
         query_targets=tok(ep.query_targets),
-        label_names=None if ep.support_targets is not None else tok(name_texts(ep.label_names)),
+        label_names=None if ep.support_targets is not None else
+        tokenized_label_names(ep.support_texts, ep.label_names, tokenizer, max_length, device),
     )
 
 
-def name_texts(labels: list[str]) -> list[str]:
-    """Label strings as the encoder should read them ('small_talk' -> 'small talk')."""
-    return [label.replace("_", " ") for label in labels]
+def tokenized_label_names(texts: list, labels: list[str], tokenizer, max_length: int, device: torch.device) -> dict | None:
+    """The class names as the encoder reads them ('small_talk' -> 'small talk'), or None where they say nothing
+    about a text: ids (PAWS-X's 0 and 1), or the labels of text pairs (they name a relation, not a content)."""
+    if not texts or isinstance(texts[0], (tuple, list)) or all(str(label).strip().isdigit() for label in labels):
+        return None
+    return tokenize(tokenizer, [str(label).replace("_", " ") for label in labels], max_length, device)
 
 
 def padded(x: torch.Tensor, length: int) -> torch.Tensor:
