@@ -484,7 +484,7 @@ def test_test_time_rule_is_tuned_on_meta_validation_only(tiny_model, tokenizer, 
     table = SCENARIOS[scenario]
     calls = []  # (language, lr factor, steps) of every adaptation, in order
 
-    def fake_adapt_and_predict(model, batch, names, steps, lr, head_init, readout="sgd"):
+    def fake_adapt_and_predict(model, batch, names, steps, lr, head_init, readout="sgd", label_name_weight=0.0):
         language, factor = batch.episode.language, round(lr("any", 0) / BASE_LR, 6)
         index = int(batch.episode.support_language.split("#")[1])
         calls.append((language, factor, steps))
