@@ -59,6 +59,16 @@ def tiny_model() -> MetaModel:
     return MetaModel(tiny_bert(), logit_scale=10.0).double()
 
 
+@pytest.fixture()
+def fresh_accelerate_state():
+    """For a test that builds its own Accelerator: it starts from no accelerate state and leaves none. The state is
+    one per process, and the precision one test set would be refused to a later test's run (auto: bf16 here)."""
+    from accelerate.state import AcceleratorState
+    AcceleratorState._reset_state(reset_partial_state=True)
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, tokenizer) -> str:
     """A tiny random BERT saved as a local model folder (for the CLI and the trainer)."""

@@ -201,11 +201,11 @@ def test_one_se_selection_adapts_only_when_validation_says_it_is_worth_its_noise
 @pytest.mark.parametrize("method, precision, dtype", [("finetune", "no", torch.float32),
                                                      ("finetune", "bf16", torch.bfloat16),
                                                      ("setfit", "bf16", torch.float32)])
-def test_episodes_are_evaluated_at_the_runs_mixed_precision(tiny_model_dir, tokenizer, method, precision, dtype):
+def test_episodes_are_evaluated_at_the_runs_mixed_precision(tiny_model_dir, tokenizer, method, precision, dtype,
+                                                            fresh_accelerate_state):
     """--mixed-precision bf16 speeds up evaluation as it does meta-training: the adapted layers run in bf16. SetFit
     adapts in float32 whatever the precision (its small AdamW steps would be lost in bf16's rounding)."""
     from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
     from meta_nlp.algorithms.test_time import test_time_rule
     from meta_nlp.evaluation.evaluator import score_episodes
     from meta_nlp.models.encoder import MetaModel, load_encoder
@@ -219,14 +219,12 @@ def test_episodes_are_evaluated_at_the_runs_mixed_precision(tiny_model_dir, toke
     seen = set()
     top = model.encoder.encoder.layer[-1].output.dense
     handle = top.register_forward_hook(lambda module, args, out: seen.add(out.dtype))
-    AcceleratorState._reset_state(reset_partial_state=True)
     try:
         accelerator = Accelerator(mixed_precision=precision, cpu=True)
         scores = score_episodes(model, tokenizer, test_time_rule(method, model, cfg), Episodes(), 2, 1, 1.0, cfg,
                                 accelerator, "test")
     finally:
         handle.remove()
-        AcceleratorState._reset_state(reset_partial_state=True)
     assert seen == {dtype} and scores.shape == (2, 2) and ((scores >= 0) & (scores <= 1)).all()
 
 

@@ -476,7 +476,8 @@ SCENARIOS = {
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_test_time_rule_is_tuned_on_meta_validation_only(tiny_model, tokenizer, monkeypatch, scenario):
+def test_test_time_rule_is_tuned_on_meta_validation_only(tiny_model, tokenizer, monkeypatch, scenario,
+                                                         fresh_accelerate_state):
     from accelerate import Accelerator
     from meta_nlp.algorithms import TestTimeRule
     from meta_nlp.algorithms.inner import constant_lr
