@@ -145,7 +145,7 @@ class MetaConfig:
                                          "with the encoder; the default before 2026-12). A translation-ranking episode "
                                          "always predicts with its ranking map")
     label_name_weight: float = _f(1.0, "test time: every class's head also points at the embedding of its label's name, "
-                                       "so its logit gains w·cos(text, name) (Leopard-style label semantics: 'food' or "
+                                       "so its logit gains w·cos(text, name) (a class-name initialised head: 'food' or "
                                        "'science/technology' says what a class is about), for every method but setfit, "
                                        "in model selection, evaluation and MetaLearner.adapt. Meta-training never reads "
                                        "the names (with them FOMAML lost 1.3 points, results/label_names). 1.0 was "

@@ -252,8 +252,7 @@ def init_head(z_support: torch.Tensor, labels: torch.Tensor, n_way: int, kind: s
 def with_label_names(head: Params, names_z: torch.Tensor, weight: float) -> Params:
     """A class head whose class k also points at the embedding of class k's name: weight row k + w·e(name k), so
     every class's logit gains w·cos(text, its name) (embeddings are unit length). The names' prior knowledge of
-    what a class is about, for a head fit on a handful of examples (class-name initialised heads, as Leopard's
-    label-aware heads)."""
+    what a class is about, for a head fit on a handful of examples (a class-name initialised head)."""
     return {"head.weight": head["head.weight"] + weight * names_z.to(head["head.weight"].dtype),
             "head.bias": head["head.bias"]}
 
