@@ -38,6 +38,11 @@ class TestTimeRule:
     readout: str = "sgd"
     label_name_weight: float = 0.0
 
+    @classmethod
+    def configured(cls, names: list[str], lr: LrFn, cfg: MetaConfig) -> "TestTimeRule":
+        """A rule whose head is the run's: --test-time-head, plus --label-name-weight times the class names."""
+        return cls(names, lr, cfg.test_time_head, cfg.label_name_weight)
+
     def scaled(self, factor: float) -> LrFn:
         return lambda name, step: self.lr(name, step) * factor
 
@@ -103,8 +108,7 @@ class Algorithm:
         return (1 - alpha) * ce + alpha * t ** 2 * kd_divergence(logits / t, batch.soft_targets)
 
     def test_time_rule(self, model: MetaModel) -> TestTimeRule:
-        return TestTimeRule(self.adapted_names(model), constant_lr(self.cfg.inner_lr), self.cfg.test_time_head,
-                            self.cfg.label_name_weight)
+        return TestTimeRule.configured(self.adapted_names(model), constant_lr(self.cfg.inner_lr), self.cfg)
 
     def backward(self, loss: torch.Tensor, weight: float) -> None:
         """The trainer swaps in accelerator.backward (loss scaling under fp16)."""

@@ -46,8 +46,7 @@ class MAML(Algorithm):
         return constant_lr(self.cfg.inner_lr)
 
     def test_time_rule(self, model: MetaModel) -> TestTimeRule:
-        return TestTimeRule(self.adapted_names(model), self.inner_lr(model), self.cfg.test_time_head,
-                            self.cfg.label_name_weight)
+        return TestTimeRule.configured(self.adapted_names(model), self.inner_lr(model), self.cfg)
 
 
 class FOMAML(MAML):

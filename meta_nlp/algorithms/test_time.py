@@ -14,8 +14,7 @@ from meta_nlp.models.encoder import MetaModel
 
 def baseline_rule(model: MetaModel, cfg: MetaConfig) -> TestTimeRule:
     """finetune and multitask: SGD on the top --inner-layers and the head at --finetune-lr."""
-    return TestTimeRule(model.adaptable_names(cfg.inner_layers), constant_lr(cfg.finetune_lr), cfg.test_time_head,
-                        cfg.label_name_weight)
+    return TestTimeRule.configured(model.adaptable_names(cfg.inner_layers), constant_lr(cfg.finetune_lr), cfg)
 
 
 def test_time_rule(method: str, model: MetaModel, cfg: MetaConfig) -> TestTimeRule:
