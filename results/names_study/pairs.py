@@ -1,0 +1,56 @@
+"""The paired differences quoted in results.md ("seventh measurements"): FOMAML and both baselines with the class
+names at test time (code 8515b8e) on held-out `ja` (the default job), SIB-200 `jpn_Jpan` and `ita_Latn`, and the
+held-out task (chatterbot topics → SIB-200 topics), 2 seeds × 200 episodes each, the same episodes in every run of a
+setting; each under the `best` test-time rule and re-evaluated under `one_se`. The project's paired bootstrap
+(resampling episodes within seeds). Run from the repository root: python results/names_study/pairs.py"""
+import json
+
+from meta_nlp.evaluation.stats import interval, paired_bootstrap
+
+SETTINGS = {  # name: (languages, today's runs under `best`, the same checkpoints under `one_se`, the runs before the names)
+    "default job, chatterbot": (["ja"], "results/default_job_names_2seeds", "results/one_se_names/default/pooled",
+                                "results/default_auto_2seeds"),
+    "SIB-200 study": (["jpn_Jpan", "ita_Latn"], "results/study_sib200_names", "results/one_se_names/sib200/pooled",
+                      "results/study_sib200_logistic"),
+    "held-out task": (["ita_Latn", "jpn_Jpan"], "results/held_out_task_names", "results/one_se_names/held_out_task/pooled",
+                      "results/held_out_task_logistic"),
+}
+METHODS = ("fomaml", "multitask", "finetune")
+
+
+def row(run: str, method: str, language: str) -> dict:
+    results = json.load(open(f"{run}/results.json"))["results"]
+    return next(r for r in results if r["method"] == method and r["language"] == language)
+
+
+def show(name: str, a: dict, b: dict) -> None:
+    print(f"  {name}: {a['accuracy']:.4f} − {b['accuracy']:.4f} = {interval(paired_bootstrap(a, b))}")
+
+
+for setting, (languages, best, one_se, before) in SETTINGS.items():
+    for language in languages:
+        print(f"## {setting}, {language}")
+        for rule, run in (("best", best), ("one_se", one_se)):
+            rows = {m: row(run, m, language) for m in METHODS}
+            print(f"{rule}: " + ", ".join(f"{m} {r['accuracy']:.4f} ± {r['ci95']:.4f} (steps {r['adapt_steps']})"
+                                          for m, r in rows.items()))
+            show(f"fomaml − multitask ({rule})", rows["fomaml"], rows["multitask"])
+            show(f"fomaml − finetune ({rule})", rows["fomaml"], rows["finetune"])
+        for m in METHODS:
+            show(f"{m}: one_se − best", row(one_se, m, language), row(best, m, language))
+        for m in METHODS:
+            show(f"{m}: today (best) − before the names", row(best, m, language), row(before, m, language))
+
+# 48 meta-validation episodes instead of 12 (model selection and the test-time rule), queued before any of the runs
+# above were read; the same seeds and evaluation episodes, so paired against the 12-episode runs.
+VAL48 = {"default job, chatterbot": (["ja"], "results/val48/default/pooled", "results/default_job_names_2seeds"),
+         "SIB-200 study": (["jpn_Jpan", "ita_Latn"], "results/val48/sib200", "results/study_sib200_names")}
+for setting, (languages, val48, val12) in VAL48.items():
+    for language in languages:
+        print(f"## {setting}, {language}: 48 validation episodes")
+        rows = {m: row(val48, m, language) for m in METHODS}
+        print(", ".join(f"{m} {r['accuracy']:.4f} ± {r['ci95']:.4f} (steps {r['adapt_steps']})" for m, r in rows.items()))
+        show("fomaml − multitask (48)", rows["fomaml"], rows["multitask"])
+        show("fomaml − finetune (48)", rows["fomaml"], rows["finetune"])
+        for m in METHODS:
+            show(f"{m}: 48 − 12 validation episodes", rows[m], row(val12, m, language))
