@@ -1,0 +1,41 @@
+"""FOMAML and ProtoNet tie on the default job's meta-validation (0.4367 each, 12 episodes × 2 seeds), the rule that
+picks the default algorithm. This breaks the tie on more of the same kind of evidence, never on `ja`: 150 fresh
+meta-validation episodes per seed (indices 1000-1149 of the training languages' validation share, not the 12 that
+selected the checkpoints), each method's saved learner at its own validation-tuned test-time setting, paired by
+episode within seed. Decided before it ran: the default becomes ProtoNet only if it leads with a paired 95%
+interval above 0; otherwise FOMAML stays. Run from the repository root: python results/ja_methods_names/tie_break.py"""
+import numpy as np
+import torch
+
+from meta_nlp.algorithms.inner import to_batch
+from meta_nlp.data.languages import prepare_languages
+from meta_nlp.evaluation.stats import bootstrap_difference, mean_ci95
+from meta_nlp.learner import MetaLearner
+
+FIRST, EPISODES = 1000, 150
+RUNS = {"fomaml": ("results/default_job_names", "results/default_job_names_seed1"),
+        "protonet": ("results/ja_methods_names/protonet_seed0", "results/ja_methods_names/protonet_seed1")}
+torch.set_num_threads(2)
+
+
+def validation_accuracies(run: str) -> list[float]:
+    learner = MetaLearner.from_pretrained(run, device="cpu")
+    cfg, rule = learner.cfg, learner.test_time_rule()
+    sampler = prepare_languages(cfg).val_sampler(cfg)
+    scores = []
+    for index in range(FIRST, FIRST + EPISODES):
+        batch = to_batch(sampler.episode(index), learner.tokenizer, cfg.max_length, torch.device("cpu"))
+        pred = rule.predict(learner.model, batch, learner.steps, learner.lr_factor, cfg.head_init)[-1]
+        scores.append(float(np.mean(np.equal(pred, batch.query_labels.tolist()))))
+    print(f"{run}: seed {cfg.seed}, {learner.steps} steps at lr x{learner.lr_factor}: {np.mean(scores):.4f}", flush=True)
+    return scores
+
+
+scores = {method: [validation_accuracies(run) for run in runs] for method, runs in RUNS.items()}
+for method, per_seed in scores.items():
+    mean, ci = mean_ci95([a for s in per_seed for a in s])
+    print(f"{method}: {mean:.4f} ± {ci:.4f} over {EPISODES} episodes × {len(per_seed)} seeds")
+flat = {m: [a for s in per_seed for a in s] for m, per_seed in scores.items()}
+strata = [seed for seed in range(2) for _ in range(EPISODES)]
+diff, low, high = bootstrap_difference(flat["protonet"], flat["fomaml"], strata=strata)
+print(f"protonet − fomaml: {diff:+.4f} [{low:+.4f}, {high:+.4f}]")
