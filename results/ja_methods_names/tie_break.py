@@ -9,8 +9,9 @@ import torch
 
 from meta_nlp.algorithms.inner import to_batch
 from meta_nlp.data.languages import prepare_languages
-from meta_nlp.evaluation.stats import bootstrap_difference, mean_ci95
+from meta_nlp.evaluation.stats import interval, paired_bootstrap
 from meta_nlp.learner import MetaLearner
+from meta_nlp.recipes.study import pooled
 
 FIRST, EPISODES = 1000, 150
 RUNS = {"fomaml": ("results/default_job_names", "results/default_job_names_seed1"),
@@ -18,7 +19,8 @@ RUNS = {"fomaml": ("results/default_job_names", "results/default_job_names_seed1
 torch.set_num_threads(2)
 
 
-def validation_accuracies(run: str) -> list[float]:
+def validation_row(method: str, run: str) -> dict:
+    """The saved learner's accuracy on each fresh validation episode, as a result row (`pooled` pairs them by seed)."""
     learner = MetaLearner.from_pretrained(run, device="cpu")
     cfg, rule = learner.cfg, learner.test_time_rule()
     sampler = prepare_languages(cfg).val_sampler(cfg)
@@ -28,14 +30,11 @@ def validation_accuracies(run: str) -> list[float]:
         pred = rule.predict(learner.model, batch, learner.steps, learner.lr_factor, cfg.head_init)[-1]
         scores.append(float(np.mean(np.equal(pred, batch.query_labels.tolist()))))
     print(f"{run}: seed {cfg.seed}, {learner.steps} steps at lr x{learner.lr_factor}: {np.mean(scores):.4f}", flush=True)
-    return scores
+    return {"method": method, "language": "validation", "k_shot": cfg.k_shot, "seed": cfg.seed,
+            "accuracy": float(np.mean(scores)), "episode_accuracy": scores}
 
 
-scores = {method: [validation_accuracies(run) for run in runs] for method, runs in RUNS.items()}
-for method, per_seed in scores.items():
-    mean, ci = mean_ci95([a for s in per_seed for a in s])
-    print(f"{method}: {mean:.4f} ± {ci:.4f} over {EPISODES} episodes × {len(per_seed)} seeds")
-flat = {m: [a for s in per_seed for a in s] for m, per_seed in scores.items()}
-strata = [seed for seed in range(2) for _ in range(EPISODES)]
-diff, low, high = bootstrap_difference(flat["protonet"], flat["fomaml"], strata=strata)
-print(f"protonet − fomaml: {diff:+.4f} [{low:+.4f}, {high:+.4f}]")
+rows = {method: pooled([validation_row(method, run) for run in runs]) for method, runs in RUNS.items()}
+for method, row in rows.items():
+    print(f"{method}: {row['accuracy']:.4f} ± {row['ci95']:.4f} over {EPISODES} episodes × {len(row['seeds'])} seeds")
+print(f"protonet − fomaml: {interval(paired_bootstrap(rows['protonet'], rows['fomaml']))}")

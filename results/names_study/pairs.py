@@ -4,6 +4,7 @@ held-out task (chatterbot topics → SIB-200 topics), 2 seeds × 200 episodes ea
 setting; each under the `best` test-time rule and re-evaluated under `one_se`. The project's paired bootstrap
 (resampling episodes within seeds). Run from the repository root: python results/names_study/pairs.py"""
 import json
+from functools import cache
 
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 
@@ -18,9 +19,17 @@ SETTINGS = {  # name: (languages, today's runs under `best`, the same checkpoint
 METHODS = ("fomaml", "multitask", "finetune")
 
 
+@cache
+def results_of(run: str) -> list[dict]:
+    return json.load(open(f"{run}/results.json"))["results"]
+
+
 def row(run: str, method: str, language: str) -> dict:
-    results = json.load(open(f"{run}/results.json"))["results"]
-    return next(r for r in results if r["method"] == method and r["language"] == language)
+    return next(r for r in results_of(run) if r["method"] == method and r["language"] == language)
+
+
+def methods_line(rows: dict) -> str:
+    return ", ".join(f"{m} {r['accuracy']:.4f} ± {r['ci95']:.4f} (steps {r['adapt_steps']})" for m, r in rows.items())
 
 
 def show(name: str, a: dict, b: dict) -> None:
@@ -32,8 +41,7 @@ for setting, (languages, best, one_se, before) in SETTINGS.items():
         print(f"## {setting}, {language}")
         for rule, run in (("best", best), ("one_se", one_se)):
             rows = {m: row(run, m, language) for m in METHODS}
-            print(f"{rule}: " + ", ".join(f"{m} {r['accuracy']:.4f} ± {r['ci95']:.4f} (steps {r['adapt_steps']})"
-                                          for m, r in rows.items()))
+            print(f"{rule}: {methods_line(rows)}")
             show(f"fomaml − multitask ({rule})", rows["fomaml"], rows["multitask"])
             show(f"fomaml − finetune ({rule})", rows["fomaml"], rows["finetune"])
         for m in METHODS:
@@ -49,7 +57,7 @@ for setting, (languages, val48, val12) in VAL48.items():
     for language in languages:
         print(f"## {setting}, {language}: 48 validation episodes")
         rows = {m: row(val48, m, language) for m in METHODS}
-        print(", ".join(f"{m} {r['accuracy']:.4f} ± {r['ci95']:.4f} (steps {r['adapt_steps']})" for m, r in rows.items()))
+        print(methods_line(rows))
         show("fomaml − multitask (48)", rows["fomaml"], rows["multitask"])
         show("fomaml − finetune (48)", rows["fomaml"], rows["finetune"])
         for m in METHODS:

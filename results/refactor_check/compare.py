@@ -1,4 +1,4 @@
-import json, sys
+import json
 from pathlib import Path
 HERE = Path(__file__).parent
 b, a = HERE / "before", HERE / "after"
