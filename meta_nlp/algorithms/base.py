@@ -21,9 +21,10 @@ from meta_nlp.models.encoder import MetaModel
 
 
 def pseudo_target_language(languages: list[str], step: int) -> str:
-    """The pseudo-held-out language of meta-step `step`: every training language takes its turn."""
+    """The pseudo-held-out language of meta-step `step`: every language of `languages` takes its turn."""
     if len(languages) < 2:
-        raise MetaNLPError(f"a pseudo-held-out language needs at least 2 training languages, have {languages}")
+        raise MetaNLPError(f"a pseudo-held-out language needs at least 2 training languages that can be held out "
+                           f"(each with n_way labels another language shares), have {languages}")
     return languages[step % len(languages)]
 
 
@@ -88,9 +89,10 @@ class Algorithm:
 
     def draw_episodes(self, sampler: EpisodeSampler, index: int, step: int) -> list[Episode]:
         """The episodes of task `index` at meta-step `step`: one, or with --pseudo-target-queries one whose
-        query set is in the step's pseudo-held-out language and whose support set is in another."""
+        query set is in the step's pseudo-held-out language and whose support set is in another (the rotation
+        skips languages that share too few labels with every other to be queried)."""
         if self.cfg.pseudo_target_queries:
-            return [sampler.cross_lingual_episode(index, pseudo_target_language(sampler.languages, step))]
+            return [sampler.cross_lingual_episode(index, pseudo_target_language(sampler.query_languages, step))]
         return [sampler.episode(index)]
 
     def accumulate_meta_gradient(self, model: MetaModel, batch: TaskBatch, step: int, weight: float) -> dict:

@@ -136,6 +136,12 @@ class EpisodeSampler:
     def pairs(self) -> dict[tuple[str, str], list[str]]:
         return cross_lingual_pairs(self.corpus, self.n_way, self.k_shot, self.n_query, self.support_language)
 
+    @cached_property
+    def query_languages(self) -> list[str]:
+        """The languages a cross-lingual episode can query: another language shares n_way labels with each (on
+        chatterbot, `bn` shares fewer than 5 topics with any other, so it can never be a pseudo-target)."""
+        return sorted({query for _, query in self.pairs})
+
     def episode(self, index: int, language: str | None = None) -> Episode:
         """Episode `index`; `language` fixes its language (the query language when cross-lingual),
         drawn from an rng of (seed, index, language) so two languages give independent episodes."""
