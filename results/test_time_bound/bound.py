@@ -17,7 +17,8 @@ def best_fixed_steps(row: dict) -> float:
     return max(row["accuracy_by_step"])
 
 
-print("| setting | language | best meta-learner − best baseline, validation's rule | the same, best fixed step count on the held-out episodes |")
+print("| setting | language | best meta-learner − best baseline, validation's rule "
+      "| the same, best fixed step count on the held-out episodes |")
 print("|---|---|---|---|")
 for setting, run in SETTINGS.items():
     rows = [r for r in json.load(open(f"{run}/results.json"))["results"] if r["k_shot"] == 5]
