@@ -3,7 +3,11 @@ picks the default algorithm. This breaks the tie on more of the same kind of evi
 meta-validation episodes per seed (indices 1000-1149 of the training languages' validation share, not the 12 that
 selected the checkpoints), each method's saved learner at its own validation-tuned test-time setting, paired by
 episode within seed. Decided before it ran: the default becomes ProtoNet only if it leads with a paired 95%
-interval above 0; otherwise FOMAML stays. Run from the repository root: python results/ja_methods_names/tie_break.py"""
+interval above 0; otherwise FOMAML stays. Run from the repository root: python results/ja_methods_names/tie_break.py
+Other runs: python results/ja_methods_names/tie_break.py NAME=SEED0_RUN,SEED1_RUN NAME=SEED0_RUN,SEED1_RUN
+(the second minus the first)."""
+import sys
+
 import numpy as np
 import torch
 
@@ -34,7 +38,9 @@ def validation_row(method: str, run: str) -> dict:
             "accuracy": float(np.mean(scores)), "episode_accuracy": scores}
 
 
-rows = {method: pooled([validation_row(method, run) for run in runs]) for method, runs in RUNS.items()}
-for method, row in rows.items():
-    print(f"{method}: {row['accuracy']:.4f} ± {row['ci95']:.4f} over {EPISODES} episodes × {len(row['seeds'])} seeds")
-print(f"protonet − fomaml: {interval(paired_bootstrap(rows['protonet'], rows['fomaml']))}")
+runs_of = {name: tuple(runs.split(",")) for name, runs in (arg.split("=") for arg in sys.argv[1:])} or RUNS
+rows = {name: pooled([validation_row(name, run) for run in runs]) for name, runs in runs_of.items()}
+for name, row in rows.items():
+    print(f"{name}: {row['accuracy']:.4f} ± {row['ci95']:.4f} over {EPISODES} episodes × {len(row['seeds'])} seeds")
+first, second = rows
+print(f"{second} − {first}: {interval(paired_bootstrap(rows[second], rows[first]))}")
