@@ -23,8 +23,8 @@ from meta_nlp.models.encoder import MetaModel
 def pseudo_target_language(languages: list[str], step: int) -> str:
     """The pseudo-held-out language of meta-step `step`: every language of `languages` takes its turn."""
     if len(languages) < 2:
-        raise MetaNLPError(f"a pseudo-held-out language needs at least 2 training languages that can be held out "
-                           f"(each with n_way labels another language shares), have {languages}")
+        raise MetaNLPError(f"a pseudo-held-out language needs at least 2 training languages to take turns, have "
+                           f"{languages} (with --pseudo-target-queries: those sharing n_way labels with another)")
     return languages[step % len(languages)]
 
 

@@ -2,6 +2,7 @@
 at 40 meta-training steps (the default job and results/ja_methods_names, code 8515b8e) and at 160 (the multitask
 baseline trained as many steps), on the same 2 seeds × 200 held-out `ja` episodes. The project's paired bootstrap
 (resampling episodes within seeds). Run from the repository root: python results/budget_names/pairs.py"""
+from functools import cache
 from pathlib import Path
 
 from meta_nlp.evaluation.comparison import run_summary
@@ -13,6 +14,7 @@ PAIRS = [("protonet", 160, "protonet", 40), ("fomaml", 160, "fomaml", 40), ("mul
          ("protonet", 160, "multitask", 40), ("finetune", 160, "finetune", 40)]
 
 
+@cache  # each pooled results.json holds every episode: parse it once per method, not once per line
 def row(method: str, budget: int) -> dict:
     return run_summary(Path(RUNS[budget]), method)[1]
 

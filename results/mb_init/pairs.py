@@ -18,13 +18,13 @@ REFERENCES = {"default job's fomaml": ("results/default_job_names_2seeds", "foma
               "default job's finetune": ("results/default_job_names_2seeds", "finetune"),
               "protonet from φ⁰": ("results/ja_methods_names/pooled", "protonet")}
 
+references = {name: run_summary(Path(run), method)[1] for name, (run, method) in REFERENCES.items()}
 for algorithm, pattern in FROM_MULTITASK.items():
     runs = [pattern.format(seed=seed) for seed in (0, 1)]
     ours = pooled([run_summary(Path(run))[1] for run in runs])
     print(f"{algorithm} from multitask: {ours['accuracy']:.4f} ± {ours['ci95']:.4f} (steps {ours['adapt_steps']}), "
           f"validation {np.mean(ours['validation_by_seed']):.4f} {ours['validation_by_seed']}")
-    for name, (run, method) in REFERENCES.items():
-        _, theirs = run_summary(Path(run), method)
+    for name, theirs in references.items():
         print(f"  − {name} {theirs['accuracy']:.4f}: {interval(paired_bootstrap(ours, theirs))}")
     for run, selected in zip(runs, ours["selected_step"]):
         by_step = json.load(open(f"{run}/results.json"))["training"]["val_accuracy_by_step"]

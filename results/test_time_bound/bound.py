@@ -21,7 +21,8 @@ print("| setting | language | best meta-learner − best baseline, validation's 
       "| the same, best fixed step count on the held-out episodes |")
 print("|---|---|---|---|")
 for setting, run in SETTINGS.items():
-    rows = [r for r in json.load(open(f"{run}/results.json"))["results"] if r["k_shot"] == 5]
+    data = json.load(open(f"{run}/results.json"))
+    rows = [r for r in data["results"] if r["k_shot"] == data["config"]["k_shot"]]
     for language in dict.fromkeys(r["language"] for r in rows):
         of = {r["method"]: r for r in rows if r["language"] == language}
         gaps = []
