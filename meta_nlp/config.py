@@ -147,9 +147,14 @@ class MetaConfig:
     label_name_weight: float = _f(1.0, "test time: every class's head also points at the embedding of its label's name, "
                                        "so its logit gains w·cos(text, name) (a class-name initialised head: 'food' or "
                                        "'science/technology' says what a class is about), for every method but setfit, "
-                                       "in model selection, evaluation and MetaLearner.adapt. Meta-training never reads "
-                                       "the names (with them FOMAML lost 1.3 points, results/label_names). 1.0 was "
-                                       "chosen on the training languages' validation; 0: off")
+                                       "in model selection, evaluation and MetaLearner.adapt. Meta-training reads the "
+                                       "names only under --meta-train-label-names. 1.0 was chosen on the training "
+                                       "languages' validation; 0: off")
+    meta_train_label_names: bool = _f(False, "meta-training's logits gain the same w·cos(text, name) term (ProtoNet's and "
+                                             "R2D2's query logits, the inner loop's head of the others), so the "
+                                             "meta-gradient also reaches the names' embeddings (label-semantic "
+                                             "meta-learning). Off: with it FOMAML lost 1.3 points on ja "
+                                             "(results/label_names); ProtoNet: see results/protonet_names")
     test_time_selection: str = _f("best", "how the test-time lr factor and steps are picked from their meta-validation "
                                           "grid: 'best' (the highest mean) or 'one_se' (the fewest steps, then the "
                                           "smallest factor, within one standard error over validation episodes of the "
@@ -285,6 +290,9 @@ class MetaConfig:
                 raise MetaNLPError(f"{flag(name)} must be between 0 and 1, got {getattr(self, name)}")
         if not (math.isfinite(self.label_name_weight) and self.label_name_weight >= 0):
             raise MetaNLPError(f"--label-name-weight must be 0 or more, got {self.label_name_weight}")
+        if self.meta_train_label_names and not self.label_name_weight:
+            raise MetaNLPError("--meta-train-label-names adds --label-name-weight times the names: it needs a weight "
+                               "above 0")
         if not 0.0 < self.val_fraction < 1.0:
             raise MetaNLPError(f"--val-fraction must be between 0 and 1 (exclusive), got {self.val_fraction}")
         if not self.eval_lr_grid or any(not math.isfinite(x) or x <= 0 for x in self.eval_lr_grid):
@@ -298,6 +306,8 @@ class MetaConfig:
                 raise MetaNLPError(f"{flag(name)} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.backend == "higher" and self.algorithm not in ("maml", "fomaml"):
             raise MetaNLPError("--backend higher is the reference for maml/fomaml only")
+        if self.backend == "higher" and self.meta_train_label_names:
+            raise MetaNLPError("--backend higher is the reference without the names: drop --meta-train-label-names")
         return self
 
     def check_distillation(self) -> None:
@@ -475,7 +485,8 @@ def load_yaml_config(path: str) -> dict:
 # Fields added after runs were saved, with the value every run had before the field existed. A saved config (a run's
 # results.json, a learner's meta_nlp.json) lacking one means that value, whatever today's default: an old run is read
 # back, resumed into a study and adapts as it ran.
-PREDATED_FIELDS = {"test_time_head": "sgd", "test_time_selection": "best", "label_name_weight": 0.0}
+PREDATED_FIELDS = {"test_time_head": "sgd", "test_time_selection": "best", "label_name_weight": 0.0,
+                   "meta_train_label_names": False}
 
 # Settings that do not change what a run measured: where it read and wrote, how it resumed and logged, its CPU
 # threads, extra test-time K. Runs differing only in these are the same run (a study re-run reuses them, seeds pool).

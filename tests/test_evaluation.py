@@ -285,6 +285,15 @@ def test_a_negative_label_name_weight_is_refused():
         MetaConfig(label_name_weight=-1.0).validate()
 
 
+def test_names_in_meta_training_need_a_weight_and_our_backend():
+    from meta_nlp.errors import MetaNLPError
+    with pytest.raises(MetaNLPError, match="needs a weight above 0"):
+        MetaConfig(meta_train_label_names=True, label_name_weight=0.0).validate()
+    with pytest.raises(MetaNLPError, match="drop --meta-train-label-names"):
+        MetaConfig(meta_train_label_names=True, backend="higher").validate()
+    assert MetaConfig(meta_train_label_names=True).validate().meta_train_label_names
+
+
 def test_labels_that_name_nothing_add_nothing(tokenizer):
     """Ids (PAWS-X's 0 and 1) and the labels of text pairs say nothing about a text's content: no names there."""
     from meta_nlp.algorithms.inner import tokenized_label_names

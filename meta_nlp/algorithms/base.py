@@ -76,6 +76,11 @@ class Algorithm:
     def setup(self, model: MetaModel) -> None:
         """Create the meta-parameters this algorithm learns besides φ (before the optimiser is built)."""
 
+    def name_weight(self) -> float:
+        """w of the class names' term in meta-training's logits: --label-name-weight under --meta-train-label-names,
+        else 0 (the names are then a test-time head only)."""
+        return self.cfg.label_name_weight if self.cfg.meta_train_label_names else 0.0
+
     def adapted_names(self, model: MetaModel) -> list[str]:
         return model.adaptable_names(self.cfg.inner_layers)
 

@@ -30,7 +30,7 @@ class EpisodeBatch:
     support_targets: dict | None = None  # translation ranking: each text's candidates (see data/ranking.py)
     query_targets: dict | None = None
     soft_targets: torch.Tensor | None = None  # distillation: the teacher's query distribution at --kd-temperature
-    label_names: dict | None = None  # a class episode's label names, tokenised (read at test time: --label-name-weight)
+    label_names: dict | None = None  # a class episode's label names, tokenised (read under --label-name-weight)
 
 
 def to_batch(ep: Episode, tokenizer, max_length: int, device: torch.device) -> EpisodeBatch:
@@ -147,7 +147,8 @@ def inner_loop(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: i
     The head is an inner-loop variable of its own, as at test time, so the first step of the encoder
     does not run through the prototype head's initialisation; head_is_a_function_of_phi=True makes it
     do so (MLDG's θ − α∇L_train(θ) is the gradient of the loss under the head that θ gives).
-    label_name_weight > 0 (test time only, --label-name-weight) adds the class names' embeddings to the head.
+    label_name_weight > 0 (--label-name-weight: at test time; in meta-training under --meta-train-label-names) adds
+    the class names' embeddings to the head.
     """
     params = model.encoder_params()
     fast = {n: params[n] for n in names} if start is None else {n: start[n] for n in names}

@@ -33,7 +33,8 @@ class MAML(Algorithm):
         weights = multi_step_weights(cfg.inner_steps, step, cfg.multi_step_loss_steps, batch.query_labels.device)
         loss = torch.zeros((), device=batch.query_labels.device)
         for state in inner_loop(model, batch, self.adapted_names(model), cfg.inner_steps, self.inner_lr(model),
-                                create_graph=self.is_second_order(step), head_init=cfg.head_init):
+                                create_graph=self.is_second_order(step), head_init=cfg.head_init,
+                                label_name_weight=self.name_weight()):
             if state.step == 0 or weights[state.step - 1] == 0:
                 continue
             logits = query_logits(model, batch, state)

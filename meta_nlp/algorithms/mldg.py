@@ -63,11 +63,12 @@ class MLDG(Algorithm):
         """(L_train(θ), L_pseudo(θ′)), both still attached to θ."""
         cfg, names = self.cfg, self.adapted_names(model)
         for state in inner_loop(model, whole_task(train), names, cfg.inner_steps, constant_lr(cfg.inner_lr),
-                                create_graph=create_graph, head_init=cfg.head_init, head_is_a_function_of_phi=True):
+                                create_graph=create_graph, head_init=cfg.head_init, head_is_a_function_of_phi=True,
+                                label_name_weight=self.name_weight()):
             if state.step == 0:
                 loss_train = state.support_loss
         # Zero steps on the pseudo-target: its head is prototype-initialised at θ′, nothing more.
         for target in inner_loop(model, pseudo, names, 0, constant_lr(cfg.inner_lr), create_graph=create_graph,
-                                 head_init=cfg.head_init, start=state.fast):
+                                 head_init=cfg.head_init, start=state.fast, label_name_weight=self.name_weight()):
             loss_pseudo = F.cross_entropy(query_logits(model, pseudo, target), pseudo.query_labels)
         return loss_train, loss_pseudo

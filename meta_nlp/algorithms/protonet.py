@@ -20,14 +20,22 @@ class ProtoNet(Algorithm):
             features = query.embed({})
             logits = query.logits(features, ranking_head(features[0].shape[-1], features[0]), scale)
         else:
-            logits = self.class_logits(model, batch, scale)
+            z_s, z_q = model.embed(batch.support), model.embed(batch.query)  # in this order: dropout's draws
+            logits = self.class_logits(z_s, z_q, batch, scale) + self.name_logits(model, z_q, batch, scale)
         loss = self.query_loss(logits, batch)
         self.backward(loss, weight)
         return {"loss": loss.item(), "query_acc": (logits.argmax(-1) == batch.query_labels).float().mean().item()}
 
-    def class_logits(self, model: MetaModel, batch: EpisodeBatch, scale: torch.Tensor) -> torch.Tensor:
-        z_s = model.embed(batch.support)
-        z_q = model.embed(batch.query)
+    def name_logits(self, model: MetaModel, z_q: torch.Tensor, batch: EpisodeBatch,
+                    scale: torch.Tensor) -> torch.Tensor | float:
+        """What the class names add to the query's logits (scale·w·cos(text, name), the test-time head's term) under
+        --meta-train-label-names; 0 without it or without names."""
+        if not self.name_weight() or batch.label_names is None:
+            return 0.0
+        return scale * self.name_weight() * (z_q @ model.embed(batch.label_names).t())
+
+    def class_logits(self, z_s: torch.Tensor, z_q: torch.Tensor, batch: EpisodeBatch, scale: torch.Tensor) -> torch.Tensor:
+        """The query's class logits from the support and query embeddings."""
         protos = prototypes(z_s, batch.support_labels, batch.n_way)
         if self.cfg.protonet_distance == "cosine":
             return scale * (z_q @ F.normalize(protos, dim=-1).t())

@@ -12,13 +12,11 @@ import torch
 
 from meta_nlp.algorithms.inner import EpisodeBatch
 from meta_nlp.algorithms.protonet import ProtoNet
-from meta_nlp.models.encoder import MetaModel, ridge_regression_head
+from meta_nlp.models.encoder import ridge_regression_head
 
 
 class R2D2(ProtoNet):
     name = "r2d2"
 
-    def class_logits(self, model: MetaModel, batch: EpisodeBatch, scale: torch.Tensor) -> torch.Tensor:
-        z_s = model.embed(batch.support)
-        z_q = model.embed(batch.query)
+    def class_logits(self, z_s: torch.Tensor, z_q: torch.Tensor, batch: EpisodeBatch, scale: torch.Tensor) -> torch.Tensor:
         return scale * (z_q @ ridge_regression_head(z_s, batch.support_labels, batch.n_way))

@@ -29,7 +29,8 @@ class Reptile(Algorithm):
         names = self.adapted_names(model)
         params = model.encoder_params()
         for state in inner_loop(model, whole_task(batch), names, cfg.inner_steps, constant_lr(cfg.inner_lr),
-                                create_graph=False, head_init=cfg.head_init, track_meta_grad=False):
+                                create_graph=False, head_init=cfg.head_init, track_meta_grad=False,
+                                label_name_weight=self.name_weight()):
             pass
         loss = sum(0.5 * ((params[n] - state.fast[n].detach()) ** 2).sum() for n in names)
         self.backward(loss, weight)
