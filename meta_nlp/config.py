@@ -154,7 +154,7 @@ class MetaConfig:
                                              "R2D2's query logits, the inner loop's head of the others), so the "
                                              "meta-gradient also reaches the names' embeddings (label-semantic "
                                              "meta-learning). Off: with it FOMAML lost 1.3 points on ja "
-                                             "(results/label_names); ProtoNet: see results/protonet_names")
+                                             "(results/label_names) and ProtoNet 0.4 (results/protonet_names)")
     test_time_selection: str = _f("best", "how the test-time lr factor and steps are picked from their meta-validation "
                                           "grid: 'best' (the highest mean) or 'one_se' (the fewest steps, then the "
                                           "smallest factor, within one standard error over validation episodes of the "
