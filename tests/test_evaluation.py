@@ -302,3 +302,23 @@ def test_labels_that_name_nothing_add_nothing(tokenizer):
     assert tokenized_label_names([("a", "b"), ("c", "d")], ["entailment", "neutral"], tokenizer, 16, cpu) is None
     named = tokenized_label_names(["a", "b"], ["small_talk", "food"], tokenizer, 16, cpu)
     assert tokenizer.decode(named["input_ids"][0], skip_special_tokens=True) == "small talk"
+
+
+def test_an_interrupted_write_keeps_the_previous_results_json(tmp_path, monkeypatch):
+    """A run killed while writing results.json leaves the last complete one (a resumed study reads it back), and
+    no partial file behind."""
+    import json
+    from pathlib import Path
+    from meta_nlp.evaluation.report import write_results
+    write_results(tmp_path, {"seed": 0}, [{"method": "fomaml", "accuracy": 0.5}])
+    real_write_text = Path.write_text
+
+    def killed_halfway(self, text, *args, **kwargs):
+        real_write_text(self, text[: len(text) // 2], *args, **kwargs)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(Path, "write_text", killed_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        write_results(tmp_path, {"seed": 0}, [{"method": "fomaml", "accuracy": 0.6}] * 50)
+    monkeypatch.undo()
+    assert json.loads((tmp_path / "results.json").read_text())["results"] == [{"method": "fomaml", "accuracy": 0.5}]
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]

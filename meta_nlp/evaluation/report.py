@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -36,9 +37,17 @@ CODE_COMMIT = code_commit()  # read once, when the code is loaded: a run's check
 
 
 def write_results(output_dir: Path, config: dict, results: list[dict], extra: dict | None = None) -> Path:
+    """OUTPUT_DIR/results.json, replaced whole or not at all: a run interrupted while writing it (Ctrl-C, a killed
+    job) keeps the previous file instead of a truncated one that a resumed study could not read back, and two
+    processes pooling into one study folder never interleave their writes."""
     path = Path(output_dir) / "results.json"
-    path.write_text(json.dumps({"config": config, "versions": library_versions(), "results": results,
-                                **(extra or {})}, indent=2))
+    text = json.dumps({"config": config, "versions": library_versions(), "results": results, **(extra or {})}, indent=2)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        partial.write_text(text)
+        os.replace(partial, path)  # atomic on POSIX and Windows
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 
