@@ -30,9 +30,10 @@ class ProtoNet(Algorithm):
                     scale: torch.Tensor) -> torch.Tensor | float:
         """What the class names add to the query's logits (scale·w·cos(text, name), the test-time head's term) under
         --meta-train-label-names; 0 without it or without names."""
-        if not self.name_weight() or batch.label_names is None:
+        weight = self.name_weight()
+        if not weight or batch.label_names is None:
             return 0.0
-        return scale * self.name_weight() * (z_q @ model.embed(batch.label_names).t())
+        return scale * weight * (z_q @ model.embed(batch.label_names).t())
 
     def class_logits(self, z_s: torch.Tensor, z_q: torch.Tensor, batch: EpisodeBatch, scale: torch.Tensor) -> torch.Tensor:
         """The query's class logits from the support and query embeddings."""

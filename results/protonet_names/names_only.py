@@ -32,16 +32,16 @@ def names_only_accuracy(model: MetaModel, tokenizer, sampler, indices, max_lengt
 
 
 for seed in (0, 1):
-    reference = MetaLearner.from_pretrained(f"results/ja_methods_names/protonet_seed{seed}", device="cpu")
-    cfg = reference.cfg
+    learners = {name: MetaLearner.from_pretrained(pattern.format(seed=seed, suffix="_seed1" if seed else ""), device="cpu")
+                for name, pattern in ENCODERS.items() if pattern is not None}
+    cfg = learners["protonet"].cfg  # the episodes of the run the others are compared with
     samplers = {"ja": (load_held_out(cfg, "ja"), HELD_OUT), "validation": (prepare_languages(cfg).val_sampler(cfg), VALIDATION)}
-    for name, pattern in ENCODERS.items():
-        if pattern is None:
+    for name in ENCODERS:
+        if name in learners:
+            model, tokenizer = learners[name].model.eval(), learners[name].tokenizer
+        else:
             encoder, tokenizer = load_encoder(cfg.model)
             model = MetaModel(encoder, cfg.logit_scale).eval()
-        else:
-            learner = MetaLearner.from_pretrained(pattern.format(seed=seed, suffix="_seed1" if seed else ""), device="cpu")
-            model, tokenizer = learner.model.eval(), learner.tokenizer
         row = {where: names_only_accuracy(model, tokenizer, sampler, indices, cfg.max_length)
                for where, (sampler, indices) in samplers.items()}
         print(f"seed {seed} {name}: names alone, validation {row['validation']:.4f}, ja {row['ja']:.4f}", flush=True)
