@@ -1,0 +1,56 @@
+"""The paired differences quoted in results.md ("tenth measurements"): ProtoNet and both baselines at 40 meta-training
+steps (the seventh measurements' runs, code 8515b8e) and at 640 (the multitask baseline trained as many steps) on
+SIB-200 `jpn_Jpan` and `ita_Latn` and on the held-out task (chatterbot topics → SIB-200 topics), 2 seeds × 200
+episodes each, the same episodes at both budgets. The project's paired bootstrap (resampling episodes within seeds).
+Also draws each setting's budget curve, accuracy_by_budget.png beside this file. Settings whose 640-step runs have not
+finished are skipped. Run from the repository root: python results/sib200_640/pairs.py"""
+import json
+from functools import cache
+from pathlib import Path
+
+from meta_nlp.evaluation.stats import interval, paired_bootstrap
+from meta_nlp.recipes.budget import plot_accuracy_by_budget
+
+HERE = Path(__file__).parent
+SETTINGS = {  # name: (held-out languages, {budget: pooled run}, where its curve goes)
+    "SIB-200 study": (["jpn_Jpan", "ita_Latn"],
+                      {40: "results/study_sib200_names", 640: "results/sib200_640/steps640"}, HERE / "sib200"),
+    "held-out task": (["ita_Latn", "jpn_Jpan"],
+                      {40: "results/held_out_task_names", 640: "results/held_out_task_640/steps640"},
+                      HERE / "held_out_task"),
+}
+METHODS = ("protonet", "multitask", "finetune")
+
+
+@cache
+def results_of(run: str) -> list[dict]:
+    return json.load(open(f"{run}/results.json"))["results"]
+
+
+def row(run: str, method: str, language: str) -> dict:
+    return next(r for r in results_of(run) if r["method"] == method and r["language"] == language)
+
+
+def show(name: str, a: dict, b: dict) -> None:
+    print(f"  {name}: {a['accuracy']:.4f} − {b['accuracy']:.4f} = {interval(paired_bootstrap(a, b))}")
+
+
+for setting, (languages, runs, curve) in SETTINGS.items():
+    if not Path(runs[640], "results.json").is_file():
+        print(f"## {setting}: 640-step runs not finished, skipped")
+        continue
+    for language in languages:
+        rows = {(m, b): row(run, m, language) for b, run in runs.items() for m in METHODS}
+        print(f"## {setting}, {language}")
+        for budget in runs:
+            print(f"{budget} steps: " + ", ".join(
+                f"{m} {rows[m, budget]['accuracy']:.4f} ± {rows[m, budget]['ci95']:.4f} (selected step "
+                f"{rows[m, budget]['selected_step']}, test-time steps {rows[m, budget]['adapt_steps']})" for m in METHODS))
+        for m in METHODS:
+            show(f"{m}: 640 − 40", rows[m, 640], rows[m, 40])
+        for budget in runs:
+            for baseline in ("multitask", "finetune"):
+                show(f"protonet − {baseline} ({budget})", rows["protonet", budget], rows[baseline, budget])
+        show("protonet (640) − multitask (40)", rows["protonet", 640], rows["multitask", 40])
+    plot_accuracy_by_budget(curve, [{**row(run, m, language), "budget": b} for b, run in runs.items()
+                                    for m in METHODS for language in languages], 5)
