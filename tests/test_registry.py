@@ -76,6 +76,19 @@ def test_sib200_from_a_local_copy_has_12_languages_of_7_topics():
     assert any('"' in t for t in corpus["eng_Latn"]["entertainment"] + corpus["eng_Latn"]["politics"])  # CSV quoting
 
 
+def test_sib200_train_and_test_split_the_pooled_task_without_sharing_a_sentence():
+    # SIB-200 is parallel across languages by split, so meta-training on sib200_train and evaluating on sib200_test
+    # keeps every held-out evaluation sentence out of meta-training, in any language
+    needs(SIB200)
+    texts = {name: load_corpus(find_task(name, data_dir=SIB200), ["jpn_Jpan", "eng_Latn"])
+             for name in ("sib200", "sib200_train", "sib200_test")}
+    for lang in ("jpn_Jpan", "eng_Latn"):
+        seen, unseen, pooled = (sorted(t for ts in texts[name][lang].values() for t in ts)
+                                for name in ("sib200_train", "sib200_test", "sib200"))
+        assert (len(seen), len(unseen)) == (800, 204) and not set(seen) & set(unseen)
+        assert sorted(seen + unseen) == pooled
+
+
 def test_sib200_held_out_language_is_never_read_before_evaluation(monkeypatch):
     needs(SIB200)
     read: list[Path] = []
