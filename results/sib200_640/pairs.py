@@ -52,5 +52,6 @@ for setting, (languages, runs, curve) in SETTINGS.items():
             for baseline in ("multitask", "finetune"):
                 show(f"protonet − {baseline} ({budget})", rows["protonet", budget], rows[baseline, budget])
         show("protonet (640) − multitask (40)", rows["protonet", 640], rows["multitask", 40])
+    curve.mkdir(parents=True, exist_ok=True)
     plot_accuracy_by_budget(curve, [{**row(run, m, language), "budget": b} for b, run in runs.items()
                                     for m in METHODS for language in languages], 5)
