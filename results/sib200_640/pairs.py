@@ -2,8 +2,10 @@
 steps (the seventh measurements' runs, code 8515b8e) and at 640 (the multitask baseline trained as many steps) on
 SIB-200 `jpn_Jpan` and `ita_Latn` and on the held-out task (chatterbot topics → SIB-200 topics), 2 seeds × 200
 episodes each, the same episodes at both budgets. The project's paired bootstrap (resampling episodes within seeds).
-Also draws each setting's budget curve, accuracy_by_budget.png beside this file. Settings whose 640-step runs have not
-finished are skipped. Run from the repository root: python results/sib200_640/pairs.py"""
+Also draws each setting's budget curve, accuracy_by_budget.png beside this file. Then the control of the plan's
+addendum: SIB-200 at 640 steps with unseen sentences (configs/study_sib200_unseen.yaml; its own episodes, from the
+test rows, so paired only within itself). Settings whose 640-step runs have not finished are skipped.
+Run from the repository root: python results/sib200_640/pairs.py"""
 import json
 from functools import cache
 from pathlib import Path
@@ -55,3 +57,16 @@ for setting, (languages, runs, curve) in SETTINGS.items():
     curve.mkdir(parents=True, exist_ok=True)
     plot_accuracy_by_budget(curve, [{**row(run, m, language), "budget": b} for b, run in runs.items()
                                     for m in METHODS for language in languages], 5)
+
+UNSEEN = "results/sib200_unseen_640/steps640"
+if not Path(UNSEEN, "results.json").is_file():
+    print("## SIB-200, unseen sentences: 640-step runs not finished, skipped")
+else:
+    for language in ("jpn_Jpan", "ita_Latn"):
+        rows = {m: row(UNSEEN, m, language) for m in METHODS}
+        print(f"## SIB-200, unseen sentences (test rows), {language}, 640 steps")
+        print(", ".join(f"{m} {r['accuracy']:.4f} ± {r['ci95']:.4f} (selected step {r['selected_step']}, test-time "
+                        f"steps {r['adapt_steps']})" for m, r in rows.items()))
+        for baseline in ("multitask", "finetune"):
+            show(f"protonet − {baseline}", rows["protonet"], rows[baseline])
+        show("multitask − finetune", rows["multitask"], rows["finetune"])
