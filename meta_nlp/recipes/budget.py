@@ -99,13 +99,13 @@ def write_budget_report(out: Path, cfg: MetaConfig, rows: list[dict]) -> Path:
 
 def plot_accuracy_by_budget(out: Path, rows: list[dict], n_way: int) -> Path:
     fig, plots = axes_per_language(rows)
+    budgets = sorted({r["budget"] for r in rows})
     for ax, lang in plots:
         for method in dict.fromkeys(r["method"] for r in rows):
             mine = sorted((r for r in rows if (r["language"], r["method"]) == (lang, method)), key=lambda r: r["budget"])
             ax.errorbar([r["budget"] for r in mine], [r["accuracy"] for r in mine], yerr=[r["ci95"] for r in mine],
                         marker="o", capsize=3, label=method)
         ax.set_xscale("log", base=2)
-        budgets = sorted({r["budget"] for r in rows})
         ax.set_xticks(budgets, [str(b) for b in budgets])  # ticks at the measured budgets, not at powers of two
         ax.minorticks_off()
         finish_axes(ax, n_way, f"held-out language: {lang}", "meta-training steps (log scale)")

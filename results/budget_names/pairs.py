@@ -11,8 +11,7 @@ from meta_nlp.evaluation.stats import interval, paired_bootstrap
 from meta_nlp.recipes.budget import plot_accuracy_by_budget
 
 RUNS = {40: "results/ja_methods_names/pooled", 160: "results/budget_names/steps160", 640: "results/budget_names_640/steps640"}
-METHODS = {40: ("fomaml", "protonet", "multitask", "finetune"), 160: ("fomaml", "protonet", "multitask", "finetune"),
-           640: ("fomaml", "protonet", "multitask", "finetune")}
+METHODS = ("fomaml", "protonet", "multitask", "finetune")  # every method at every budget
 PAIRS = [("protonet", 160, "protonet", 40), ("fomaml", 160, "fomaml", 40), ("multitask", 160, "multitask", 40),
          ("protonet", 160, "multitask", 160), ("fomaml", 160, "multitask", 160), ("protonet", 160, "fomaml", 160),
          ("protonet", 160, "multitask", 40), ("finetune", 160, "finetune", 40),
@@ -33,10 +32,10 @@ def summary(r: dict) -> str:
 
 
 for budget in RUNS:
-    print(f"{budget} steps: " + ", ".join(summary(row(m, budget)) for m in METHODS[budget]))
+    print(f"{budget} steps: " + ", ".join(summary(row(m, budget)) for m in METHODS))
 for m, budget, other_m, other_budget in PAIRS:
     a, b = row(m, budget), row(other_m, other_budget)
     print(f"{m} ({budget}) {a['accuracy']:.4f} − {other_m} ({other_budget}) {b['accuracy']:.4f}: "
           f"{interval(paired_bootstrap(a, b))}")
 CURVE.mkdir(parents=True, exist_ok=True)
-plot_accuracy_by_budget(CURVE, [{**row(m, budget), "budget": budget} for budget in RUNS for m in METHODS[budget]], 5)
+plot_accuracy_by_budget(CURVE, [{**row(m, budget), "budget": budget} for budget in RUNS for m in METHODS], 5)
