@@ -149,7 +149,7 @@ def test_zero_shot_episodes_support_in_source_query_in_held_out_never_read_befor
                                                                                    tiny_model_dir):
     read = []
     real = chatterbot.read_language
-    monkeypatch.setattr(chatterbot, "read_language", lambda code: read.append(code) or real(code))
+    monkeypatch.setattr(chatterbot, "read_language", lambda code, *part: read.append(code) or real(code, *part))
     cfg = tiny_cfg(tmp_path, tiny_model_dir, eval_mode="zero_shot", held_out_language=["ja"], n_way=3, k_shot=2,
                    n_query=2)
     split = prepare_languages(cfg)

@@ -66,7 +66,7 @@ def test_validation_split_is_disjoint_and_complete():
 def test_held_out_language_is_never_read_before_evaluation(monkeypatch):
     read = []
     real = chatterbot.read_language
-    monkeypatch.setattr(chatterbot, "read_language", lambda code: read.append(code) or real(code))
+    monkeypatch.setattr(chatterbot, "read_language", lambda code, *part: read.append(code) or real(code, *part))
     split = prepare_languages(MetaConfig(held_out_language=["ja"]))
     split.val_sampler(MetaConfig())
     assert read and "ja" not in read

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, SHARED_DATA
 from test_cli import assert_one_line_error, run_script
 from meta_nlp.config import MetaConfig
-from meta_nlp.data import sources
+from meta_nlp.data import chatterbot, sources
 from meta_nlp.data.languages import load_held_out, prepare_languages
 from meta_nlp.data.registry import find_task, load_corpus
 from meta_nlp.data.sources import read_tatoeba_pairs
@@ -87,6 +87,25 @@ def test_sib200_train_and_test_split_the_pooled_task_without_sharing_a_sentence(
                                 for name in ("sib200_train", "sib200_test", "sib200"))
         assert (len(seen), len(unseen)) == (800, 204) and not set(seen) & set(unseen)
         assert sorted(seen + unseen) == pooled
+
+
+def test_chatterbot_topics_train_and_test_keep_translated_lines_apart():
+    # chatterbot's en and ja files are mostly line-by-line translations: where a ja file is exactly as long as its
+    # en file, the English line at the position of each of ja's evaluation lines is not in English's training part
+    tasks = {name: find_task(name) for name in ("chatterbot_topics_train", "chatterbot_topics_test")}
+    train, test = (load_corpus(task, ["en", "ja"]) for task in tasks.values())
+    for lang in ("en", "ja"):
+        assert sorted(train[lang]) and all(not set(train[lang][t]) & set(test[lang].get(t, [])) for t in train[lang])
+    aligned = 0
+    for path in sorted(chatterbot.language_folder("ja").glob("*.yml")):
+        ja, en = chatterbot.utterances(path), chatterbot.utterances(chatterbot.language_folder("en") / path.name)
+        if len(ja) != len(en):
+            continue
+        in_test = set(test["ja"].get(path.stem, []))
+        translations = {e for j, e in zip(ja, en) if j in in_test}
+        aligned += len(translations)
+        assert not translations & set(train["en"].get(path.stem, [])), path.name
+    assert aligned > 100  # the check above covers a good part of ja's evaluation lines
 
 
 def test_sib200_held_out_language_is_never_read_before_evaluation(monkeypatch):
@@ -205,8 +224,9 @@ def test_tatoeba_needs_its_folder_and_aligned_files(tmp_path):
     (LOCAL_SOURCE, "", "text,label\n", ["language 'en' has no rows", "en.csv", "source.data_dir"]),
     (LOCAL_SOURCE, "labels: [a, b]\n", "text,label\nhi,a\nyo,c\n", ["language 'en' has label 'c'", "field 'labels'"]),
     (LOCAL_SOURCE + "  txt_column: text\n", "", "text,label\nhi,a\n", ["unknown field 'source.txt_column'"]),
+    ("  kind: chatterbot_corpus\n  file_part: [0.6, 0.5]\n", "", "", ["field 'source.file_part'", "[0.6, 0.5]"]),
 ], ids=["missing-field", "unknown-kind", "missing-column", "language-without-data", "label-not-in-labels",
-        "unknown-field"])
+        "unknown-field", "empty-file-part"])
 def test_bad_task_input_is_one_line_naming_file_and_field(tmp_path, source, top, data, needles):
     task_dir = user_task(tmp_path, source, top)
     (task_dir / "data").mkdir()

@@ -455,13 +455,25 @@ class ChatterbotSource:
     lists_offline = True
 
     def __init__(self, f: Fields):
-        f.only(("kind",))
+        f.only(("kind", "file_part"))
+        self.part = file_part(f)
 
     def languages(self) -> list[str]:
         return chatterbot.available_languages()
 
     def read_language(self, lang: str) -> Labelled:
-        return chatterbot.read_language(lang)  # looked up at call time: tests patch it to see what is read
+        # looked up at call time: tests patch it to see what is read
+        return chatterbot.read_language(lang, self.part)
+
+
+def file_part(f: Fields) -> tuple[float, float]:
+    """`file_part: [start, end]`: the part of each topic file read, as fractions of its utterances (default the
+    whole file; meta_nlp/data/chatterbot.py: part_of_file)."""
+    value = f.get("file_part", list(chatterbot.WHOLE_FILE))
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)
+            and 0 <= value[0] < value[1] <= 1):
+        raise f.error("file_part", f"must be [start, end] with 0 <= start < end <= 1, got {value!r}")
+    return float(value[0]), float(value[1])
 
 
 class ChatterbotParallel:

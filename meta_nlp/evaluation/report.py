@@ -58,8 +58,8 @@ def write_report(output_dir: Path, config: dict, results: list[dict], extra: dic
     if results and all(r.get("setting") == "supervised" for r in results):
         return write_zero_shot_report(output_dir, config, results, extra)
     lines = [f"# meta_nlp results: {config['task']}, {config['n_way']}-way {config['k_shot']}-shot", "",
-             *([f"**Held-out task**: evaluated on `{config['held_out_task']}`, a task never meta-trained on (other "
-                "labels, other texts).", ""] if config.get("held_out_task") else []),
+             *([f"**Held-out task**: evaluated on `{config['held_out_task']}`, whose texts were never meta-trained "
+                "on.", ""] if config.get("held_out_task") else []),
              f"Model `{config['model']}`, meta-trained with `{config['algorithm']}` for {config['max_steps']} steps "
              f"(meta-batch {config['meta_batch_size']}, {config['inner_steps']} inner steps), seed {config['seed']}.",
              "Every method adapts on the same seeded held-out episodes; checkpoints and test-time lr and steps were "
