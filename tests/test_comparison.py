@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 from meta_nlp.config import MetaConfig
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.evaluation.comparison import compare_runs
+from meta_nlp.evaluation.comparison import compare_runs, result_row
 
 
 def fake_run(path, episodes, **config):
@@ -31,6 +31,13 @@ def test_ablation_table_gives_paired_differences(tmp_path):
     other_seed = fake_run(tmp_path / "seed1", [0.5] * 4, seed=1)
     with pytest.raises(MetaNLPError, match="differ in seed"):
         compare_runs([other_seed], ref)
+
+
+def test_result_row_finds_a_method_on_a_language(tmp_path):
+    run = fake_run(tmp_path / "run", [0.2, 0.4])
+    assert result_row(run, "anil", "ja")["accuracy"] == pytest.approx(0.3)
+    with pytest.raises(MetaNLPError, match="no anil result on ko"):
+        result_row(run, "anil", "ko")
 
 
 def test_compare_runs_cli_errors_in_one_line(tmp_path):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 
 from meta_nlp.config import NOT_MEASURED, MetaConfig, saved_config
@@ -28,6 +29,20 @@ def run_summary(path: Path, method: str | None = None) -> tuple[dict, dict]:
     if not mine:
         raise MetaNLPError(f"{path}: results.json has no {method} result at K={cfg['k_shot']}")
     return cfg, mine[0]
+
+
+@cache
+def _results_of(run: str) -> list[dict]:
+    return json.loads(Path(run, "results.json").read_text())["results"]
+
+
+def result_row(run: str | Path, method: str, language: str) -> dict:
+    """The first result of `method` on held-out `language` in a finished run or pooled study (its results.json): what
+    the analysis scripts under results/ pair with each other."""
+    found = [r for r in _results_of(str(run)) if r["method"] == method and r["language"] == language]
+    if not found:
+        raise MetaNLPError(f"{run}: results.json has no {method} result on {language}")
+    return found[0]
 
 
 def settings_changed(cfg: dict, reference: dict) -> str:

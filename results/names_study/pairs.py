@@ -3,9 +3,8 @@ names at test time (code 8515b8e) on held-out `ja` (the default job), SIB-200 `j
 held-out task (chatterbot topics → SIB-200 topics), 2 seeds × 200 episodes each, the same episodes in every run of a
 setting; each under the `best` test-time rule and re-evaluated under `one_se`. The project's paired bootstrap
 (resampling episodes within seeds). Run from the repository root: python results/names_study/pairs.py"""
-import json
-from functools import cache
 
+from meta_nlp.evaluation.comparison import result_row
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 
 SETTINGS = {  # name: (languages, today's runs under `best`, the same checkpoints under `one_se`, the runs before the names)
@@ -17,15 +16,6 @@ SETTINGS = {  # name: (languages, today's runs under `best`, the same checkpoint
                       "results/held_out_task_logistic"),
 }
 METHODS = ("fomaml", "multitask", "finetune")
-
-
-@cache
-def results_of(run: str) -> list[dict]:
-    return json.load(open(f"{run}/results.json"))["results"]
-
-
-def row(run: str, method: str, language: str) -> dict:
-    return next(r for r in results_of(run) if r["method"] == method and r["language"] == language)
 
 
 def methods_line(rows: dict) -> str:
@@ -40,14 +30,14 @@ for setting, (languages, best, one_se, before) in SETTINGS.items():
     for language in languages:
         print(f"## {setting}, {language}")
         for rule, run in (("best", best), ("one_se", one_se)):
-            rows = {m: row(run, m, language) for m in METHODS}
+            rows = {m: result_row(run, m, language) for m in METHODS}
             print(f"{rule}: {methods_line(rows)}")
             show(f"fomaml − multitask ({rule})", rows["fomaml"], rows["multitask"])
             show(f"fomaml − finetune ({rule})", rows["fomaml"], rows["finetune"])
         for m in METHODS:
-            show(f"{m}: one_se − best", row(one_se, m, language), row(best, m, language))
+            show(f"{m}: one_se − best", result_row(one_se, m, language), result_row(best, m, language))
         for m in METHODS:
-            show(f"{m}: today (best) − before the names", row(best, m, language), row(before, m, language))
+            show(f"{m}: today (best) − before the names", result_row(best, m, language), result_row(before, m, language))
 
 # 48 meta-validation episodes instead of 12 (model selection and the test-time rule), queued before any of the runs
 # above were read; the same seeds and evaluation episodes, so paired against the 12-episode runs.
@@ -56,9 +46,9 @@ VAL48 = {"default job, chatterbot": (["ja"], "results/val48/default/pooled", "re
 for setting, (languages, val48, val12) in VAL48.items():
     for language in languages:
         print(f"## {setting}, {language}: 48 validation episodes")
-        rows = {m: row(val48, m, language) for m in METHODS}
+        rows = {m: result_row(val48, m, language) for m in METHODS}
         print(methods_line(rows))
         show("fomaml − multitask (48)", rows["fomaml"], rows["multitask"])
         show("fomaml − finetune (48)", rows["fomaml"], rows["finetune"])
         for m in METHODS:
-            show(f"{m}: 48 − 12 validation episodes", rows[m], row(val12, m, language))
+            show(f"{m}: 48 − 12 validation episodes", rows[m], result_row(val12, m, language))

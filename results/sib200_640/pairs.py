@@ -6,10 +6,9 @@ Also draws each setting's budget curve, accuracy_by_budget.png beside this file.
 addendum: SIB-200 at 640 steps with unseen sentences (configs/study_sib200_unseen.yaml; its own episodes, from the
 test rows, so paired only within itself). Settings whose 640-step runs have not finished are skipped.
 Run from the repository root: python results/sib200_640/pairs.py"""
-import json
-from functools import cache
 from pathlib import Path
 
+from meta_nlp.evaluation.comparison import result_row
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 from meta_nlp.recipes.budget import plot_accuracy_by_budget
 
@@ -24,15 +23,6 @@ SETTINGS = {  # name: (held-out languages, {budget: pooled run}, where its curve
 METHODS = ("protonet", "multitask", "finetune")
 
 
-@cache
-def results_of(run: str) -> list[dict]:
-    return json.load(open(f"{run}/results.json"))["results"]
-
-
-def row(run: str, method: str, language: str) -> dict:
-    return next(r for r in results_of(run) if r["method"] == method and r["language"] == language)
-
-
 def show(name: str, a: dict, b: dict) -> None:
     print(f"  {name}: {a['accuracy']:.4f} − {b['accuracy']:.4f} = {interval(paired_bootstrap(a, b))}")
 
@@ -42,7 +32,7 @@ for setting, (languages, runs, curve) in SETTINGS.items():
         print(f"## {setting}: 640-step runs not finished, skipped")
         continue
     for language in languages:
-        rows = {(m, b): row(run, m, language) for b, run in runs.items() for m in METHODS}
+        rows = {(m, b): result_row(run, m, language) for b, run in runs.items() for m in METHODS}
         print(f"## {setting}, {language}")
         for budget in runs:
             print(f"{budget} steps: " + ", ".join(
@@ -55,7 +45,7 @@ for setting, (languages, runs, curve) in SETTINGS.items():
                 show(f"protonet − {baseline} ({budget})", rows["protonet", budget], rows[baseline, budget])
         show("protonet (640) − multitask (40)", rows["protonet", 640], rows["multitask", 40])
     curve.mkdir(parents=True, exist_ok=True)
-    plot_accuracy_by_budget(curve, [{**row(run, m, language), "budget": b} for b, run in runs.items()
+    plot_accuracy_by_budget(curve, [{**result_row(run, m, language), "budget": b} for b, run in runs.items()
                                     for m in METHODS for language in languages], 5)
 
 UNSEEN = "results/sib200_unseen_640/steps640"
@@ -63,7 +53,7 @@ if not Path(UNSEEN, "results.json").is_file():
     print("## SIB-200, unseen sentences: 640-step runs not finished, skipped")
 else:
     for language in ("jpn_Jpan", "ita_Latn"):
-        rows = {m: row(UNSEEN, m, language) for m in METHODS}
+        rows = {m: result_row(UNSEEN, m, language) for m in METHODS}
         print(f"## SIB-200, unseen sentences (test rows), {language}, 640 steps")
         print(", ".join(f"{m} {r['accuracy']:.4f} ± {r['ci95']:.4f} (selected step {r['selected_step']}, test-time "
                         f"steps {r['adapt_steps']})" for m, r in rows.items()))
