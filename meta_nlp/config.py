@@ -77,9 +77,10 @@ class MetaConfig:
     model: str = _f(DEFAULT_MODEL, "Hugging Face encoder id or local folder (default: packaged all-MiniLM-L6-v2)")
     held_out_language: list = _f(["ja"], "language never seen until final evaluation (repeatable)", repeat=True)
     held_out_task: str | None = _f(None, "evaluate on this task instead (texts never meta-trained on: other labels, "
-                                         "or the same labels on other rows, as sib200_test), in --held-out-language, a language of that task; name its languages "
-                                         "apart from --task's with --train-languages when the two tasks code them "
-                                         "differently (ja / jpn_Jpan). Default: --task")
+                                         "or the same labels on other rows, as sib200_test), in --held-out-language, "
+                                         "a language of that task; name its languages apart from --task's with "
+                                         "--train-languages when the two tasks code them differently (ja / jpn_Jpan). "
+                                         "Default: --task")
     held_out_data_dir: str | None = _f(None, "local folder of --held-out-task's data (as --data-dir is --task's)")
     train_languages: list = _f([], "meta-training languages (repeatable; default: every other language of the task)", repeat=True)
     validation_languages: list = _f([], "languages kept out of meta-training and read only to select the checkpoint "

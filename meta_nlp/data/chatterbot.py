@@ -79,7 +79,10 @@ def part_of_file(path: Path, part: tuple[float, float] = WHOLE_FILE) -> list[str
     every = conversations(path)
     total, position = max(sum(map(len, every)), 1), 0
     for conversation in every:
-        (inside.extend if part[0] <= position / total < part[1] else outside.update)(conversation)
+        if part[0] <= position / total < part[1]:
+            inside.extend(conversation)
+        else:
+            outside.update(conversation)
         position += len(conversation)
     return [utterance for utterance in inside if utterance not in outside]
 
