@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 from meta_nlp.config import MetaConfig
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.evaluation.comparison import compare_runs, result_row
+from meta_nlp.evaluation.comparison import compare_runs, paired_difference, result_row
 
 
 def fake_run(path, episodes, **config):
@@ -38,6 +38,8 @@ def test_result_row_finds_a_method_on_a_language(tmp_path):
     assert result_row(run, "anil", "ja")["accuracy"] == pytest.approx(0.3)
     with pytest.raises(MetaNLPError, match="no anil result on ko"):
         result_row(run, "anil", "ko")
+    better = dict(result_row(run, "anil", "ja"), accuracy=0.5, episode_accuracy=[0.4, 0.6])
+    assert paired_difference(better, result_row(run, "anil", "ja")) == "0.5000 − 0.3000 = **+0.2000 [+0.2000, +0.2000]**"
 
 
 def test_compare_runs_cli_errors_in_one_line(tmp_path):

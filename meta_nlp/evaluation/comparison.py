@@ -45,6 +45,11 @@ def result_row(run: str | Path, method: str, language: str) -> dict:
     return found[0]
 
 
+def paired_difference(a: dict, b: dict) -> str:
+    """'a − b = Δ [95% paired bootstrap]' of two results on the same episodes, as the analysis scripts print it."""
+    return f"{a['accuracy']:.4f} − {b['accuracy']:.4f} = {interval(paired_bootstrap(a, b))}"
+
+
 def settings_changed(cfg: dict, reference: dict) -> str:
     changed = [f"{k}={cfg[k]}" for k in cfg if k not in NOT_SETTINGS and cfg[k] != reference.get(k)]
     return ", ".join(changed) or "(reference settings)"

@@ -4,8 +4,7 @@ held-out task (chatterbot topics → SIB-200 topics), 2 seeds × 200 episodes ea
 setting; each under the `best` test-time rule and re-evaluated under `one_se`. The project's paired bootstrap
 (resampling episodes within seeds). Run from the repository root: python results/names_study/pairs.py"""
 
-from meta_nlp.evaluation.comparison import result_row
-from meta_nlp.evaluation.stats import interval, paired_bootstrap
+from meta_nlp.evaluation.comparison import paired_difference, result_row
 
 SETTINGS = {  # name: (languages, today's runs under `best`, the same checkpoints under `one_se`, the runs before the names)
     "default job, chatterbot": (["ja"], "results/default_job_names_2seeds", "results/one_se_names/default/pooled",
@@ -23,7 +22,7 @@ def methods_line(rows: dict) -> str:
 
 
 def show(name: str, a: dict, b: dict) -> None:
-    print(f"  {name}: {a['accuracy']:.4f} − {b['accuracy']:.4f} = {interval(paired_bootstrap(a, b))}")
+    print(f"  {name}: {paired_difference(a, b)}")
 
 
 for setting, (languages, best, one_se, before) in SETTINGS.items():

@@ -8,8 +8,7 @@ test rows, so paired only within itself). Settings whose 640-step runs have not 
 Run from the repository root: python results/sib200_640/pairs.py"""
 from pathlib import Path
 
-from meta_nlp.evaluation.comparison import result_row
-from meta_nlp.evaluation.stats import interval, paired_bootstrap
+from meta_nlp.evaluation.comparison import paired_difference, result_row
 from meta_nlp.recipes.budget import plot_accuracy_by_budget
 
 HERE = Path(__file__).parent
@@ -24,7 +23,7 @@ METHODS = ("protonet", "multitask", "finetune")
 
 
 def show(name: str, a: dict, b: dict) -> None:
-    print(f"  {name}: {a['accuracy']:.4f} − {b['accuracy']:.4f} = {interval(paired_bootstrap(a, b))}")
+    print(f"  {name}: {paired_difference(a, b)}")
 
 
 for setting, (languages, runs, curve) in SETTINGS.items():
