@@ -39,7 +39,8 @@ def test_result_row_finds_a_method_on_a_language(tmp_path):
     with pytest.raises(MetaNLPError, match="no anil result on ko"):
         result_row(run, "anil", "ko")
     better = dict(result_row(run, "anil", "ja"), accuracy=0.5, episode_accuracy=[0.4, 0.6])
-    assert paired_difference(better, result_row(run, "anil", "ja")) == "0.5000 − 0.3000 = **+0.2000 [+0.2000, +0.2000]**"
+    line = paired_difference(better, result_row(run, "anil", "ja"))
+    assert line == "0.5000 − 0.3000 = **+0.2000 [+0.2000, +0.2000]**"
 
 
 def test_compare_runs_cli_errors_in_one_line(tmp_path):
