@@ -65,8 +65,8 @@ def _f(default: Any, help: str, **kw: Any) -> Any:
 @dataclass
 class MetaConfig:
     # --- what to learn -------------------------------------------------------------
-    algorithm: str = _f("fomaml", f"meta-learning algorithm: one of {', '.join(ALGORITHMS)}; or a learned editor "
-                                  f"({', '.join(EDITORS)}: model editing, see --edit-fraction)")
+    algorithm: str = _f("protonet", f"meta-learning algorithm: one of {', '.join(ALGORITHMS)}; or a learned editor "
+                                    f"({', '.join(EDITORS)}: model editing, see --edit-fraction)")
     task: str = _f("chatterbot_topics", "task name from tasks/*.yaml or --task-dir (see --list-tasks); several, "
                                         "comma-separated (a,b): meta-training draws episodes across them, each from "
                                         "one task and language ('task:language'), and --held-out-language is one of "

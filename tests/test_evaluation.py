@@ -290,7 +290,7 @@ def test_names_in_meta_training_need_a_weight_and_our_backend():
     with pytest.raises(MetaNLPError, match="needs a weight above 0"):
         MetaConfig(meta_train_label_names=True, label_name_weight=0.0).validate()
     with pytest.raises(MetaNLPError, match="drop --meta-train-label-names"):
-        MetaConfig(meta_train_label_names=True, backend="higher").validate()
+        MetaConfig(algorithm="fomaml", meta_train_label_names=True, backend="higher").validate()
     assert MetaConfig(meta_train_label_names=True).validate().meta_train_label_names
 
 

@@ -28,21 +28,21 @@ def run(args: list[str], env: dict | None = None, timeout: int = 900) -> subproc
 def default_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     run([sys.executable, "scripts/meta_train.py", *QUICK, "--output-dir", str(out),
-         "--hub-dry-run", "--hub-model-id", "me/tiny-fomaml"])
+         "--hub-dry-run", "--hub-model-id", "me/tiny-protonet"])
     return out
 
 
 def test_meta_train_writes_results_report_and_plot(default_run):
     data = json.loads((default_run / "results.json").read_text())
     assert {"config", "versions", "results"} <= data.keys()
-    assert data["config"]["algorithm"] == "fomaml" and data["config"]["held_out_language"] == ["ja"]
+    assert data["config"]["algorithm"] == "protonet" and data["config"]["held_out_language"] == ["ja"]
     methods = {r["method"] for r in data["results"]}
-    assert methods == {"fomaml", "finetune", "multitask"}
+    assert methods == {"protonet", "finetune", "multitask"}
     for r in data["results"]:
         assert r["language"] == "ja" and r["n_episodes"] == 4 and (r["n_way"], r["k_shot"]) == (5, 5)
         assert 0.0 <= r["accuracy"] <= 1.0 and r["ci95"] >= 0 and len(r["accuracy_by_step"]) == 3
         assert len(r["episode_accuracy"]) == 4
-    assert "| ja | fomaml |" in (default_run / "report.md").read_text()
+    assert "| ja | protonet |" in (default_run / "report.md").read_text()
     assert (default_run / "accuracy_by_step.png").stat().st_size > 1000
     assert (default_run / "checkpoints" / "checkpoint_2").is_dir()
     assert (default_run / "multitask" / "best").is_dir()  # the baseline trains on the same engine, with checkpoints
@@ -52,7 +52,7 @@ def test_meta_train_writes_results_report_and_plot(default_run):
     assert (default_run / "multitask" / "checkpoints" / "checkpoint_2").is_dir()
     upload = default_run / "hub_upload"  # --hub-dry-run: exactly what would be pushed
     assert (upload / "README.md").is_file() and (upload / "meta_nlp.json").is_file()
-    assert not (upload / "checkpoints").exists() and "me/tiny-fomaml" in (upload / "README.md").read_text()
+    assert not (upload / "checkpoints").exists() and "me/tiny-protonet" in (upload / "README.md").read_text()
     assert not [f.name for f in upload.rglob("*") if f.is_file() and str(default_run).encode() in f.read_bytes()]
 
 
@@ -80,8 +80,8 @@ def test_evaluate_script_on_another_language(default_run):
     proc = run([sys.executable, "scripts/evaluate.py", "--checkpoint", str(default_run), "--held-out-language", "ko",
                 "--baselines", "none", "--eval-episodes", "3"])
     data = json.loads((default_run / "eval_ko" / "results.json").read_text())
-    assert [(r["method"], r["language"], r["n_episodes"]) for r in data["results"]] == [("fomaml", "ko", 3)]
-    assert "| ko | fomaml |" in proc.stdout
+    assert [(r["method"], r["language"], r["n_episodes"]) for r in data["results"]] == [("protonet", "ko", 3)]
+    assert "| ko | protonet |" in proc.stdout
     assert data["mixed_precision"] in ("no", "bf16")  # what --mixed-precision auto became here
 
 
@@ -94,7 +94,7 @@ def test_resume_latest_of_a_finished_run_only_evaluates(default_run):
     assert f"resumed from {default_run / 'checkpoints' / 'checkpoint_2'} at step 2" in proc.stdout + proc.stderr
     after = json.loads((default_run / "results.json").read_text())
     assert (default_run / "best" / "model.safetensors").read_bytes() == weights
-    first = next(r for r in before["results"] if r["method"] == "fomaml")
+    first = next(r for r in before["results"] if r["method"] == "protonet")
     assert [r["episode_accuracy"] for r in after["results"]] == [first["episode_accuracy"]]
     assert after["training"]["steps"] == 2 and after["training"]["selected_step"] == before["training"]["selected_step"]
 

@@ -1,8 +1,8 @@
 """Meta-train an encoder, evaluate it and two baselines on held-out languages, write the report.
 
 examples:
-  accelerate launch scripts/meta_train.py                       # default: FOMAML on chatterbot topics, held-out ja
-  accelerate launch scripts/meta_train.py --algorithm protonet --held-out-language it
+  accelerate launch scripts/meta_train.py                       # default: ProtoNet on chatterbot topics, held-out ja
+  accelerate launch scripts/meta_train.py --algorithm fomaml --held-out-language it
   accelerate launch scripts/meta_train.py --algorithm mldg --leave-one-out ja,it,ko   # one run per held-out language
   accelerate launch scripts/meta_train.py --eval-mode zero_shot                 # support in en, query in ja
   accelerate launch scripts/meta_train.py --teacher runs/protonet --student-layers 3 --algorithm protonet \
@@ -11,9 +11,9 @@ examples:
   accelerate launch scripts/meta_train.py --config configs/default.yaml --max-steps 200
   ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 scripts/meta_train.py   # 2 CPU processes (gloo)
   accelerate launch scripts/meta_train.py --resume-from-checkpoint latest --output-dir runs/default
-  accelerate launch scripts/meta_train.py --push-to-hub --hub-model-id me/minilm-fomaml-topics
+  accelerate launch scripts/meta_train.py --push-to-hub --hub-model-id me/minilm-protonet-topics
   python scripts/meta_train.py --list-tasks
-  meta-nlp-train --algorithm protonet                           # the console command: one process, as python scripts/meta_train.py
+  meta-nlp-train --algorithm fomaml                             # the console command: one process, as python scripts/meta_train.py
 
 Outputs in --output-dir: results.json, report.md, accuracy_by_step.png, best/ (the checkpoint
 chosen on meta-validation; load it with meta_nlp.MetaLearner.from_pretrained), checkpoints/checkpoint_N
