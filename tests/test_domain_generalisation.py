@@ -326,6 +326,9 @@ def test_study_pools_seeds_pairs_with_the_best_baseline_and_resumes(tmp_path, ti
     calls.clear()
     moved = study.run_study(replace(cfg, output_dir=str(tmp_path / "moved")), replace(spec, shots=[1, 2, 3]))
     assert calls == [] and moved["results"] == wider["results"]
+    # the baselines' folders finished beside fomaml, the study's --algorithm then; they train no meta-learner
+    assert study.run_study(replace(cfg, output_dir=str(tmp_path / "moved"), algorithm="protonet"),
+                           replace(spec, shots=[1, 2, 3]))["results"] == wider["results"] and calls == []
     shutil.rmtree(tmp_path / "moved" / "it" / "seed0" / "fomaml" / "best")  # scores kept, weights not (results/)
     with pytest.raises(MetaNLPError, match=r"seed0/fomaml has no saved model \(best/\) to evaluate at K=\[4\]"):
         study.run_study(replace(cfg, output_dir=str(tmp_path / "moved")), replace(spec, shots=[1, 2, 3, 4]))

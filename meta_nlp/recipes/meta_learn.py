@@ -109,13 +109,14 @@ def run_sweep(cfg: MetaConfig) -> dict:
     return {"results": results, **extra}
 
 
-def finished_run(cfg: MetaConfig) -> dict:
-    """What the finished run in cfg.output_dir wrote (results.json), if it ran with `cfg`'s settings. A sweep or
-    study re-run reuses finished runs; one of other settings (say --max-steps) must not be pooled with the rest."""
+def finished_run(cfg: MetaConfig, ignored: tuple[str, ...] = ()) -> dict:
+    """What the finished run in cfg.output_dir wrote (results.json), if it ran with `cfg`'s settings, bar the
+    `ignored` ones. A sweep or study re-run reuses finished runs; one of other settings (say --max-steps) must not be
+    pooled with the rest."""
     out = Path(cfg.output_dir)
     data = json.loads((out / "results.json").read_text())
     saved, wanted = saved_config(data.get("config", {})), json.loads(json.dumps(cfg.to_dict()))
-    differ = [k for k, v in wanted.items() if k not in NOT_MEASURED and k in saved and saved[k] != v]
+    differ = [k for k, v in wanted.items() if k not in (*NOT_MEASURED, *ignored) and k in saved and saved[k] != v]
     if differ:
         more = f" (and {len(differ) - 1} more settings)" if len(differ) > 1 else ""
         raise MetaNLPError(f"{out} finished earlier with {differ[0]}={saved[differ[0]]!r}, not {wanted[differ[0]]!r}"

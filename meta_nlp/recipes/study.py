@@ -175,7 +175,9 @@ def run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
 
 
 def finished_run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
-    data = finished_run(cfg)
+    # The baselines' folder trains no meta-learner: the --algorithm it ran beside (the default, when it changed) is
+    # not one of its settings.
+    data = finished_run(cfg, ignored=("algorithm",) if method == BASELINE_RUN else ())
     missing = sorted(set(cfg.eval_shots) - {r["k_shot"] for r in data["results"]})
     if not missing:
         PartialState().print(f"study: {out} finished earlier, reading it")
