@@ -1,0 +1,63 @@
+"""The paired differences quoted in results.md ("twelfth measurements"), written before the runs finished (plan.md).
+1. The README's default job re-measured with ProtoNet, its new algorithm (2 seeds × 200 `ja` episodes, pooled by
+   scripts/pool_seeds.py into default_2seeds/), against its baselines and against the earlier runs on the same
+   episodes: FOMAML, the default until now (results/default_job_names_2seeds), and ProtoNet on older code
+   (results/ja_methods_names).
+2. SIB-200 with unseen sentences at 40 and 640 meta-steps (configs/study_sib200_unseen.yaml), the same episodes.
+3. `ko` and `uk` with unseen lines at 40 meta-steps (configs/study_chatterbot_unseen.yaml --leave-one-out ko,uk; the
+   plan's addendum).
+Sections whose runs have not finished are skipped. The project's paired bootstrap (resampling episodes within seeds).
+Run from the repository root: python results/default_unseen/pairs.py"""
+from pathlib import Path
+
+from meta_nlp.evaluation.comparison import paired_difference, result_row
+
+METHODS = ("protonet", "multitask", "finetune")
+
+
+def show(name: str, a: dict, b: dict) -> None:
+    print(f"  {name}: {paired_difference(a, b)}")
+
+
+def describe(rows: dict) -> str:
+    return ", ".join(f"{m} {r['accuracy']:.4f} ± {r['ci95']:.4f} (selected step {r['selected_step']}, test-time steps "
+                     f"{r['adapt_steps']})" for m, r in rows.items())
+
+
+def finished(*runs: str) -> bool:
+    return all(Path(run, "results.json").is_file() for run in runs)
+
+
+DEFAULT = "results/default_unseen/default_2seeds"
+if finished(DEFAULT):
+    rows = {m: result_row(DEFAULT, m, "ja") for m in METHODS}
+    print("## the default job (ProtoNet, 40 steps), ja\n" + describe(rows))
+    for baseline in ("multitask", "finetune"):
+        show(f"protonet − {baseline}", rows["protonet"], rows[baseline])
+    show("protonet − fomaml (the previous default)", rows["protonet"],
+         result_row("results/default_job_names_2seeds", "fomaml", "ja"))
+    show("protonet − protonet on older code", rows["protonet"],
+         result_row("results/ja_methods_names/pooled", "protonet", "ja"))
+    show("multitask − multitask on older code", rows["multitask"],
+         result_row("results/default_job_names_2seeds", "multitask", "ja"))
+else:
+    print("## the default job: not finished, skipped")
+
+for setting, languages, runs in (
+        ("SIB-200, unseen sentences", ("jpn_Jpan", "ita_Latn"),
+         {b: f"results/sib200_unseen_640/steps{b}" for b in (40, 640)}),
+        ("chatterbot, unseen lines", ("ko", "uk"), {40: "results/chatterbot_unseen_ko_uk/steps40"})):
+    if not finished(*runs.values()):
+        print(f"## {setting}: not finished, skipped")
+        continue
+    for language in languages:
+        rows = {(m, b): result_row(run, m, language) for b, run in runs.items() for m in METHODS}
+        print(f"## {setting}, {language}")
+        for budget in runs:
+            print(f"{budget} steps: " + describe({m: rows[m, budget] for m in METHODS}))
+            for baseline in ("multitask", "finetune"):
+                show(f"protonet − {baseline} ({budget})", rows["protonet", budget], rows[baseline, budget])
+        if 640 in runs:
+            for m in METHODS[:2]:
+                show(f"{m}: 640 − 40", rows[m, 640], rows[m, 40])
+            show("protonet (640) − multitask (40)", rows["protonet", 640], rows["multitask", 40])
