@@ -1,8 +1,8 @@
 """The paired differences quoted in results.md ("twelfth measurements"), written before the runs finished (plan.md).
 1. The README's default job re-measured with ProtoNet, its new algorithm (2 seeds × 200 `ja` episodes, pooled by
    scripts/pool_seeds.py into default_2seeds/), against its baselines and against the earlier runs on the same
-   episodes: FOMAML, the default until now (results/default_job_names_2seeds), and ProtoNet on older code
-   (results/ja_methods_names).
+   episodes: FOMAML, the default until now (results/default_job_names_2seeds), ProtoNet on older code
+   (results/ja_methods_names) and SetFit (results/setfit_fp32).
 2. SIB-200 with unseen sentences at 40 and 640 meta-steps (configs/study_sib200_unseen.yaml), the same episodes.
 3. `ko` and `uk` with unseen lines at 40 meta-steps (configs/study_chatterbot_unseen.yaml --leave-one-out ko,uk; the
    plan's addendum).
@@ -40,6 +40,8 @@ if finished(DEFAULT):
          result_row("results/ja_methods_names/pooled", "protonet", "ja"))
     show("multitask − multitask on older code", rows["multitask"],
          result_row("results/default_job_names_2seeds", "multitask", "ja"))
+    show("protonet − setfit (float32, results/setfit_fp32)", rows["protonet"],
+         result_row("results/setfit_fp32/pooled", "setfit", "ja"))
 else:
     print("## the default job: not finished, skipped")
 
