@@ -4,8 +4,8 @@
    episodes: FOMAML, the default until now (results/default_job_names_2seeds), ProtoNet on older code
    (results/ja_methods_names) and SetFit (results/setfit_fp32).
 2. SIB-200 with unseen sentences at 40 and 640 meta-steps (configs/study_sib200_unseen.yaml), the same episodes.
-3. `ko` and `uk` with unseen lines at 40 meta-steps (configs/study_chatterbot_unseen.yaml --leave-one-out ko,uk; the
-   plan's addendum).
+3. `ko` and `uk` with unseen lines at 40 meta-steps (configs/study_chatterbot_unseen.yaml, one study per
+   --held-out-language; the plan's addenda).
 Sections whose runs have not finished are skipped. The project's paired bootstrap (resampling episodes within seeds).
 Run from the repository root: python results/default_unseen/pairs.py"""
 from pathlib import Path
@@ -34,6 +34,7 @@ if finished(DEFAULT):
     print("## the default job (ProtoNet, 40 steps), ja\n" + describe(rows))
     for baseline in ("multitask", "finetune"):
         show(f"protonet − {baseline}", rows["protonet"], rows[baseline])
+    show("multitask − finetune", rows["multitask"], rows["finetune"])
     show("protonet − fomaml (the previous default)", rows["protonet"],
          result_row("results/default_job_names_2seeds", "fomaml", "ja"))
     show("protonet − protonet on older code", rows["protonet"],
@@ -48,7 +49,8 @@ else:
 for setting, languages, runs in (
         ("SIB-200, unseen sentences", ("jpn_Jpan", "ita_Latn"),
          {b: f"results/sib200_unseen_640/steps{b}" for b in (40, 640)}),
-        ("chatterbot, unseen lines", ("ko", "uk"), {40: "results/chatterbot_unseen_ko_uk/steps40"})):
+        *(("chatterbot, unseen lines", (lang,), {40: f"results/chatterbot_unseen_{lang}/steps40"})
+          for lang in ("ko", "uk"))):
     if not finished(*runs.values()):
         print(f"## {setting}: not finished, skipped")
         continue
