@@ -344,9 +344,10 @@ class MetaConfig:
         if self.held_out_task in self.task.split(","):
             raise MetaNLPError(f"--held-out-task {self.held_out_task} is --task itself: leave it out to hold out "
                                "languages of the training task")
-        if self.leave_one_out:
-            raise MetaNLPError("a --held-out-task is evaluated in its --held-out-language(s); --leave-one-out sweeps "
-                               "the languages of --task")
+        if self.leave_one_out == ["all"]:
+            raise MetaNLPError("--leave-one-out all sweeps the languages of --task; with a --held-out-task name the "
+                               "languages (e.g. --leave-one-out ko,uk): each fold trains on --task without one and "
+                               "evaluates the held-out task in it")
         if self.teacher or self.algorithm in EDITORS:
             raise MetaNLPError("--held-out-task evaluates meta-learners; distillation and editing runs hold out "
                                "languages of --task")

@@ -357,6 +357,21 @@ def test_budget_curve_runs_the_study_at_each_budget_on_the_same_episodes(tmp_pat
     assert json.loads((run / "results.json").read_text())["budgets"] == [1, 2]
 
 
+def test_a_study_sweeps_languages_of_a_held_out_task(tmp_path, tiny_model_dir):
+    """Each fold meta-trains on --task's part of the others (the unseen-line split) and evaluates the held-out task's
+    part of its language."""
+    from meta_nlp.recipes import study
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, task="chatterbot_topics_train", held_out_task="chatterbot_topics_test",
+                   leave_one_out=["en", "it"], baselines=[], **TINY)
+    rows = study.run_study(cfg, study.StudySpec(methods=["fomaml"], seeds=[0], shots=[2]))["results"]
+    assert {(r["method"], r["language"]) for r in rows} == {("fomaml", "en"), ("fomaml", "it")}
+    for lang, other in (("en", "it"), ("it", "en")):
+        data = json.loads((tmp_path / "run" / lang / "seed0" / "fomaml" / "results.json").read_text())
+        assert data["train_languages"] == [other] and data["config"]["held_out_task"] == "chatterbot_topics_test"
+    with pytest.raises(MetaNLPError, match="--leave-one-out all sweeps the languages of --task"):
+        replace(cfg, leave_one_out=["all"]).validate()
+
+
 def test_mldg_and_zero_shot_evaluation_run_end_to_end(tmp_path, tiny_model_dir):
     from meta_nlp.recipes.meta_learn import run_experiment
     cfg = tiny_cfg(tmp_path, tiny_model_dir, algorithm="mldg", eval_mode="zero_shot", held_out_language=["ja"],
