@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 from meta_nlp.config import MetaConfig
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.evaluation.comparison import compare_runs, paired_difference, result_row
+from meta_nlp.evaluation.comparison import compare_runs, paired_difference, result_row, result_summary
 
 
 def fake_run(path, episodes, **config):
@@ -41,6 +41,8 @@ def test_result_row_finds_a_method_on_a_language(tmp_path):
     better = dict(result_row(run, "anil", "ja"), accuracy=0.5, episode_accuracy=[0.4, 0.6])
     line = paired_difference(better, result_row(run, "anil", "ja"))
     assert line == "0.5000 − 0.3000 = **+0.2000 [+0.2000, +0.2000]**"
+    pooled = dict(better, selected_step=[40, 20], adapt_steps=[3, 1])
+    assert result_summary(pooled) == "anil 0.5000 ± 0.0100 (selected step [40, 20], test-time steps [3, 1])"
 
 
 def test_compare_runs_cli_errors_in_one_line(tmp_path):

@@ -45,6 +45,13 @@ def result_row(run: str | Path, method: str, language: str) -> dict:
     return found[0]
 
 
+def result_summary(row: dict) -> str:
+    """'method accuracy ± CI (selected step S, test-time steps T)' of a result row, as the analysis scripts print it
+    (S and T: one per pooled seed)."""
+    return (f"{row['method']} {row['accuracy']:.4f} ± {row['ci95']:.4f} (selected step {row['selected_step']}, "
+            f"test-time steps {row['adapt_steps']})")
+
+
 def paired_difference(a: dict, b: dict) -> str:
     """'a − b = Δ [95% paired bootstrap]' of two results on the same episodes, as the analysis scripts print it."""
     return f"{a['accuracy']:.4f} − {b['accuracy']:.4f} = {interval(paired_bootstrap(a, b))}"

@@ -6,7 +6,7 @@ results/budget_names_640/curve/accuracy_by_budget.png. Run from the repository r
 from functools import cache
 from pathlib import Path
 
-from meta_nlp.evaluation.comparison import run_summary
+from meta_nlp.evaluation.comparison import result_summary, run_summary
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 from meta_nlp.recipes.budget import plot_accuracy_by_budget
 
@@ -26,13 +26,8 @@ def row(method: str, budget: int) -> dict:
     return run_summary(Path(RUNS[budget]), method)[1]
 
 
-def summary(r: dict) -> str:
-    return (f"{r['method']} {r['accuracy']:.4f} ± {r['ci95']:.4f} (selected step {r['selected_step']}, "
-            f"test-time steps {r['adapt_steps']})")
-
-
 for budget in RUNS:
-    print(f"{budget} steps: " + ", ".join(summary(row(m, budget)) for m in METHODS))
+    print(f"{budget} steps: " + ", ".join(result_summary(row(m, budget)) for m in METHODS))
 for m, budget, other_m, other_budget in PAIRS:
     a, b = row(m, budget), row(other_m, other_budget)
     print(f"{m} ({budget}) {a['accuracy']:.4f} − {other_m} ({other_budget}) {b['accuracy']:.4f}: "

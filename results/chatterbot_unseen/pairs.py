@@ -4,7 +4,7 @@ ProtoNet at 640, each against both baselines trained as many steps, on the same 
 last 40% of ja's topic files) at every budget. The plan's `ko` addendum was cancelled before its runs started, so it
 has no section here. The project's paired bootstrap (resampling episodes within seeds).
 Run from the repository root: python results/chatterbot_unseen/pairs.py"""
-from meta_nlp.evaluation.comparison import paired_difference, result_row
+from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary
 
 LANGUAGE = "ja"
 BASELINES = ("multitask", "finetune")
@@ -19,10 +19,7 @@ def show(name: str, a: dict, b: dict) -> None:
 rows = {(m, b): result_row(run, m, LANGUAGE) for b, (run, methods) in RUNS.items() for m in methods + BASELINES}
 print(f"## chatterbot, unseen lines, {LANGUAGE}")
 for budget, (run, methods) in RUNS.items():
-    print(f"{budget} steps: " + ", ".join(
-        f"{m} {rows[m, budget]['accuracy']:.4f} ± {rows[m, budget]['ci95']:.4f} (selected step "
-        f"{rows[m, budget]['selected_step']}, test-time steps {rows[m, budget]['adapt_steps']})"
-        for m in methods + BASELINES))
+    print(f"{budget} steps: " + ", ".join(result_summary(rows[m, budget]) for m in methods + BASELINES))
     for m in methods:
         for baseline in BASELINES:
             show(f"{m} − {baseline} ({budget})", rows[m, budget], rows[baseline, budget])

@@ -10,18 +10,13 @@ Sections whose runs have not finished are skipped. The project's paired bootstra
 Run from the repository root: python results/default_unseen/pairs.py"""
 from pathlib import Path
 
-from meta_nlp.evaluation.comparison import paired_difference, result_row
+from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary
 
 METHODS = ("protonet", "multitask", "finetune")
 
 
 def show(name: str, a: dict, b: dict) -> None:
     print(f"  {name}: {paired_difference(a, b)}")
-
-
-def describe(rows: dict) -> str:
-    return ", ".join(f"{m} {r['accuracy']:.4f} ± {r['ci95']:.4f} (selected step {r['selected_step']}, test-time steps "
-                     f"{r['adapt_steps']})" for m, r in rows.items())
 
 
 def finished(*runs: str) -> bool:
@@ -31,7 +26,7 @@ def finished(*runs: str) -> bool:
 DEFAULT = "results/default_unseen/default_2seeds"
 if finished(DEFAULT):
     rows = {m: result_row(DEFAULT, m, "ja") for m in METHODS}
-    print("## the default job (ProtoNet, 40 steps), ja\n" + describe(rows))
+    print("## the default job (ProtoNet, 40 steps), ja\n" + ", ".join(map(result_summary, rows.values())))
     for baseline in ("multitask", "finetune"):
         show(f"protonet − {baseline}", rows["protonet"], rows[baseline])
     show("multitask − finetune", rows["multitask"], rows["finetune"])
@@ -58,7 +53,7 @@ for setting, languages, runs in (
         rows = {(m, b): result_row(run, m, language) for b, run in runs.items() for m in METHODS}
         print(f"## {setting}, {language}")
         for budget in runs:
-            print(f"{budget} steps: " + describe({m: rows[m, budget] for m in METHODS}))
+            print(f"{budget} steps: " + ", ".join(result_summary(rows[m, budget]) for m in METHODS))
             for baseline in ("multitask", "finetune"):
                 show(f"protonet − {baseline} ({budget})", rows["protonet", budget], rows[baseline, budget])
         if 640 in runs:

@@ -8,7 +8,7 @@ test rows, so paired only within itself). Settings whose 640-step runs have not 
 Run from the repository root: python results/sib200_640/pairs.py"""
 from pathlib import Path
 
-from meta_nlp.evaluation.comparison import paired_difference, result_row
+from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary
 from meta_nlp.recipes.budget import plot_accuracy_by_budget
 
 HERE = Path(__file__).parent
@@ -34,9 +34,7 @@ for setting, (languages, runs, curve) in SETTINGS.items():
         rows = {(m, b): result_row(run, m, language) for b, run in runs.items() for m in METHODS}
         print(f"## {setting}, {language}")
         for budget in runs:
-            print(f"{budget} steps: " + ", ".join(
-                f"{m} {rows[m, budget]['accuracy']:.4f} ± {rows[m, budget]['ci95']:.4f} (selected step "
-                f"{rows[m, budget]['selected_step']}, test-time steps {rows[m, budget]['adapt_steps']})" for m in METHODS))
+            print(f"{budget} steps: " + ", ".join(result_summary(rows[m, budget]) for m in METHODS))
         for m in METHODS:
             show(f"{m}: 640 − 40", rows[m, 640], rows[m, 40])
         for budget in runs:
@@ -54,8 +52,7 @@ else:
     for language in ("jpn_Jpan", "ita_Latn"):
         rows = {m: result_row(UNSEEN, m, language) for m in METHODS}
         print(f"## SIB-200, unseen sentences (test rows), {language}, 640 steps")
-        print(", ".join(f"{m} {r['accuracy']:.4f} ± {r['ci95']:.4f} (selected step {r['selected_step']}, test-time "
-                        f"steps {r['adapt_steps']})" for m, r in rows.items()))
+        print(", ".join(result_summary(r) for r in rows.values()))
         for baseline in ("multitask", "finetune"):
             show(f"protonet − {baseline}", rows["protonet"], rows[baseline])
         show("multitask − finetune", rows["multitask"], rows["finetune"])
