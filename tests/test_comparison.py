@@ -10,7 +10,8 @@ import pytest
 from conftest import ROOT
 from meta_nlp.config import MetaConfig
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.evaluation.comparison import compare_runs, paired_difference, result_row, result_summary
+from meta_nlp.evaluation.comparison import (compare_runs, paired_difference, result_row, result_summary,
+                                              rows_by_budget)
 
 
 def fake_run(path, episodes, **config):
@@ -43,6 +44,20 @@ def test_result_row_finds_a_method_on_a_language(tmp_path):
     assert line == "0.5000 − 0.3000 = **+0.2000 [+0.2000, +0.2000]**"
     pooled = dict(better, selected_step=[40, 20], adapt_steps=[3, 1])
     assert result_summary(pooled) == "anil 0.5000 ± 0.0100 (selected step [40, 20], test-time steps [3, 1])"
+
+
+def test_rows_by_budget_reads_each_budgets_run(tmp_path):
+    runs = {}
+    for budget, accuracy in ((40, 0.3), (640, 0.5)):
+        runs[budget] = tmp_path / f"steps{budget}"
+        runs[budget].mkdir()
+        row = {"method": "anil", "language": "ja", "accuracy": accuracy, "ci95": 0.01, "selected_step": [budget],
+               "adapt_steps": [1]}
+        (runs[budget] / "results.json").write_text(json.dumps({"results": [row]}))
+    rows, table = rows_by_budget(runs, ("anil",), "ja")
+    assert rows["anil", 640]["accuracy"] == 0.5 and rows["anil", 40]["accuracy"] == 0.3
+    assert table.splitlines() == ["40 steps: anil 0.3000 ± 0.0100 (selected step [40], test-time steps [1])",
+                                  "640 steps: anil 0.5000 ± 0.0100 (selected step [640], test-time steps [1])"]
 
 
 def test_compare_runs_cli_errors_in_one_line(tmp_path):

@@ -52,6 +52,14 @@ def result_summary(row: dict) -> str:
             f"test-time steps {row['adapt_steps']})")
 
 
+def rows_by_budget(runs: dict[int, str | Path], methods: tuple[str, ...], language: str) -> tuple[dict, str]:
+    """({(method, budget): result row}, one 'B steps: <result_summary>, ...' line per budget) of a budget study's
+    pooled runs (runs: budget -> folder) on held-out `language`, as the analysis scripts print them."""
+    rows = {(m, b): result_row(run, m, language) for b, run in runs.items() for m in methods}
+    lines = [f"{b} steps: " + ", ".join(result_summary(rows[m, b]) for m in methods) for b in runs]
+    return rows, "\n".join(lines)
+
+
 def paired_difference(a: dict, b: dict) -> str:
     """'a − b = Δ [95% paired bootstrap]' of two results on the same episodes, as the analysis scripts print it."""
     return f"{a['accuracy']:.4f} − {b['accuracy']:.4f} = {interval(paired_bootstrap(a, b))}"

@@ -10,7 +10,7 @@ Sections whose runs have not finished are skipped. The project's paired bootstra
 Run from the repository root: python results/default_unseen/pairs.py"""
 from pathlib import Path
 
-from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary
+from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary, rows_by_budget
 
 METHODS = ("protonet", "multitask", "finetune")
 
@@ -50,10 +50,9 @@ for setting, languages, runs in (
         print(f"## {setting}: not finished, skipped")
         continue
     for language in languages:
-        rows = {(m, b): result_row(run, m, language) for b, run in runs.items() for m in METHODS}
-        print(f"## {setting}, {language}")
+        rows, table = rows_by_budget(runs, METHODS, language)
+        print(f"## {setting}, {language}\n{table}")
         for budget in runs:
-            print(f"{budget} steps: " + ", ".join(result_summary(rows[m, budget]) for m in METHODS))
             for baseline in ("multitask", "finetune"):
                 show(f"protonet − {baseline} ({budget})", rows["protonet", budget], rows[baseline, budget])
         if 640 in runs:

@@ -8,7 +8,7 @@ test rows, so paired only within itself). Settings whose 640-step runs have not 
 Run from the repository root: python results/sib200_640/pairs.py"""
 from pathlib import Path
 
-from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary
+from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary, rows_by_budget
 from meta_nlp.recipes.budget import plot_accuracy_by_budget
 
 HERE = Path(__file__).parent
@@ -31,10 +31,8 @@ for setting, (languages, runs, curve) in SETTINGS.items():
         print(f"## {setting}: 640-step runs not finished, skipped")
         continue
     for language in languages:
-        rows = {(m, b): result_row(run, m, language) for b, run in runs.items() for m in METHODS}
-        print(f"## {setting}, {language}")
-        for budget in runs:
-            print(f"{budget} steps: " + ", ".join(result_summary(rows[m, budget]) for m in METHODS))
+        rows, table = rows_by_budget(runs, METHODS, language)
+        print(f"## {setting}, {language}\n{table}")
         for m in METHODS:
             show(f"{m}: 640 − 40", rows[m, 640], rows[m, 40])
         for budget in runs:
