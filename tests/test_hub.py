@@ -184,7 +184,7 @@ def test_translation_ranking_card_reports_retrieval_and_embedding_usage(run_dir,
 
 def test_card_without_command_shows_an_equivalent_one(run_dir, tmp_path):
     text = (build_upload_folder(run_dir, tmp_path / "up") / "README.md").read_text()
-    assert "scripts/meta_train.py --algorithm protonet --model some/base" in text
+    assert "scripts/meta_train.py --model some/base" in text  # settings at their default (protonet) are left out
     assert "--train-languages en --train-languages it" in text
 
 
