@@ -38,3 +38,16 @@ for setting, languages, study in (("sib200", ("jpn_Jpan", "ita_Latn"), "results/
         show("protonet: 48 − 12", protonet, before["protonet"])
         for baseline in METHODS[1:]:
             show(f"protonet (48) − {baseline} (12)", protonet, before[baseline])
+
+# 3. (added when the baselines were re-run with 48 episodes, before their numbers were read) The studies' baselines
+# with 48 validation episodes (baselines48/<setting>: scripts/study.py beside copies of the ProtoNet runs above,
+# pooled with --seeds 0,1 --finished-only): each against its 12-episode run, and ProtoNet against them.
+for setting, languages, study in (("sib200", ("jpn_Jpan", "ita_Latn"), "results/sib200_unseen_640/steps40"),
+                                  ("ko", ("ko",), "results/chatterbot_unseen_ko/steps40"),
+                                  ("uk", ("uk",), "results/chatterbot_unseen_uk/steps40")):
+    for language in languages:
+        now = {m: result_row(f"{HERE}/baselines48/{setting}", m, language) for m in METHODS}
+        print(f"## {setting}, {language}, every method at 48\n  " + ", ".join(map(result_summary, now.values())))
+        for baseline in METHODS[1:]:
+            show(f"{baseline}: 48 − 12", now[baseline], result_row(study, baseline, language))
+            show(f"protonet − {baseline} (both 48)", now["protonet"], now[baseline])
