@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from meta_nlp.engine.trainer import best_step
-from meta_nlp.evaluation.stats import bootstrap_difference
+from meta_nlp.evaluation.stats import bootstrap_difference, standard_error
 
 records = [json.loads(p.read_text()) for p in sorted(Path("results/phi0_selection/scores").glob("*.json"))]
 
@@ -46,3 +46,16 @@ for r in kept_phi0:
 print(f"step 40 − φ⁰ where the 12-episode selection kept φ⁰ ({len(kept_phi0)} runs), pooled: "
       f"{pooled_difference([(r, 40, 0) for r in kept_phi0])}")
 print(f"step 40 − φ⁰, all {len(records)} runs, pooled: {pooled_difference([(r, 40, 0) for r in records])}")
+
+
+# (added in review) How finely n validation episodes tell settings apart: the standard error of one model's score,
+# and of the difference between two steps of a run on the same episodes, over the 18 (run, step) models scored here.
+def standard_errors(episodes: int) -> str:
+    one = [standard_error(s[:episodes]) for r in records for s in r["selecting"].values()]
+    paired = [standard_error(np.subtract(r["selecting"][b], r["selecting"][a])[:episodes])
+              for r in records for a, b in (("0", "20"), ("0", "40"), ("20", "40"))]
+    return (f"{episodes} episodes: one score ±{100 * np.mean(one):.1f} points ({100 * min(one):.1f}-{100 * max(one):.1f}),"
+            f" a paired difference of two steps ±{100 * np.mean(paired):.1f} ({100 * min(paired):.1f}-{100 * max(paired):.1f})")
+
+
+print(f"\nstandard errors, {standard_errors(12)}; {standard_errors(48)}")

@@ -8,10 +8,19 @@ the runs finished; results.md quotes them. The project's paired bootstrap (resam
    <setting>/pooled) against ProtoNet with 12 and against the studies' baselines, which ran with 12.
 Run from the repository root: python results/phi0_selection/pairs.py        # output pairs.txt
 """
+import json
+from pathlib import Path
+
+import numpy as np
+
 from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary
 
 METHODS = ("protonet", "multitask", "finetune")
 HERE = "results/phi0_selection"
+# (setting, its held-out languages, the twelfth measurements' 40-step study with 12 validation episodes)
+STUDIES = (("sib200", ("jpn_Jpan", "ita_Latn"), "results/sib200_unseen_640/steps40"),
+           ("ko", ("ko",), "results/chatterbot_unseen_ko/steps40"),
+           ("uk", ("uk",), "results/chatterbot_unseen_uk/steps40"))
 
 
 def show(name: str, a: dict, b: dict) -> None:
@@ -27,9 +36,7 @@ for baseline in METHODS[1:]:
 for m in METHODS:
     show(f"{m}: 48 − 12", new[m], old[m])
 
-for setting, languages, study in (("sib200", ("jpn_Jpan", "ita_Latn"), "results/sib200_unseen_640/steps40"),
-                                  ("ko", ("ko",), "results/chatterbot_unseen_ko/steps40"),
-                                  ("uk", ("uk",), "results/chatterbot_unseen_uk/steps40")):
+for setting, languages, study in STUDIES:
     for language in languages:
         protonet = result_row(f"{HERE}/{setting}/pooled", "protonet", language)
         before = {m: result_row(study, m, language) for m in METHODS}
@@ -42,12 +49,22 @@ for setting, languages, study in (("sib200", ("jpn_Jpan", "ita_Latn"), "results/
 # 3. (added when the baselines were re-run with 48 episodes, before their numbers were read) The studies' baselines
 # with 48 validation episodes (baselines48/<setting>: scripts/study.py beside copies of the ProtoNet runs above,
 # pooled with --seeds 0,1 --finished-only): each against its 12-episode run, and ProtoNet against them.
-for setting, languages, study in (("sib200", ("jpn_Jpan", "ita_Latn"), "results/sib200_unseen_640/steps40"),
-                                  ("ko", ("ko",), "results/chatterbot_unseen_ko/steps40"),
-                                  ("uk", ("uk",), "results/chatterbot_unseen_uk/steps40")):
+for setting, languages, study in STUDIES:
     for language in languages:
         now = {m: result_row(f"{HERE}/baselines48/{setting}", m, language) for m in METHODS}
         print(f"## {setting}, {language}, every method at 48\n  " + ", ".join(map(result_summary, now.values())))
         for baseline in METHODS[1:]:
             show(f"{baseline}: 48 − 12", now[baseline], result_row(study, baseline, language))
             show(f"protonet − {baseline} (both 48)", now["protonet"], now[baseline])
+
+# 4. (added in review) The 48-episode runs trained the same weights as the 12-episode ones: each 48-episode run's
+# selection scores by step equal fresh_validation.py's scores of the 12-episode run's saved weights on the same 48
+# episodes (scores/, rounded as results.json rounds them).
+for setting, languages, study in STUDIES:
+    for seed in (0, 1):
+        new_run, old_run = f"{HERE}/{setting}/seed{seed}", f"{study}/{'_'.join(languages)}/seed{seed}/protonet"
+        recorded = json.loads(Path(new_run, "results.json").read_text())["training"]["val_accuracy_by_step"]
+        scored = json.loads(Path(HERE, "scores", old_run.replace("/", "__") + ".json").read_text())["selecting"]
+        rescored = {step: round(float(np.mean(s[:48])), 4) for step, s in scored.items()}
+        print(f"{new_run}: selection by step {recorded}; {old_run}'s weights {rescored}: "
+              f"{'the same' if recorded == rescored else 'DIFFERENT'}")
