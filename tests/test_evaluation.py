@@ -228,6 +228,54 @@ def test_episodes_are_evaluated_at_the_runs_mixed_precision(tiny_model_dir, toke
     assert seen == {dtype} and scores.shape == (2, 2) and ((scores >= 0) & (scores <= 1)).all()
 
 
+
+def test_a_score_measured_before_is_reused_only_for_the_same_model_rule_and_episodes(tiny_model_dir, tokenizer,
+                                                                                    fresh_accelerate_state):
+    """The default job scored φ⁰ three times and each selected checkpoint twice on the same validation episodes; a
+    repeat is now read back. It must equal a fresh computation, and anything that decides the scores must make
+    them be computed again."""
+    from dataclasses import replace
+    from accelerate import Accelerator
+    from meta_nlp.algorithms.test_time import test_time_rule
+    from meta_nlp.evaluation import evaluator
+    from meta_nlp.models.encoder import MetaModel, load_encoder
+    model = MetaModel(load_encoder(tiny_model_dir)[0])
+    cfg = MetaConfig(inner_layers=1, test_time_head="logistic")
+    accelerator = Accelerator(cpu=True)
+
+    class Episodes:
+        def __init__(self, shift=0):
+            self.shift = shift
+
+        def episode(self, i):
+            return Episode([TEXTS[(i + j + self.shift) % 5] for j in range(4)], [0, 0, 1, 1], TEXTS[:4],
+                           [0, 1, 0, 1], ["a", "b"], "xx")
+    runs = []
+    handle = model.encoder.encoder.layer[-1].register_forward_hook(lambda *args: runs.append(1))
+
+    def scores(rule=None, episodes=None, factor=1.0, steps=2):
+        runs.clear()
+        out = evaluator.score_episodes(model, tokenizer, rule or test_time_rule("finetune", model, cfg),
+                                       episodes or Episodes(), 3, steps, factor, cfg, accelerator, "test")
+        return out, bool(runs)
+    try:
+        first, computed = scores()
+        assert computed
+        again, computed = scores()
+        assert not computed and (again == first).all()  # read back
+        evaluator._MEASURED.clear()
+        fresh, computed = scores()
+        assert computed and (fresh == first).all()  # what was read back is what computing gives
+        for changed in (dict(factor=3.0), dict(steps=1), dict(episodes=Episodes(shift=1)),
+                        dict(rule=test_time_rule("finetune", model, replace(cfg, finetune_lr=0.01))),
+                        dict(rule=test_time_rule("finetune", model, replace(cfg, label_name_weight=0.0)))):
+            assert scores(**changed)[1], changed
+        with torch.no_grad():
+            model.encoder.embeddings.word_embeddings.weight[0, 0] += 1e-6  # any weight, even one that barely moves
+        assert scores()[1]
+    finally:
+        handle.remove()
+
 def label_name_episode(tokenizer):
     """Three classes whose names are words of the query texts: 'castle' is about the query 'old castle ...'."""
     episode = Episode([TEXTS[i % 5] + f" {i}" for i in range(6)], [0, 0, 1, 1, 2, 2],

@@ -7,16 +7,18 @@ meta-learners and baselines.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
+import torch
 from accelerate import Accelerator
 from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
 from meta_nlp.algorithms import TestTimeRule
-from meta_nlp.algorithms.inner import to_batch
+from meta_nlp.algorithms.inner import EpisodeBatch, to_batch
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import EpisodeSampler
 from meta_nlp.evaluation.stats import mean_ci95, standard_error
@@ -48,24 +50,73 @@ class MethodScores:
                 "accuracy_by_step": [float(x) for x in self.by_episode_step.mean(0)], "seed": cfg.seed, **self.extra}
 
 
+# Scores this process has measured, by everything that decides them (`scoring_key`). A run scores the same model by
+# the same rule on the same episodes more than once: φ⁰ at step 0 of the meta-learner's and of the multitask
+# baseline's model selection and in finetune's test-time grid, and each selected checkpoint at its selection and in
+# the x1 column of its grid (when --eval-inner-steps is --inner-steps). Each repeat was a whole validation pass.
+_MEASURED: dict[str, np.ndarray] = {}
+
+
 def score_episodes(model: MetaModel, tokenizer, rule: TestTimeRule, sampler: EpisodeSampler, n_episodes: int,
                    steps: int, lr_factor: float, cfg: MetaConfig, accelerator: Accelerator, desc: str) -> np.ndarray:
-    """[n_episodes, steps+1] query accuracies; episodes are spread over processes and gathered."""
-    metric = load_accuracy_metric()
+    """[n_episodes, steps+1] query accuracies; episodes are spread over processes and gathered. Scores measured
+    before in this process under the same key are returned as they are (the computation is the same)."""
     model.eval()
     model.requires_grad_(False)  # only the fast weights need gradients at test time
-    mine = range(accelerator.process_index, n_episodes, accelerator.num_processes)
+    batches = [to_batch(sampler.episode(i), tokenizer, cfg.max_length, accelerator.device) for i in range(n_episodes)]
+    key = scoring_key(model, rule, batches, steps, lr_factor, cfg.head_init, accelerator)
+    if key not in _MEASURED:
+        _MEASURED[key] = measured_scores(model, rule, batches, steps, lr_factor, cfg.head_init, accelerator, desc)
+    return _MEASURED[key].copy()
+
+
+def measured_scores(model: MetaModel, rule: TestTimeRule, batches: list[EpisodeBatch], steps: int, lr_factor: float,
+                    head_init: str, accelerator: Accelerator, desc: str) -> np.ndarray:
+    """`score_episodes`' scores, computed."""
+    metric = load_accuracy_metric()
+    mine = range(accelerator.process_index, len(batches), accelerator.num_processes)
     rows = []
     # At the run's --mixed-precision, as in meta-training (bf16 took the default job from 934 s to 417-529 s on a
     # CPU with native bf16, results.md "fifth measurements").
     with reusing_lower_states(model), accelerator.autocast():  # φ is frozen: each text runs through the frozen layers once
         for i in tqdm(mine, desc=desc, disable=not accelerator.is_local_main_process, leave=False, dynamic_ncols=True):
-            batch = to_batch(sampler.episode(i), tokenizer, cfg.max_length, accelerator.device)
-            refs = batch.query_labels.tolist()
-            preds = rule.predict(model, batch, steps, lr_factor, cfg.head_init)
+            refs = batches[i].query_labels.tolist()
+            preds = rule.predict(model, batches[i], steps, lr_factor, head_init)
             rows.append((i, [metric.compute(predictions=p, references=refs)["accuracy"] for p in preds]))
     rows = sorted(gather_object(rows)) if accelerator.num_processes > 1 else rows
     return np.array([r for _, r in rows], dtype=float)
+
+
+def scoring_key(model: MetaModel, rule: TestTimeRule, batches: list[EpisodeBatch], steps: int, lr_factor: float,
+                head_init: str, accelerator: Accelerator) -> str:
+    """A digest of everything `measured_scores` reads: the model's weights and architecture, the rule (its fields,
+    its learning rate at each step), the episodes as token ids, the steps, factor and head, and how it runs
+    (device, precision, processes, threads: they can change the last bits, so a score is reused only under the
+    same). Identical on every process, so all of them reuse a score or none does."""
+    digest = hashlib.blake2b(digest_size=20)
+
+    def add(*parts) -> None:
+        for part in parts:
+            if isinstance(part, torch.Tensor):
+                digest.update(f"{part.dtype}{tuple(part.shape)}".encode())
+                digest.update(part.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+            else:
+                digest.update(repr(part).encode())
+
+    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+        add(name, tensor)
+    add(model.encoder.config.to_json_string(), getattr(model.encoder.config, "_attn_implementation", None))
+    for f in fields(rule):
+        value = getattr(rule, f.name)
+        add(f.name, *([value(n, t) for n in rule.names for t in range(steps)] if callable(value) else [value]))
+    for batch in batches:
+        for f in fields(batch):
+            value = getattr(batch, f.name)
+            if f.name != "episode":  # the texts as the model reads them: token ids, masks, labels
+                add(f.name, *([x for item in value.items() for x in item] if isinstance(value, dict) else [value]))
+    add(type(rule).__name__, steps, lr_factor, head_init, str(accelerator.device), accelerator.mixed_precision,
+        accelerator.num_processes, torch.get_num_threads())
+    return digest.hexdigest()
 
 
 def validation_accuracy(model: MetaModel, tokenizer, rule: TestTimeRule, val_sampler: EpisodeSampler, cfg: MetaConfig,
