@@ -114,7 +114,7 @@ def scoring_key(model: MetaModel, rule: TestTimeRule, batches: list[EpisodeBatch
             value = getattr(batch, f.name)
             if f.name != "episode":  # the texts as the model reads them: token ids, masks, labels
                 add(f.name, *([x for item in value.items() for x in item] if isinstance(value, dict) else [value]))
-    add(type(rule).__name__, steps, lr_factor, head_init, str(accelerator.device), accelerator.mixed_precision,
+    add(type(rule).__name__, steps, lr_factor, head_init, accelerator.device.type, accelerator.mixed_precision,
         accelerator.num_processes, torch.get_num_threads())
     return digest.hexdigest()
 
