@@ -37,13 +37,13 @@ def no_hub_environment(monkeypatch):
         monkeypatch.setattr(sys.modules["datasets.config"], "HF_DATASETS_OFFLINE", False)
 
 
-
 @pytest.fixture(autouse=True)
 def no_scores_from_other_tests():
     """Each test measures its own scores: none is read back from one that another test measured (evaluator's
     `_MEASURED`), so a test that counts or hooks the computation sees it."""
     from meta_nlp.evaluation import evaluator
     evaluator._MEASURED.clear()
+
 
 def tiny_bert(vocab_size: int = 30522, seed: int = 0):
     from transformers import BertConfig, BertModel

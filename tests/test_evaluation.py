@@ -228,7 +228,6 @@ def test_episodes_are_evaluated_at_the_runs_mixed_precision(tiny_model_dir, toke
     assert seen == {dtype} and scores.shape == (2, 2) and ((scores >= 0) & (scores <= 1)).all()
 
 
-
 def test_a_score_measured_before_is_reused_only_for_the_same_model_rule_and_episodes(tiny_model_dir, tokenizer,
                                                                                     fresh_accelerate_state):
     """The default job scored φ⁰ three times and each selected checkpoint twice on the same validation episodes; a
@@ -275,6 +274,25 @@ def test_a_score_measured_before_is_reused_only_for_the_same_model_rule_and_epis
         assert scores()[1]
     finally:
         handle.remove()
+
+
+def test_a_run_reads_back_the_passes_it_repeats(tmp_path, tiny_model_dir, monkeypatch):
+    """The default job's repeats: φ⁰ by the baselines' rule (ProtoNet's test-time rule is the same SGD) at step 0 of
+    the multitask baseline's selection and in finetune's x1 grid column, and each selected checkpoint in the x1
+    column of its grid (more where a selection keeps φ⁰). Each distinct pass is computed once."""
+    from conftest import tiny_cfg
+    from meta_nlp.evaluation import evaluator
+    from meta_nlp.recipes import meta_learn
+    asked, computed = [], []
+    key, measured = evaluator.scoring_key, evaluator.measured_scores
+    monkeypatch.setattr(evaluator, "scoring_key", lambda *args: asked.append(key(*args)) or asked[-1])
+    monkeypatch.setattr(evaluator, "measured_scores", lambda *args: computed.append(1) or measured(*args))
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, algorithm="protonet", baselines=["finetune", "multitask"], max_steps=2,
+                   eval_every=2, multitask_steps=2, inner_layers=1, eval_lr_grid=[0.3, 1.0])
+    meta_learn.run_experiment(cfg)
+    # selection at steps 0 and 2 (ProtoNet, multitask): 4; a grid of 2 factors for 3 methods: 6; held out: 3
+    assert len(asked) == 13 and len(computed) == len(set(asked)) <= 13 - 4
+
 
 def label_name_episode(tokenizer):
     """Three classes whose names are words of the query texts: 'castle' is about the query 'old castle ...'."""

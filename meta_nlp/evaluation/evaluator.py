@@ -90,7 +90,7 @@ def measured_scores(model: MetaModel, rule: TestTimeRule, batches: list[EpisodeB
 def scoring_key(model: MetaModel, rule: TestTimeRule, batches: list[EpisodeBatch], steps: int, lr_factor: float,
                 head_init: str, accelerator: Accelerator) -> str:
     """A digest of everything `measured_scores` reads: the model's weights and architecture, the rule (its fields,
-    its learning rate at each step), the episodes as token ids, the steps, factor and head, and how it runs
+    its learning rate at each step), the episodes and their token ids, the steps, factor and head, and how it runs
     (device, precision, processes, threads: they can change the last bits, so a score is reused only under the
     same). Identical on every process, so all of them reuse a score or none does."""
     digest = hashlib.blake2b(digest_size=20)
@@ -109,11 +109,10 @@ def scoring_key(model: MetaModel, rule: TestTimeRule, batches: list[EpisodeBatch
     for f in fields(rule):
         value = getattr(rule, f.name)
         add(f.name, *([value(n, t) for n in rule.names for t in range(steps)] if callable(value) else [value]))
-    for batch in batches:
+    for batch in batches:  # the episode (texts, labels, languages) and what the model reads of it (token ids, masks)
         for f in fields(batch):
             value = getattr(batch, f.name)
-            if f.name != "episode":  # the texts as the model reads them: token ids, masks, labels
-                add(f.name, *([x for item in value.items() for x in item] if isinstance(value, dict) else [value]))
+            add(f.name, *([x for item in value.items() for x in item] if isinstance(value, dict) else [value]))
     add(type(rule).__name__, steps, lr_factor, head_init, accelerator.device.type, accelerator.mixed_precision,
         accelerator.num_processes, torch.get_num_threads())
     return digest.hexdigest()
