@@ -2,6 +2,8 @@
 selection the meta-learners get."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -289,9 +291,16 @@ def test_a_run_reads_back_the_passes_it_repeats(tmp_path, tiny_model_dir, monkey
     monkeypatch.setattr(evaluator, "measured_scores", lambda *args: computed.append(1) or measured(*args))
     cfg = tiny_cfg(tmp_path, tiny_model_dir, algorithm="protonet", baselines=["finetune", "multitask"], max_steps=2,
                    eval_every=2, multitask_steps=2, inner_layers=1, eval_lr_grid=[0.3, 1.0])
-    meta_learn.run_experiment(cfg)
+    run = meta_learn.run_experiment(cfg)
     # selection at steps 0 and 2 (ProtoNet, multitask): 4; a grid of 2 factors for 3 methods: 6; held out: 3
     assert len(asked) == 13 and len(computed) == len(set(asked)) <= 13 - 4
+    # the run's results.json says so, and where its scoring time went
+    assert (run["scoring_passes_computed"], run["scoring_passes_read_back"]) == (len(computed), 13 - len(computed))
+    assert 0 < run["validation_scoring_s"] and 0 < run["held_out_scoring_s"]
+    assert run["validation_scoring_s"] + run["held_out_scoring_s"] <= run["wall_time_s"]
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert all(saved[k] == run[k] for k in ("scoring_passes_computed", "scoring_passes_read_back",
+                                             "validation_scoring_s", "held_out_scoring_s"))
 
 
 def label_name_episode(tokenizer):

@@ -8,7 +8,8 @@ meta-learners and baselines.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, fields
+import time
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -57,16 +58,52 @@ class MethodScores:
 _MEASURED: dict[str, np.ndarray] = {}
 
 
+@dataclass
+class ScoringCost:
+    """Where a run's scoring went (results.json): seconds of the passes computed on the training languages'
+    validation episodes (model selection, the test-time grid) and on the held-out episodes, and how many passes
+    were computed and read back. The rest of a run's wall time is training, loading and writing."""
+    validation_scoring_s: float = 0.0
+    held_out_scoring_s: float = 0.0
+    scoring_passes_computed: int = 0
+    scoring_passes_read_back: int = 0
+
+
+_COST = ScoringCost()
+
+
+def reset_scoring_cost() -> None:
+    """A run starts: its scoring cost counts from here (a sweep or a study runs many in one process)."""
+    global _COST
+    _COST = ScoringCost()
+
+
+def scoring_cost() -> dict:
+    """The run's `ScoringCost` since `reset_scoring_cost`, in seconds to 0.1."""
+    return {k: round(v, 1) if isinstance(v, float) else v for k, v in asdict(_COST).items()}
+
+
 def score_episodes(model: MetaModel, tokenizer, rule: TestTimeRule, sampler: EpisodeSampler, n_episodes: int,
-                   steps: int, lr_factor: float, cfg: MetaConfig, accelerator: Accelerator, desc: str) -> np.ndarray:
+                   steps: int, lr_factor: float, cfg: MetaConfig, accelerator: Accelerator, desc: str,
+                   held_out: bool = False) -> np.ndarray:
     """[n_episodes, steps+1] query accuracies; episodes are spread over processes and gathered. Scores measured
-    before in this process under the same key are returned as they are (the computation is the same)."""
+    before in this process under the same key are returned as they are (the computation is the same). `held_out`:
+    the episodes are the final evaluation's, not validation's (only `scoring_cost` tells them apart)."""
     model.eval()
     model.requires_grad_(False)  # only the fast weights need gradients at test time
     batches = [to_batch(sampler.episode(i), tokenizer, cfg.max_length, accelerator.device) for i in range(n_episodes)]
     key = scoring_key(model, rule, batches, steps, lr_factor, cfg.head_init, accelerator)
-    if key not in _MEASURED:
+    if key in _MEASURED:
+        _COST.scoring_passes_read_back += 1
+    else:
+        started = time.perf_counter()
         _MEASURED[key] = measured_scores(model, rule, batches, steps, lr_factor, cfg.head_init, accelerator, desc)
+        seconds = time.perf_counter() - started
+        _COST.scoring_passes_computed += 1
+        if held_out:
+            _COST.held_out_scoring_s += seconds
+        else:
+            _COST.validation_scoring_s += seconds
     return _MEASURED[key].copy()
 
 
@@ -160,6 +197,6 @@ def evaluate_method(method: str, model: MetaModel, tokenizer, rule: TestTimeRule
     out = []
     for lang, sampler in test_samplers.items():
         scores = score_episodes(model, tokenizer, rule, sampler, cfg.eval_episodes, cfg.eval_inner_steps, factor,
-                                cfg, accelerator, desc=f"evaluate {method} on {lang}")
+                                cfg, accelerator, desc=f"evaluate {method} on {lang}", held_out=True)
         out.append(MethodScores(method, lang, scores, factor, steps, {"val_grid": grid}))
     return out

@@ -27,13 +27,12 @@ from meta_nlp.evaluation.report import distillation_section, write_results
 from meta_nlp.evaluation.stats import paired_bootstrap
 from meta_nlp.evaluation.zero_shot import row_scores
 from meta_nlp.learner import HEAD_FILE, META_FILE, Classifier, MetaLearner, resolve_learner_dir, save_learner
-from meta_nlp.memory import reset_peak_rss
 from meta_nlp.models.encoder import (MetaModel, head_logits, init_head, load_encoder, parameter_count, student_encoder,
                                      tokenize)
 from meta_nlp.objectives.distillation import DistillationObjective, SupervisedDistillationObjective, Teacher
 from meta_nlp.objectives.meta_learning import MetaLearningObjective
 from meta_nlp.objectives.multitask import pooled_examples
-from meta_nlp.recipes.meta_learn import evaluate_run, how_it_ran, write_outputs
+from meta_nlp.recipes.meta_learn import evaluate_run, how_it_ran, run_started, write_outputs
 
 STUDENT_INIT_DIR = "student_init"
 TEACHER_DIR = "teacher"
@@ -44,8 +43,7 @@ REFERENCES = ("student", "student_kd")  # every other student is compared with t
 
 def run_distillation(cfg: MetaConfig, accelerator: Accelerator | None = None) -> dict:
     """The whole distillation job; returns and writes its results (OUTPUT_DIR/results.json, report.md)."""
-    started = time.time()
-    reset_peak_rss()
+    started = run_started()
     acc = accelerator or make_accelerator(cfg)
     students = prepare_students(cfg, acc)
     main = cfg.distilled_method()

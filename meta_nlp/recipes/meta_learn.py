@@ -20,7 +20,7 @@ from meta_nlp.data.languages import (LanguageSplit, load_held_out, pivot_of, pre
 from meta_nlp.data.ranking import RankingSampler, retrieval_accuracy
 from meta_nlp.engine.trainer import EngineSettings, Trainer, compared_best_dir, make_accelerator
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.evaluation.evaluator import evaluate_method
+from meta_nlp.evaluation.evaluator import evaluate_method, reset_scoring_cost, scoring_cost
 from meta_nlp.evaluation.report import plot_accuracy_by_step, write_report, write_results
 from meta_nlp.evaluation.stats import add_vs_best_baseline
 from meta_nlp.learner import META_FILE, MetaLearner, resolve_learner_dir
@@ -33,8 +33,7 @@ MULTITASK_DIR = "multitask"  # the multitask baseline's run inside a run folder:
 
 def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> dict:
     """The whole job for one held-out language set; returns and writes its results (OUTPUT_DIR/results.json)."""
-    started = time.time()
-    reset_peak_rss()  # this run's peak memory, not the process's (a sweep or study runs many)
+    started = run_started()
     acc = accelerator or make_accelerator(cfg)
     set_seed(cfg.seed)
     languages = prepare_languages(cfg)
@@ -246,10 +245,19 @@ def record_test_time_choice(best_dir: Path, lr_factor: float, steps: int) -> Non
     path.write_text(json.dumps(meta, indent=2))
 
 
+def run_started() -> float:
+    """The start of a run: its peak memory and scoring cost count from here, not from the process's start (a sweep or
+    a study runs many). Returns the time, for `how_it_ran`."""
+    reset_peak_rss()
+    reset_scoring_cost()
+    return time.time()
+
+
 def how_it_ran(started: float, acc: Accelerator) -> dict:
-    """What a finished run records about its cost and setting: wall time since `started`, its own peak memory, the
-    processes, and the precision the Accelerator ran at (what --mixed-precision auto became)."""
-    return {"wall_time_s": round(time.time() - started, 1), "peak_memory_mib": run_peak_mib(),
+    """What a finished run records about its cost and setting: wall time since `started`, its own peak memory, where
+    its scoring time went (evaluator.ScoringCost), the processes, and the precision the Accelerator ran at (what
+    --mixed-precision auto became)."""
+    return {"wall_time_s": round(time.time() - started, 1), "peak_memory_mib": run_peak_mib(), **scoring_cost(),
             "num_processes": acc.num_processes, "mixed_precision": acc.mixed_precision}
 
 

@@ -17,7 +17,6 @@ and runs the rest (the interrupted one resumes its meta-training with --resume-f
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -31,9 +30,8 @@ from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.report import (plot_accuracy_by_language, plot_accuracy_by_shots, plot_accuracy_by_step,
                                         write_results)
 from meta_nlp.evaluation.stats import add_vs_best_baseline, bootstrap_difference, interval, mean_ci95, paired_bootstrap
-from meta_nlp.memory import reset_peak_rss, run_peak_mib
-from meta_nlp.recipes.meta_learn import (MULTITASK_DIR, evaluate_run, finished_run, run_experiment, sweep_folds,
-                                         sweep_languages, write_outputs)
+from meta_nlp.recipes.meta_learn import (MULTITASK_DIR, evaluate_run, finished_run, how_it_ran, run_experiment,
+                                         run_started, sweep_folds, sweep_languages, write_outputs)
 
 STUDY_OUTPUT_DIR = "runs/study"  # used when --output-dir is left at meta_train's default
 BASELINE_RUN = "baselines"  # the folder of each (fold, seed)'s baseline run
@@ -164,13 +162,11 @@ def run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
     acc = make_accelerator(cfg)  # a fresh one per run: its checkpoints hold only this run's objects
     if method != BASELINE_RUN:
         return run_experiment(cfg.validate(), acc)["results"]
-    started = time.time()
-    reset_peak_rss()
+    started = run_started()
     results = evaluate_run(cfg, prepare_languages(cfg), acc, methods=list(cfg.baselines), record_choice=False)
     if acc.is_main_process:
         write_outputs(out, cfg, results, {"note": "the study's baselines: no meta-training in this folder",
-                                          "wall_time_s": round(time.time() - started, 1),
-                                          "peak_memory_mib": run_peak_mib()})
+                                          **how_it_ran(started, acc)})
     return results
 
 
