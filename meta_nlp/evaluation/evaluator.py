@@ -62,7 +62,7 @@ _MEASURED: dict[str, np.ndarray] = {}
 class ScoringCost:
     """Where a run's scoring went (results.json): seconds of the passes computed on the training languages'
     validation episodes (model selection, the test-time grid) and on the held-out episodes, and how many passes
-    were computed and read back. The rest of a run's wall time is training, loading and writing."""
+    were computed and read back. The rest of a run's wall time is training, loading, tokenising and writing."""
     validation_scoring_s: float = 0.0
     held_out_scoring_s: float = 0.0
     scoring_passes_computed: int = 0

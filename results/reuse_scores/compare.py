@@ -1,7 +1,8 @@
 """The default job with repeated validation passes read back (code c9ae414) against the same job before: every
 reported field of every method must be the same, and the wall times compare (one machine: a 2-core Intel Xeon
 without native bf16, float32; "this session" = 2026-12-04 from 06:47 UTC, its runs one after the other, each alone;
-final_seed0 ran in a later session, from 10:39 UTC, on the commit whose key also covers the episodes' texts).
+final_seed0 ran in a later session, from 10:39 UTC, on the commit whose key also covers the episodes' texts, and
+phases_seed0 from 11:21 UTC on the commit whose results.json also says where the time went).
 
     python results/reuse_scores/compare.py > results/reuse_scores/compare.txt
 """
@@ -18,7 +19,9 @@ PAIRS = [("48 validation episodes (the default), before: an earlier session (com
          ("--val-episodes 12, before: an earlier session (committed 2026-12-03)",
           RESULTS / "default_unseen" / "default_seed0", HERE / "val12_seed0"),
          ("48 validation episodes (the default), the key with the episodes' texts and languages (a later session)",
-          HERE / "default_seed0", HERE / "final_seed0")]
+          HERE / "default_seed0", HERE / "final_seed0"),
+         ("48 validation episodes (the default), with where its time went in results.json (the same later session)",
+          HERE / "default_seed0", HERE / "phases_seed0")]
 FIELDS = ("method", "language", "accuracy", "episode_accuracy", "accuracy_by_step", "val_grid", "lr_factor",
           "adapt_steps", "selection")
 
