@@ -68,6 +68,13 @@ class ScoringCost:
     scoring_passes_computed: int = 0
     scoring_passes_read_back: int = 0
 
+    def add_computed(self, seconds: float, held_out: bool) -> None:
+        self.scoring_passes_computed += 1
+        if held_out:
+            self.held_out_scoring_s += seconds
+        else:
+            self.validation_scoring_s += seconds
+
 
 _COST = ScoringCost()
 
@@ -79,8 +86,9 @@ def reset_scoring_cost() -> None:
 
 
 def scoring_cost() -> dict:
-    """The run's `ScoringCost` since `reset_scoring_cost`, in seconds to 0.1."""
-    return {k: round(v, 1) if isinstance(v, float) else v for k, v in asdict(_COST).items()}
+    """The run's `ScoringCost` since `reset_scoring_cost`, in seconds to the millisecond (a tiny run's held-out
+    scoring can take less than 0.1 s, and a rounded 0.0 would read as "not timed")."""
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(_COST).items()}
 
 
 def score_episodes(model: MetaModel, tokenizer, rule: TestTimeRule, sampler: EpisodeSampler, n_episodes: int,
@@ -98,12 +106,7 @@ def score_episodes(model: MetaModel, tokenizer, rule: TestTimeRule, sampler: Epi
     else:
         started = time.perf_counter()
         _MEASURED[key] = measured_scores(model, rule, batches, steps, lr_factor, cfg.head_init, accelerator, desc)
-        seconds = time.perf_counter() - started
-        _COST.scoring_passes_computed += 1
-        if held_out:
-            _COST.held_out_scoring_s += seconds
-        else:
-            _COST.validation_scoring_s += seconds
+        _COST.add_computed(time.perf_counter() - started, held_out)
     return _MEASURED[key].copy()
 
 
