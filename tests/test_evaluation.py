@@ -303,6 +303,40 @@ def test_a_run_reads_back_the_passes_it_repeats(tmp_path, tiny_model_dir, monkey
                                              "validation_scoring_s", "held_out_scoring_s"))
 
 
+
+def test_a_resumed_run_reads_back_the_passes_its_interrupted_self_finished(tmp_path, tiny_model_dir, monkeypatch):
+    """Every pass a run computes is also kept in OUTPUT_DIR/scores; resumed (--resume-from-checkpoint latest), the
+    run reads them back, so a run killed during its evaluation loses the pass it was in, not all of them. A file
+    that cannot be read is computed again, and a run that does not resume computes everything itself."""
+    from dataclasses import replace
+    from conftest import tiny_cfg
+    from meta_nlp.evaluation import evaluator
+    from meta_nlp.recipes import meta_learn
+    computed = []
+    measured = evaluator.measured_scores
+    monkeypatch.setattr(evaluator, "measured_scores", lambda *args: computed.append(1) or measured(*args))
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, algorithm="protonet", baselines=["finetune", "multitask"], max_steps=2,
+                   eval_every=2, multitask_steps=2, inner_layers=1, eval_lr_grid=[0.3, 1.0])
+    first = meta_learn.run_experiment(cfg)
+    kept = sorted((tmp_path / "run" / "scores").glob("*.npy"))
+    assert len(kept) == len(computed) == first["scoring_passes_computed"] > 2
+    kept[0].unlink()  # the pass it was computing when it was killed
+    kept[1].write_bytes(b"half a file")
+
+    def again(run_cfg):
+        evaluator._MEASURED.clear()  # a new process
+        computed.clear()
+        return meta_learn.run_experiment(run_cfg)
+    resumed = again(replace(cfg, resume_from_checkpoint="latest"))
+    # training is over, so only the evaluation's passes are asked: all but the two read back
+    assert len(computed) == resumed["scoring_passes_computed"] == 2 and resumed["scoring_passes_read_back"] > 0
+    assert resumed["results"] == first["results"]
+    assert len(list((tmp_path / "run" / "scores").glob("*.npy"))) == len(kept)  # both written again, whole
+    fresh = again(cfg)
+    assert len(computed) == fresh["scoring_passes_computed"] == first["scoring_passes_computed"]
+    assert fresh["results"] == first["results"]
+
+
 def label_name_episode(tokenizer):
     """Three classes whose names are words of the query texts: 'castle' is about the query 'old castle ...'."""
     episode = Episode([TEXTS[i % 5] + f" {i}" for i in range(6)], [0, 0, 1, 1, 2, 2],

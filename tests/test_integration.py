@@ -86,7 +86,7 @@ def test_evaluate_script_on_another_language(default_run):
 
 
 def test_resume_latest_of_a_finished_run_only_evaluates(default_run):
-    """Nothing is trained again: the selected weights stay byte for byte, and the scores are the same."""
+    """Nothing is trained or scored again: the selected weights stay byte for byte, and the scores are the same."""
     before = json.loads((default_run / "results.json").read_text())
     weights = (default_run / "best" / "model.safetensors").read_bytes()
     proc = run([sys.executable, "scripts/meta_train.py", *QUICK, "--output-dir", str(default_run),
@@ -97,6 +97,8 @@ def test_resume_latest_of_a_finished_run_only_evaluates(default_run):
     first = next(r for r in before["results"] if r["method"] == "protonet")
     assert [r["episode_accuracy"] for r in after["results"]] == [first["episode_accuracy"]]
     assert after["training"]["steps"] == 2 and after["training"]["selected_step"] == before["training"]["selected_step"]
+    # nor scored again: every pass the first run computed is read back from its scores/ folder
+    assert after["scoring_passes_computed"] == 0 and after["scoring_passes_read_back"] > 0
 
 
 def test_two_process_cli_run(tmp_path, tiny_model_dir):

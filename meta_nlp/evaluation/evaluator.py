@@ -7,7 +7,10 @@ meta-learners and baselines.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
+import os
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -15,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
-from accelerate.utils import gather_object
+from accelerate.utils import broadcast_object_list, gather_object
 from tqdm.auto import tqdm
 
 from meta_nlp.algorithms import TestTimeRule
@@ -56,6 +59,12 @@ class MethodScores:
 # baseline's model selection and in finetune's test-time grid, and each selected checkpoint at its selection and in
 # the x1 column of its grid (when --eval-inner-steps is --inner-steps). Each repeat was a whole validation pass.
 _MEASURED: dict[str, np.ndarray] = {}
+
+# The run's folder of scores (`scores_kept_in`): every pass the run computes is also saved there as <key>.npy, and a
+# resumed run reads back those its interrupted self finished, so an interruption during evaluation loses one pass.
+_FOLDER: Path | None = None
+_READ_FOLDER = False
+SCORES_DIR = "scores"
 
 
 @dataclass
@@ -101,13 +110,59 @@ def score_episodes(model: MetaModel, tokenizer, rule: TestTimeRule, sampler: Epi
     model.requires_grad_(False)  # only the fast weights need gradients at test time
     batches = [to_batch(sampler.episode(i), tokenizer, cfg.max_length, accelerator.device) for i in range(n_episodes)]
     key = scoring_key(model, rule, batches, steps, lr_factor, cfg.head_init, accelerator)
+    if key not in _MEASURED and (saved := saved_scores(key, accelerator)) is not None:
+        _MEASURED[key] = saved
     if key in _MEASURED:
         _COST.scoring_passes_read_back += 1
     else:
         started = time.perf_counter()
         _MEASURED[key] = measured_scores(model, rule, batches, steps, lr_factor, cfg.head_init, accelerator, desc)
         _COST.add_computed(time.perf_counter() - started, held_out)
+        if _FOLDER is not None and accelerator.is_main_process:
+            save_scores(_FOLDER / f"{key}.npy", _MEASURED[key])
     return _MEASURED[key].copy()
+
+
+@contextlib.contextmanager
+def scores_kept_in(folder: Path, read: bool):
+    """Inside, every scoring pass computed is also saved in `folder`; with `read` (a resumed run), a pass saved there
+    before is read back instead of computed. The key (`scoring_key`) names the code and libraries too, so a pass is
+    read back only where computing it again would give the same scores."""
+    global _FOLDER, _READ_FOLDER
+    before = _FOLDER, _READ_FOLDER
+    _FOLDER, _READ_FOLDER = folder, read
+    try:
+        yield
+    finally:
+        _FOLDER, _READ_FOLDER = before
+
+
+def saved_scores(key: str, accelerator: Accelerator) -> np.ndarray | None:
+    """The pass `key` as the run's folder holds it, when the run reads its folder; the main process reads and every
+    process gets its answer, so all of them read back a pass or none does (their folders may not be shared)."""
+    if _FOLDER is None or not _READ_FOLDER:
+        return None
+    found = [read_scores(_FOLDER / f"{key}.npy") if accelerator.is_main_process else None]
+    if accelerator.num_processes > 1:
+        broadcast_object_list(found)
+    return found[0]
+
+
+def read_scores(path: Path) -> np.ndarray | None:
+    """The scores saved at `path`; None if there are none or they cannot be read (they are then computed again)."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+
+
+def save_scores(path: Path, scores: np.ndarray) -> None:
+    """Written whole or not at all: a run killed while writing leaves no half file to read back."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb") as f:
+        np.save(f, scores, allow_pickle=False)
+    os.replace(partial, path)
 
 
 def measured_scores(model: MetaModel, rule: TestTimeRule, batches: list[EpisodeBatch], steps: int, lr_factor: float,
@@ -154,8 +209,22 @@ def scoring_key(model: MetaModel, rule: TestTimeRule, batches: list[EpisodeBatch
             value = getattr(batch, f.name)
             add(f.name, *([x for item in value.items() for x in item] if isinstance(value, dict) else [value]))
     add(type(rule).__name__, steps, lr_factor, head_init, accelerator.device.type, accelerator.mixed_precision,
-        accelerator.num_processes, torch.get_num_threads())
+        accelerator.num_processes, torch.get_num_threads(), *code_and_libraries())
     return digest.hexdigest()
+
+
+@functools.cache
+def code_and_libraries() -> tuple[str, ...]:
+    """What else decides a score, for scores kept across processes (`scores_kept_in`): a digest of this package's
+    source files (a change to any rule's code, committed or not, makes new keys) and the versions of torch and
+    transformers."""
+    import transformers
+    digest = hashlib.blake2b(digest_size=20)
+    package = Path(__file__).resolve().parents[1]
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest(), torch.__version__, transformers.__version__
 
 
 def validation_accuracy(model: MetaModel, tokenizer, rule: TestTimeRule, val_sampler: EpisodeSampler, cfg: MetaConfig,

@@ -32,7 +32,7 @@ from meta_nlp.models.encoder import (MetaModel, head_logits, init_head, load_enc
 from meta_nlp.objectives.distillation import DistillationObjective, SupervisedDistillationObjective, Teacher
 from meta_nlp.objectives.meta_learning import MetaLearningObjective
 from meta_nlp.objectives.multitask import pooled_examples
-from meta_nlp.recipes.meta_learn import evaluate_run, how_it_ran, run_started, write_outputs
+from meta_nlp.recipes.meta_learn import evaluate_run, how_it_ran, running, write_outputs
 
 STUDENT_INIT_DIR = "student_init"
 TEACHER_DIR = "teacher"
@@ -43,28 +43,28 @@ REFERENCES = ("student", "student_kd")  # every other student is compared with t
 
 def run_distillation(cfg: MetaConfig, accelerator: Accelerator | None = None) -> dict:
     """The whole distillation job; returns and writes its results (OUTPUT_DIR/results.json, report.md)."""
-    started = run_started()
-    acc = accelerator or make_accelerator(cfg)
-    students = prepare_students(cfg, acc)
-    main = cfg.distilled_method()
-    methods = [main, *[b for b in cfg.baselines if b != main]]
-    learners = {"teacher": students.teacher_dir, "finetune": students.start}
-    training = {}
-    for method in (m for m in methods if m.startswith("student")):
-        trainer = student_trainer(method, students, acc)
-        training[method] = trainer.train()
-        learners[method] = trainer.output_dir / "best"
-    if cfg.distill_setting == "supervised":
-        results = evaluate_zero_shot(cfg, students.languages, methods, learners, acc)
-    else:
-        results = evaluate_run(cfg, students.languages, acc, methods, learners=learners, main=main)
-    add_paired_differences(results)
-    extra = {"training": training,
-             "distillation": distillation_summary(results, learners, students.languages, cfg, acc),
-             **how_it_ran(started, acc), "train_languages": list(students.languages.train),
-             "quiz_languages": list(students.quiz)}
-    if acc.is_main_process:
-        write_outputs(Path(cfg.output_dir), cfg, results, extra)
+    with running(cfg) as started:
+        acc = accelerator or make_accelerator(cfg)
+        students = prepare_students(cfg, acc)
+        main = cfg.distilled_method()
+        methods = [main, *[b for b in cfg.baselines if b != main]]
+        learners = {"teacher": students.teacher_dir, "finetune": students.start}
+        training = {}
+        for method in (m for m in methods if m.startswith("student")):
+            trainer = student_trainer(method, students, acc)
+            training[method] = trainer.train()
+            learners[method] = trainer.output_dir / "best"
+        if cfg.distill_setting == "supervised":
+            results = evaluate_zero_shot(cfg, students.languages, methods, learners, acc)
+        else:
+            results = evaluate_run(cfg, students.languages, acc, methods, learners=learners, main=main)
+        add_paired_differences(results)
+        extra = {"training": training,
+                 "distillation": distillation_summary(results, learners, students.languages, cfg, acc),
+                 **how_it_ran(started, acc), "train_languages": list(students.languages.train),
+                 "quiz_languages": list(students.quiz)}
+        if acc.is_main_process:
+            write_outputs(Path(cfg.output_dir), cfg, results, extra)
     if accelerator is None:
         acc.end_training()
     return {"results": results, **extra}

@@ -4,6 +4,7 @@ same seeded episodes of the held-out languages, report. `run_sweep` runs it once
 (leave one language out) and aggregates."""
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import replace
@@ -20,7 +21,8 @@ from meta_nlp.data.languages import (LanguageSplit, load_held_out, pivot_of, pre
 from meta_nlp.data.ranking import RankingSampler, retrieval_accuracy
 from meta_nlp.engine.trainer import EngineSettings, Trainer, compared_best_dir, make_accelerator
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.evaluation.evaluator import evaluate_method, reset_scoring_cost, scoring_cost
+from meta_nlp.evaluation.evaluator import (SCORES_DIR, evaluate_method, reset_scoring_cost, scoring_cost,
+                                          scores_kept_in)
 from meta_nlp.evaluation.report import plot_accuracy_by_step, write_report, write_results
 from meta_nlp.evaluation.stats import add_vs_best_baseline
 from meta_nlp.learner import META_FILE, MetaLearner, resolve_learner_dir
@@ -33,21 +35,21 @@ MULTITASK_DIR = "multitask"  # the multitask baseline's run inside a run folder:
 
 def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> dict:
     """The whole job for one held-out language set; returns and writes its results (OUTPUT_DIR/results.json)."""
-    started = run_started()
-    acc = accelerator or make_accelerator(cfg)
-    set_seed(cfg.seed)
-    languages = prepare_languages(cfg)
-    acc.print(f"meta-training languages: {', '.join(languages.train)}; "
-              f"held out: {', '.join(cfg.held_out_language)} (not read until evaluation)")
-    training = train(cfg.algorithm, cfg, languages, acc)
-    compared = compared_selections(cfg, languages)
-    results = evaluate_run(cfg, languages, acc, methods=[cfg.algorithm, *compared, *cfg.baselines],
-                           learners={cfg.algorithm: Path(cfg.output_dir) / "best",
-                                     **{name: compared_best_dir(cfg.output_dir, rule) for name, rule in compared.items()}},
-                           selected_on=compared)
-    extra = {"training": training, **how_it_ran(started, acc), "train_languages": list(languages.train)}
-    if acc.is_main_process:
-        write_outputs(Path(cfg.output_dir), cfg, results, extra)
+    with running(cfg) as started:
+        acc = accelerator or make_accelerator(cfg)
+        set_seed(cfg.seed)
+        languages = prepare_languages(cfg)
+        acc.print(f"meta-training languages: {', '.join(languages.train)}; "
+                  f"held out: {', '.join(cfg.held_out_language)} (not read until evaluation)")
+        training = train(cfg.algorithm, cfg, languages, acc)
+        compared = compared_selections(cfg, languages)
+        results = evaluate_run(cfg, languages, acc, methods=[cfg.algorithm, *compared, *cfg.baselines],
+                               learners={cfg.algorithm: Path(cfg.output_dir) / "best",
+                                         **{name: compared_best_dir(cfg.output_dir, rule) for name, rule in compared.items()}},
+                               selected_on=compared)
+        extra = {"training": training, **how_it_ran(started, acc), "train_languages": list(languages.train)}
+        if acc.is_main_process:
+            write_outputs(Path(cfg.output_dir), cfg, results, extra)
     if accelerator is None:
         acc.end_training()
     return {"results": results, **extra}
@@ -245,12 +247,16 @@ def record_test_time_choice(best_dir: Path, lr_factor: float, steps: int) -> Non
     path.write_text(json.dumps(meta, indent=2))
 
 
-def run_started() -> float:
-    """The start of a run: its peak memory and scoring cost count from here, not from the process's start (a sweep or
-    a study runs many). Returns the time, for `how_it_ran`."""
+@contextlib.contextmanager
+def running(cfg: MetaConfig):
+    """A run, from its start to its results: its peak memory and scoring cost count from the start, not from the
+    process's (a sweep or a study runs many), and its scoring passes are kept in OUTPUT_DIR/scores, read back when it
+    resumes (--resume-from-checkpoint), so an interruption during evaluation loses one pass. Yields the start time,
+    for `how_it_ran`."""
     reset_peak_rss()
     reset_scoring_cost()
-    return time.time()
+    with scores_kept_in(Path(cfg.output_dir) / SCORES_DIR, read=cfg.resume_from_checkpoint is not None):
+        yield time.time()
 
 
 def how_it_ran(started: float, acc: Accelerator) -> dict:

@@ -31,7 +31,7 @@ from meta_nlp.evaluation.report import (plot_accuracy_by_language, plot_accuracy
                                         write_results)
 from meta_nlp.evaluation.stats import add_vs_best_baseline, bootstrap_difference, interval, mean_ci95, paired_bootstrap
 from meta_nlp.recipes.meta_learn import (MULTITASK_DIR, evaluate_run, finished_run, how_it_ran, run_experiment,
-                                         run_started, sweep_folds, sweep_languages, write_outputs)
+                                         running, sweep_folds, sweep_languages, write_outputs)
 
 STUDY_OUTPUT_DIR = "runs/study"  # used when --output-dir is left at meta_train's default
 BASELINE_RUN = "baselines"  # the folder of each (fold, seed)'s baseline run
@@ -162,11 +162,11 @@ def run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
     acc = make_accelerator(cfg)  # a fresh one per run: its checkpoints hold only this run's objects
     if method != BASELINE_RUN:
         return run_experiment(cfg.validate(), acc)["results"]
-    started = run_started()
-    results = evaluate_run(cfg, prepare_languages(cfg), acc, methods=list(cfg.baselines), record_choice=False)
-    if acc.is_main_process:
-        write_outputs(out, cfg, results, {"note": "the study's baselines: no meta-training in this folder",
-                                          **how_it_ran(started, acc)})
+    with running(cfg) as started:
+        results = evaluate_run(cfg, prepare_languages(cfg), acc, methods=list(cfg.baselines), record_choice=False)
+        if acc.is_main_process:
+            write_outputs(out, cfg, results, {"note": "the study's baselines: no meta-training in this folder",
+                                              **how_it_ran(started, acc)})
     return results
 
 
