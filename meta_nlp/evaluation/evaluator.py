@@ -127,7 +127,8 @@ def score_episodes(model: MetaModel, tokenizer, rule: TestTimeRule, sampler: Epi
 def scores_kept_in(folder: Path, read: bool):
     """Inside, every scoring pass computed is also saved in `folder`; with `read` (a resumed run), a pass saved there
     before is read back instead of computed. The key (`scoring_key`) names the code and libraries too, so a pass is
-    read back only where computing it again would give the same scores."""
+    read back only where computing it again would give the same scores (on the same kind of processor: a folder
+    resumed on another CPU model reads back what the first one computed, which can differ in the last bits)."""
     global _FOLDER, _READ_FOLDER
     before = _FOLDER, _READ_FOLDER
     _FOLDER, _READ_FOLDER = folder, read
