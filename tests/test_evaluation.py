@@ -278,20 +278,31 @@ def test_a_score_measured_before_is_reused_only_for_the_same_model_rule_and_epis
         handle.remove()
 
 
+def repeating_run_cfg(tmp_path, tiny_model_dir) -> MetaConfig:
+    """The default job in small: ProtoNet and both baselines, selection at steps 0 and 2, a grid of 2 lr factors."""
+    from conftest import tiny_cfg
+    return tiny_cfg(tmp_path, tiny_model_dir, algorithm="protonet", baselines=["finetune", "multitask"], max_steps=2,
+                    eval_every=2, multitask_steps=2, inner_layers=1, eval_lr_grid=[0.3, 1.0])
+
+
+def computed_passes(monkeypatch) -> list:
+    """A list that grows by one for each scoring pass computed (not read back)."""
+    from meta_nlp.evaluation import evaluator
+    computed, measured = [], evaluator.measured_scores
+    monkeypatch.setattr(evaluator, "measured_scores", lambda *args: computed.append(1) or measured(*args))
+    return computed
+
+
 def test_a_run_reads_back_the_passes_it_repeats(tmp_path, tiny_model_dir, monkeypatch):
     """The default job's repeats: φ⁰ by the baselines' rule (ProtoNet's test-time rule is the same SGD) at step 0 of
     the multitask baseline's selection and in finetune's x1 grid column, and each selected checkpoint in the x1
     column of its grid (more where a selection keeps φ⁰). Each distinct pass is computed once."""
-    from conftest import tiny_cfg
     from meta_nlp.evaluation import evaluator
     from meta_nlp.recipes import meta_learn
-    asked, computed = [], []
-    key, measured = evaluator.scoring_key, evaluator.measured_scores
+    asked, computed = [], computed_passes(monkeypatch)
+    key = evaluator.scoring_key
     monkeypatch.setattr(evaluator, "scoring_key", lambda *args: asked.append(key(*args)) or asked[-1])
-    monkeypatch.setattr(evaluator, "measured_scores", lambda *args: computed.append(1) or measured(*args))
-    cfg = tiny_cfg(tmp_path, tiny_model_dir, algorithm="protonet", baselines=["finetune", "multitask"], max_steps=2,
-                   eval_every=2, multitask_steps=2, inner_layers=1, eval_lr_grid=[0.3, 1.0])
-    run = meta_learn.run_experiment(cfg)
+    run = meta_learn.run_experiment(repeating_run_cfg(tmp_path, tiny_model_dir))
     # selection at steps 0 and 2 (ProtoNet, multitask): 4; a grid of 2 factors for 3 methods: 6; held out: 3
     assert len(asked) == 13 and len(computed) == len(set(asked)) <= 13 - 4
     # the run's results.json says so, and where its scoring time went
@@ -303,25 +314,22 @@ def test_a_run_reads_back_the_passes_it_repeats(tmp_path, tiny_model_dir, monkey
                                              "validation_scoring_s", "held_out_scoring_s"))
 
 
-
 def test_a_resumed_run_reads_back_the_passes_its_interrupted_self_finished(tmp_path, tiny_model_dir, monkeypatch):
     """Every pass a run computes is also kept in OUTPUT_DIR/scores; resumed (--resume-from-checkpoint latest), the
     run reads them back, so a run killed during its evaluation loses the pass it was in, not all of them. A file
     that cannot be read is computed again, and a run that does not resume computes everything itself."""
     from dataclasses import replace
-    from conftest import tiny_cfg
     from meta_nlp.evaluation import evaluator
     from meta_nlp.recipes import meta_learn
-    computed = []
-    measured = evaluator.measured_scores
-    monkeypatch.setattr(evaluator, "measured_scores", lambda *args: computed.append(1) or measured(*args))
-    cfg = tiny_cfg(tmp_path, tiny_model_dir, algorithm="protonet", baselines=["finetune", "multitask"], max_steps=2,
-                   eval_every=2, multitask_steps=2, inner_layers=1, eval_lr_grid=[0.3, 1.0])
+    computed = computed_passes(monkeypatch)
+    cfg = repeating_run_cfg(tmp_path, tiny_model_dir)
     first = meta_learn.run_experiment(cfg)
-    kept = sorted((tmp_path / "run" / "scores").glob("*.npy"))
+    # in the order they were computed: the last ones are the final evaluation's, which a resumed run asks again
+    # (the selection passes during training it does not, and which of them repeat depends on what selection kept)
+    kept = sorted((tmp_path / "run" / "scores").glob("*.npy"), key=lambda path: path.stat().st_mtime_ns)
     assert len(kept) == len(computed) == first["scoring_passes_computed"] > 2
-    kept[0].unlink()  # the pass it was computing when it was killed
-    kept[1].write_bytes(b"half a file")
+    kept[-1].unlink()  # the pass it was computing when it was killed
+    kept[-2].write_bytes(b"half a file")
 
     def again(run_cfg):
         evaluator._MEASURED.clear()  # a new process
@@ -332,6 +340,7 @@ def test_a_resumed_run_reads_back_the_passes_its_interrupted_self_finished(tmp_p
     assert len(computed) == resumed["scoring_passes_computed"] == 2 and resumed["scoring_passes_read_back"] > 0
     assert resumed["results"] == first["results"]
     assert len(list((tmp_path / "run" / "scores").glob("*.npy"))) == len(kept)  # both written again, whole
+    assert evaluator.read_scores(kept[-1]) is not None and evaluator.read_scores(kept[-2]) is not None
     fresh = again(cfg)
     assert len(computed) == fresh["scoring_passes_computed"] == first["scoring_passes_computed"]
     assert fresh["results"] == first["results"]

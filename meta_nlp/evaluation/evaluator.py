@@ -54,13 +54,14 @@ class MethodScores:
                 "accuracy_by_step": [float(x) for x in self.by_episode_step.mean(0)], "seed": cfg.seed, **self.extra}
 
 
-# Scores this process has measured, by everything that decides them (`scoring_key`). A run scores the same model by
-# the same rule on the same episodes more than once: φ⁰ at step 0 of the meta-learner's and of the multitask
-# baseline's model selection and in finetune's test-time grid, and each selected checkpoint at its selection and in
-# the x1 column of its grid (when --eval-inner-steps is --inner-steps). Each repeat was a whole validation pass.
+# Scores this process has measured or read from its run's folder, by everything that decides them (`scoring_key`).
+# A run scores the same model by the same rule on the same episodes more than once: φ⁰ at step 0 of the
+# meta-learner's and of the multitask baseline's model selection and in finetune's test-time grid, and each selected
+# checkpoint at its selection and in the x1 column of its grid (when --eval-inner-steps is --inner-steps). Each
+# repeat was a whole validation pass.
 _MEASURED: dict[str, np.ndarray] = {}
 
-# The run's folder of scores (`scores_kept_in`): every pass the run computes is also saved there as <key>.npy, and a
+# The run's folder of scores (`scoring_run`): every pass the run computes is also saved there as <key>.npy, and a
 # resumed run reads back those its interrupted self finished, so an interruption during evaluation loses one pass.
 _FOLDER: Path | None = None
 _READ_FOLDER = False
@@ -88,14 +89,24 @@ class ScoringCost:
 _COST = ScoringCost()
 
 
-def reset_scoring_cost() -> None:
-    """A run starts: its scoring cost counts from here (a sweep or a study runs many in one process)."""
-    global _COST
-    _COST = ScoringCost()
+@contextlib.contextmanager
+def scoring_run(folder: Path, read: bool):
+    """A run's scoring: its cost counts from here (`scoring_cost`; a sweep or a study runs many in one process), every
+    pass it computes is also saved in `folder`, and with `read` (a resumed run) a pass saved there before is read
+    back instead of computed. The key (`scoring_key`) names the code and libraries too, so a pass is read back only
+    where computing it again would give the same scores (on the same kind of processor: a folder resumed on another
+    CPU model reads back what the first one computed, which can differ in the last bits)."""
+    global _COST, _FOLDER, _READ_FOLDER
+    before = _FOLDER, _READ_FOLDER
+    _COST, _FOLDER, _READ_FOLDER = ScoringCost(), folder, read
+    try:
+        yield
+    finally:
+        _FOLDER, _READ_FOLDER = before
 
 
 def scoring_cost() -> dict:
-    """The run's `ScoringCost` since `reset_scoring_cost`, in seconds to the millisecond (a tiny run's held-out
+    """The run's `ScoringCost` since `scoring_run` began, in seconds to the millisecond (a tiny run's held-out
     scoring can take less than 0.1 s, and a rounded 0.0 would read as "not timed")."""
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(_COST).items()}
 
@@ -121,21 +132,6 @@ def score_episodes(model: MetaModel, tokenizer, rule: TestTimeRule, sampler: Epi
         if _FOLDER is not None and accelerator.is_main_process:
             save_scores(_FOLDER / f"{key}.npy", _MEASURED[key])
     return _MEASURED[key].copy()
-
-
-@contextlib.contextmanager
-def scores_kept_in(folder: Path, read: bool):
-    """Inside, every scoring pass computed is also saved in `folder`; with `read` (a resumed run), a pass saved there
-    before is read back instead of computed. The key (`scoring_key`) names the code and libraries too, so a pass is
-    read back only where computing it again would give the same scores (on the same kind of processor: a folder
-    resumed on another CPU model reads back what the first one computed, which can differ in the last bits)."""
-    global _FOLDER, _READ_FOLDER
-    before = _FOLDER, _READ_FOLDER
-    _FOLDER, _READ_FOLDER = folder, read
-    try:
-        yield
-    finally:
-        _FOLDER, _READ_FOLDER = before
 
 
 def saved_scores(key: str, accelerator: Accelerator) -> np.ndarray | None:
@@ -216,7 +212,7 @@ def scoring_key(model: MetaModel, rule: TestTimeRule, batches: list[EpisodeBatch
 
 @functools.cache
 def code_and_libraries() -> tuple[str, ...]:
-    """What else decides a score, for scores kept across processes (`scores_kept_in`): a digest of this package's
+    """What else decides a score, for scores kept across processes (`scoring_run`): a digest of this package's
     source files (a change to any rule's code, committed or not, makes new keys) and the versions of torch and
     transformers."""
     import transformers

@@ -21,8 +21,7 @@ from meta_nlp.data.languages import (LanguageSplit, load_held_out, pivot_of, pre
 from meta_nlp.data.ranking import RankingSampler, retrieval_accuracy
 from meta_nlp.engine.trainer import EngineSettings, Trainer, compared_best_dir, make_accelerator
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.evaluation.evaluator import (SCORES_DIR, evaluate_method, reset_scoring_cost, scoring_cost,
-                                          scores_kept_in)
+from meta_nlp.evaluation.evaluator import SCORES_DIR, evaluate_method, scoring_cost, scoring_run
 from meta_nlp.evaluation.report import plot_accuracy_by_step, write_report, write_results
 from meta_nlp.evaluation.stats import add_vs_best_baseline
 from meta_nlp.learner import META_FILE, MetaLearner, resolve_learner_dir
@@ -254,8 +253,7 @@ def running(cfg: MetaConfig):
     resumes (--resume-from-checkpoint), so an interruption during evaluation loses one pass. Yields the start time,
     for `how_it_ran`."""
     reset_peak_rss()
-    reset_scoring_cost()
-    with scores_kept_in(Path(cfg.output_dir) / SCORES_DIR, read=cfg.resume_from_checkpoint is not None):
+    with scoring_run(Path(cfg.output_dir) / SCORES_DIR, read=cfg.resume_from_checkpoint is not None):
         yield time.time()
 
 
