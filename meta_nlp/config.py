@@ -95,6 +95,10 @@ class MetaConfig:
     n_way: int = _f(5, "classes per episode")
     k_shot: int = _f(5, "support examples per class")
     n_query: int = _f(5, "query examples per class")
+    train_n_way: int = _f(0, "meta-training episodes take up to this many classes, as many as each training language "
+                             "has with k_shot+n_query examples (at least --n-way); meta-validation and the held-out "
+                             "episodes keep --n-way. Prototypical networks learned more from training episodes with "
+                             "more classes than tested (Snell et al. 2017). 0: --n-way")
     cross_lingual_episodes: bool = _f(False, "meta-training episodes take the support set from one training language and "
                                              "the query set from another sharing >= n_way labels (X-MAML)")
     pseudo_target_queries: bool = _f(False, "MLDG's rotation for the other learners: the query set of every task of "
@@ -242,7 +246,8 @@ class MetaConfig:
         """(steps, batch size) of the multitask baseline: by default the labelled examples the meta-learners see,
         so that the baseline is not starved (meta-learning gains often vanish against a well-fed baseline)."""
         steps = self.multitask_steps or self.max_steps
-        batch = self.multitask_batch_size or self.meta_batch_size * num_processes * self.n_way * (self.k_shot + self.n_query)
+        ways = self.train_n_way or self.n_way  # at most: a training language with fewer classes gives fewer
+        batch = self.multitask_batch_size or self.meta_batch_size * num_processes * ways * (self.k_shot + self.n_query)
         return steps, batch
 
     def validate(self) -> "MetaConfig":
@@ -274,6 +279,8 @@ class MetaConfig:
         for name in ("data_dir", "held_out_data_dir"):
             if getattr(self, name) is not None and not Path(getattr(self, name)).expanduser().is_dir():
                 raise MetaNLPError(f"{flag(name)} {getattr(self, name)} is not a folder")
+        if self.train_n_way:
+            self.check_train_n_way()
         if self.held_out_task is not None:
             self.check_held_out_task()
         if "," in self.task:
@@ -312,6 +319,17 @@ class MetaConfig:
         if self.backend == "higher" and self.meta_train_label_names:
             raise MetaNLPError("--backend higher is the reference without the names: drop --meta-train-label-names")
         return self
+
+    def check_train_n_way(self) -> None:
+        if self.train_n_way < self.n_way:
+            raise MetaNLPError(f"--train-n-way {self.train_n_way} is below --n-way {self.n_way}: meta-training "
+                               "episodes take at least the test's classes")
+        # Each of these pairs up two episodes class by class, which needs the same classes in both.
+        for name, on in (("cross_lingual_episodes", self.cross_lingual_episodes),
+                         ("pseudo_target_queries", self.pseudo_target_queries), ("mlti_ratio", self.mlti_ratio > 0)):
+            if on:
+                raise MetaNLPError(f"--train-n-way does not combine with {flag(name)}: it pairs episodes class by "
+                                   "class")
 
     def check_distillation(self) -> None:
         if self.distill_setting not in ("episodic", "supervised"):
@@ -399,7 +417,7 @@ SECTIONS = {"algorithm": "what to learn", "n_way": "episodes", "smlmt_ratio": "t
             "edit_fraction": "model editing (--algorithm mend or enn)", "seed": "run"}
 
 # Numeric ranges, checked before anything loads. 0 means "match the meta-learners" for the multitask budget.
-AT_LEAST = {"n_way": 2, "k_shot": 1, "n_query": 1, "inner_steps": 1, "eval_inner_steps": 0, "inner_layers": -1,
+AT_LEAST = {"n_way": 2, "train_n_way": 0, "k_shot": 1, "n_query": 1, "inner_steps": 1, "eval_inner_steps": 0, "inner_layers": -1,
             "max_length": 2, "meta_batch_size": 1, "max_steps": 0, "warmup_steps": 0, "eval_every": 1, "save_every": 1,
             "save_total_limit": 1, "val_episodes": 1, "eval_episodes": 1, "multi_step_loss_steps": 0,
             "first_order_steps": 0, "multitask_steps": 0, "setfit_iterations": 1, "multitask_batch_size": 0, "meta_param_lr": 0.0,

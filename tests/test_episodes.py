@@ -40,6 +40,28 @@ def test_episodes_are_deterministic_and_labels_permuted():
     assert len(ids) > 1
 
 
+def test_train_n_way_takes_as_many_classes_as_a_language_has_up_to_it():
+    corpus = {**small_corpus(n_labels=8), "zz": small_corpus(n_labels=5)["yy"]}
+    sampler = EpisodeSampler(corpus, 4, 3, 2, seed=1, max_way=6)
+    ways = {lang: set() for lang in corpus}
+    for i in range(30):
+        ep = sampler.episode(i)
+        ways[ep.language].add(len(set(ep.label_names)))
+        assert len(ep.support_texts) == 3 * len(ep.label_names) and len(ep.query_texts) == 2 * len(ep.label_names)
+        assert sorted(set(ep.query_labels)) == list(range(len(ep.label_names)))
+    assert ways == {"xx": {6}, "yy": {6}, "zz": {5}}
+    # up to n_way itself is the plain sampler, episode for episode
+    plain = EpisodeSampler(corpus, 4, 3, 2, seed=1)
+    assert [EpisodeSampler(corpus, 4, 3, 2, seed=1, max_way=4).episode(i) for i in range(5)] == plain.episodes(0, 5)
+
+
+def test_only_training_episodes_take_train_n_way_classes():
+    cfg = MetaConfig(train_languages=["en", "it"], train_n_way=8)
+    split = prepare_languages(cfg)
+    assert {len(split.train_sampler(cfg).episode(i).label_names) for i in range(6)} == {8}
+    assert {len(split.val_sampler(cfg).episode(i).label_names) for i in range(6)} == {5}
+
+
 def test_too_few_classes_or_examples_are_clear_errors():
     with pytest.raises(MetaNLPError, match="fewer than --n-way"):
         EpisodeSampler(small_corpus(n_labels=3), 4, 3, 2, seed=0)

@@ -223,6 +223,20 @@ def test_every_step_draws_new_tasks_numbered_across_the_run(tmp_path, tiny_model
     assert len({tuple(q) for q in episodes}) == 6
 
 
+@pytest.mark.parametrize("method", ["protonet", "fomaml"])
+def test_meta_training_on_more_classes_than_tested_runs_and_learns(tmp_path, tiny_model_dir, method):
+    """--train-n-way 8: meta-training's episodes have 8 classes (en and it have more) and the encoder learns."""
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, algorithm=method, max_steps=2, meta_batch_size=2, train_n_way=8)
+    t = trainer(cfg)
+    ways = {len(ep.label_names) for s in range(2) for j in range(2) for ep in t.objective.draw_task(s, s * 2 + j, 2).episodes}
+    assert ways == {8}
+    model = t.trained[0]
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    t.train()
+    moved = [n for n, p in model.named_parameters() if not torch.equal(p.detach(), before[n])]
+    assert any(n.startswith("encoder.encoder.layer") for n in moved)
+
+
 def test_one_process_under_accelerate_launch_uses_every_core_but_a_users_thread_count_is_kept():
     from meta_nlp.engine.trainer import cpu_threads
     cores, own = len(os.sched_getaffinity(0)), torch.get_num_threads()

@@ -50,7 +50,7 @@ class LanguageSplit:
         if self.ranking:
             return RankingSampler(self.train, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed)
         return EpisodeSampler(self.train, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed,
-                              cross_lingual=cfg.cross_lingual_episodes)
+                              cross_lingual=cfg.cross_lingual_episodes, max_way=cfg.train_n_way)
 
     def val_sampler(self, cfg: MetaConfig, rule: str | None = None) -> EpisodeSampler | RankingSampler:
         """Meta-validation episodes of a selection rule (default: the run's own, the first of `selection_rules`)."""
@@ -100,6 +100,7 @@ def task_of(cfg: MetaConfig) -> TaskSpec:
                                        ("--pseudo-target-queries", cfg.pseudo_target_queries),
                                        ("--eval-mode zero_shot", cfg.eval_mode == "zero_shot"),
                                        ("--smlmt-ratio", cfg.smlmt_ratio > 0),
+                                       ("--train-n-way", cfg.train_n_way > 0),
                                        ("--cross-lingual-support-ratio", cfg.cross_lingual_support_ratio > 0),
                                        ("--backend higher", cfg.backend == "higher"),
                                        ("--baselines setfit", "setfit" in cfg.baselines)) if on]
