@@ -259,6 +259,7 @@ def training_section(run: Run, command: str | None) -> str:
              f"- meta-training languages: {', '.join(run.train_languages) or 'n/a'}; "
              f"held out (never seen before evaluation): {', '.join(run.held_out_languages)}",
              f"- seed {c['seed']}; {c['max_steps']} meta-steps (meta-batch {c['meta_batch_size']} per process, "
+             f"--train-n-way {c.get('train_n_way', 0)}, "
              f"{plural(run.results.get('num_processes', 1), 'process')}), {plural(c['inner_steps'], 'inner step')}, "
              f"inner lr {c['inner_lr']}, meta lr {c['meta_lr']}",
              f"- selected checkpoint: step {meta.get('step', '?')}, meta-validation accuracy "

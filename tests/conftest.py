@@ -95,10 +95,11 @@ def free_port() -> int:
 
 def tiny_cfg(tmp_path, model_dir: str, **overrides) -> MetaConfig:
     """A config that runs in seconds on the tiny model and the real chatterbot data."""
-    # FOMAML, not the default ProtoNet: these tests were written for a learner with an inner loop, and the default
-    # job's own algorithm is exercised end to end by test_integration.py.
+    # FOMAML, not the default ProtoNet, on two 5-class episodes a step, not one of up to 10 (--train-n-way): these
+    # tests were written for a learner with an inner loop, and the default job's own settings are exercised end to
+    # end by test_integration.py.
     values = dict(algorithm="fomaml", model=model_dir, output_dir=str(tmp_path / "run"), max_steps=4,
-                  meta_batch_size=2, inner_steps=2, eval_every=100, save_every=2, val_episodes=2, eval_episodes=3,
+                  meta_batch_size=2, train_n_way=0, inner_steps=2, eval_every=100, save_every=2, val_episodes=2, eval_episodes=3,
                   eval_inner_steps=2, eval_lr_grid=[1.0], multitask_steps=2, train_languages=["en", "it"],
                   inner_layers=-1, warmup_steps=1, meta_lr=1e-3)
     values.update(overrides)

@@ -56,10 +56,26 @@ def test_train_n_way_takes_as_many_classes_as_a_language_has_up_to_it():
 
 
 def test_only_training_episodes_take_train_n_way_classes():
-    cfg = MetaConfig(train_languages=["en", "it"], train_n_way=8)
+    cfg = MetaConfig(train_languages=["en", "it"], train_n_way=8)  # en and it have more than 8 topics
     split = prepare_languages(cfg)
     assert {len(split.train_sampler(cfg).episode(i).label_names) for i in range(6)} == {8}
     assert {len(split.val_sampler(cfg).episode(i).label_names) for i in range(6)} == {5}
+
+
+def test_cross_lingual_episodes_take_up_to_train_n_way_shared_classes():
+    corpus = {**small_corpus(n_labels=8), "zz": small_corpus(n_labels=5)["yy"]}
+    sampler = EpisodeSampler(corpus, 4, 3, 2, seed=1, cross_lingual=True, max_way=6)
+    for i in range(20):
+        ep = sampler.cross_lingual_episode(i)
+        shared = 5 if "zz" in (ep.language, ep.support_language) else 8
+        assert ep.language != ep.support_language and len(ep.label_names) == min(6, shared)
+        assert len(ep.support_texts) == 3 * len(ep.label_names) and len(ep.query_texts) == 2 * len(ep.label_names)
+
+
+def test_task_interpolation_asks_for_episodes_of_one_size():
+    with pytest.raises(MetaNLPError, match="mixes two meta-training episodes class by class"):
+        prepare_languages(MetaConfig(train_languages=["en", "it"], mlti_ratio=0.5))
+    prepare_languages(MetaConfig(train_languages=["en", "it"], mlti_ratio=0.5, train_n_way=0))
 
 
 def test_too_few_classes_or_examples_are_clear_errors():

@@ -112,13 +112,13 @@ class EpisodeSampler:
 
     cross_lingual=True: every episode has its support set in one language and its query set in
     another (support_language fixes the first: zero-shot evaluation from a source language).
-    max_way > n_way (--train-n-way): an episode takes up to max_way classes, as many as its language has."""
+    max_way > n_way (--train-n-way): an episode takes up to max_way classes, as many as its language (or its two
+    languages share) has."""
 
     def __init__(self, corpus: Corpus, n_way: int, k_shot: int, n_query: int, seed: int, what: str = "training",
                  cross_lingual: bool = False, support_language: str | None = None, max_way: int = 0):
         self.n_way, self.k_shot, self.n_query, self.seed = n_way, k_shot, n_query, seed
         self.max_way = max(n_way, max_way)
-        assert not (cross_lingual and self.max_way > n_way), "cross-lingual episodes pair n_way labels"
         self.what, self.cross_lingual, self.support_language = what, cross_lingual, support_language
         self.corpus = {lang: drop_ambiguous_texts(by_label) for lang, by_label in corpus.items()}
         self.languages = sorted(self.corpus)
@@ -165,7 +165,7 @@ class EpisodeSampler:
                                f"for cross-lingual episodes")
         support_lang, query_lang = pairs[rng.integers(len(pairs))]
         labels = self.pairs[(support_lang, query_lang)]
-        chosen = [labels[i] for i in rng.choice(len(labels), self.n_way, replace=False)]
+        chosen = [labels[i] for i in rng.choice(len(labels), min(self.max_way, len(labels)), replace=False)]
         return self._fill(rng, chosen, support_lang, query_lang)
 
     def _fill(self, rng: np.random.Generator, chosen: list[str], support_lang: str, query_lang: str) -> Episode:

@@ -100,13 +100,15 @@ def task_of(cfg: MetaConfig) -> TaskSpec:
                                        ("--pseudo-target-queries", cfg.pseudo_target_queries),
                                        ("--eval-mode zero_shot", cfg.eval_mode == "zero_shot"),
                                        ("--smlmt-ratio", cfg.smlmt_ratio > 0),
-                                       ("--train-n-way", cfg.train_n_way > 0),
                                        ("--cross-lingual-support-ratio", cfg.cross_lingual_support_ratio > 0),
                                        ("--backend higher", cfg.backend == "higher"),
                                        ("--baselines setfit", "setfit" in cfg.baselines)) if on]
         if asked:
             raise MetaNLPError(f"task {task.name} is a translation_ranking task: {asked[0]} applies to classification "
                                "tasks only")
+    elif cfg.mlti_ratio > 0 and cfg.train_n_way > cfg.n_way:  # a ranking episode keeps --n-way candidates
+        raise MetaNLPError("--mlti-ratio mixes two meta-training episodes class by class, so they need one size: add "
+                           "--train-n-way 0 (every episode --n-way classes; --meta-batch-size 2 keeps the texts a step)")
     return task
 
 

@@ -61,7 +61,8 @@ def write_report(output_dir: Path, config: dict, results: list[dict], extra: dic
              *([f"**Held-out task**: evaluated on `{config['held_out_task']}`, whose texts were never meta-trained "
                 "on.", ""] if config.get("held_out_task") else []),
              f"Model `{config['model']}`, meta-trained with `{config['algorithm']}` for {config['max_steps']} steps "
-             f"(meta-batch {config['meta_batch_size']}, {config['inner_steps']} inner steps), seed {config['seed']}.",
+             f"(meta-batch {config['meta_batch_size']}, --train-n-way {config.get('train_n_way', 0)}, "
+             f"{config['inner_steps']} inner steps), seed {config['seed']}.",
              "Every method adapts on the same seeded held-out episodes; checkpoints and test-time lr and steps were "
              f"chosen on meta-validation episodes of {selected_on(config)}. ± is the 95% confidence interval over "
              "episodes.",
