@@ -27,7 +27,7 @@ def written_rows(proc: subprocess.CompletedProcess, out) -> list[dict]:
 @pytest.mark.slow
 def test_tiny_benchmark_times_the_real_step_with_one_and_two_processes(tmp_path):
     out = tmp_path / "bench.json"
-    proc = run_benchmark(*TINY, "--algorithms", "fomaml", "--processes", "1,2", "--json", str(out))
+    proc = run_benchmark(*TINY, "--algorithms", "fomaml", "--processes", "1,2", "--meta-batch-size", "2", "--json", str(out))
     rows = written_rows(proc, out)
     assert [(r["method"], r["processes"], r["tasks_per_step"]) for r in rows] == [
         ("REFERENCE naive higher MAML (all)", 1, 1), ("fomaml", 1, 2), ("fomaml", 2, 4)]
