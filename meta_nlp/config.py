@@ -245,12 +245,18 @@ class MetaConfig:
                              "set none) uses every usable core")
 
     # ---------------------------------------------------------------------------------
+    @property
+    def train_ways(self) -> int:
+        """The most classes a meta-training episode of a classification task has (--train-n-way, never fewer than
+        --n-way)."""
+        return max(self.n_way, self.train_n_way)
+
     def multitask_budget(self, num_processes: int = 1, ranking: bool = False) -> tuple[int, int]:
         """(steps, batch size) of the multitask baseline: by default the labelled examples the meta-learners see,
         so that the baseline is not starved (meta-learning gains often vanish against a well-fed baseline); at
         most, where a training language has fewer than --train-n-way classes. Ranking episodes keep --n-way."""
         steps = self.multitask_steps or self.max_steps
-        ways = self.n_way if ranking else max(self.n_way, self.train_n_way)
+        ways = self.n_way if ranking else self.train_ways
         batch = self.multitask_batch_size or self.meta_batch_size * num_processes * ways * (self.k_shot + self.n_query)
         return steps, batch
 

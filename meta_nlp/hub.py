@@ -21,7 +21,7 @@ from pathlib import Path
 import huggingface_hub
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from meta_nlp.config import DEFAULT_MODEL, MetaConfig, flag
+from meta_nlp.config import DEFAULT_MODEL, MetaConfig, flag, saved_config
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.report import distillation_section, selected_on
 from meta_nlp.learner import META_FILE
@@ -42,7 +42,8 @@ class Run:
 
     @property
     def config(self) -> dict:
-        return self.results.get("config") or self.meta["config"]
+        """The run's settings, with the fields it predates as it ran (`saved_config`)."""
+        return saved_config(self.results.get("config") or self.meta["config"])
 
     @property
     def method(self) -> str:
@@ -259,7 +260,7 @@ def training_section(run: Run, command: str | None) -> str:
              f"- meta-training languages: {', '.join(run.train_languages) or 'n/a'}; "
              f"held out (never seen before evaluation): {', '.join(run.held_out_languages)}",
              f"- seed {c['seed']}; {c['max_steps']} meta-steps (meta-batch {c['meta_batch_size']} per process, "
-             f"--train-n-way {c.get('train_n_way', 0)}, "
+             f"--train-n-way {c['train_n_way']}, "
              f"{plural(run.results.get('num_processes', 1), 'process')}), {plural(c['inner_steps'], 'inner step')}, "
              f"inner lr {c['inner_lr']}, meta lr {c['meta_lr']}",
              f"- selected checkpoint: step {meta.get('step', '?')}, meta-validation accuracy "

@@ -112,13 +112,13 @@ class EpisodeSampler:
 
     cross_lingual=True: every episode has its support set in one language and its query set in
     another (support_language fixes the first: zero-shot evaluation from a source language).
-    max_way > n_way (--train-n-way): an episode takes up to max_way classes, as many as its language (or its two
+    max_way (`MetaConfig.train_ways`; 0: n_way): an episode takes up to max_way classes, as many as its language (or its two
     languages share) has."""
 
     def __init__(self, corpus: Corpus, n_way: int, k_shot: int, n_query: int, seed: int, what: str = "training",
                  cross_lingual: bool = False, support_language: str | None = None, max_way: int = 0):
         self.n_way, self.k_shot, self.n_query, self.seed = n_way, k_shot, n_query, seed
-        self.max_way = max(n_way, max_way)
+        self.max_way = max_way or n_way
         self.what, self.cross_lingual, self.support_language = what, cross_lingual, support_language
         self.corpus = {lang: drop_ambiguous_texts(by_label) for lang, by_label in corpus.items()}
         self.languages = sorted(self.corpus)

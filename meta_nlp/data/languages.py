@@ -50,7 +50,7 @@ class LanguageSplit:
         if self.ranking:
             return RankingSampler(self.train, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed)
         return EpisodeSampler(self.train, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed,
-                              cross_lingual=cfg.cross_lingual_episodes, max_way=cfg.train_n_way)
+                              cross_lingual=cfg.cross_lingual_episodes, max_way=cfg.train_ways)
 
     def val_sampler(self, cfg: MetaConfig, rule: str | None = None) -> EpisodeSampler | RankingSampler:
         """Meta-validation episodes of a selection rule (default: the run's own, the first of `selection_rules`)."""
@@ -106,7 +106,7 @@ def task_of(cfg: MetaConfig) -> TaskSpec:
         if asked:
             raise MetaNLPError(f"task {task.name} is a translation_ranking task: {asked[0]} applies to classification "
                                "tasks only")
-    elif cfg.mlti_ratio > 0 and cfg.train_n_way > cfg.n_way:  # a ranking episode keeps --n-way candidates
+    elif cfg.mlti_ratio > 0 and cfg.train_ways > cfg.n_way:  # a ranking episode keeps --n-way candidates
         raise MetaNLPError("--mlti-ratio mixes two meta-training episodes class by class, so they need one size: add "
                            "--train-n-way 0 (every episode --n-way classes; --meta-batch-size 2 keeps the texts a step)")
     return task

@@ -7,6 +7,7 @@ import platform
 import subprocess
 from pathlib import Path
 
+from meta_nlp.config import saved_config
 from meta_nlp.evaluation.stats import interval
 
 
@@ -54,14 +55,15 @@ def write_results(output_dir: Path, config: dict, results: list[dict], extra: di
 def write_report(output_dir: Path, config: dict, results: list[dict], extra: dict | None = None,
                  training: dict | None = None) -> Path:
     """report.md: the results table, paired differences, `extra` as lines; `training` (the meta-learner's record)
-    only to say when model selection kept φ⁰."""
+    only to say when model selection kept φ⁰. `config` may be a saved run's: the fields it predates read as it ran."""
+    config = saved_config(config)
     if results and all(r.get("setting") == "supervised" for r in results):
         return write_zero_shot_report(output_dir, config, results, extra)
     lines = [f"# meta_nlp results: {config['task']}, {config['n_way']}-way {config['k_shot']}-shot", "",
              *([f"**Held-out task**: evaluated on `{config['held_out_task']}`, whose texts were never meta-trained "
                 "on.", ""] if config.get("held_out_task") else []),
              f"Model `{config['model']}`, meta-trained with `{config['algorithm']}` for {config['max_steps']} steps "
-             f"(meta-batch {config['meta_batch_size']}, --train-n-way {config.get('train_n_way', 0)}, "
+             f"(meta-batch {config['meta_batch_size']}, --train-n-way {config['train_n_way']}, "
              f"{config['inner_steps']} inner steps), seed {config['seed']}.",
              "Every method adapts on the same seeded held-out episodes; checkpoints and test-time lr and steps were "
              f"chosen on meta-validation episodes of {selected_on(config)}. ± is the 95% confidence interval over "

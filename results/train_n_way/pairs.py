@@ -7,6 +7,9 @@ results/train_n_way/seed1 --output-dir results/train_n_way/pooled): python resul
 import json
 from pathlib import Path
 
+from meta_nlp.config import MetaConfig
+from meta_nlp.data.episodes import eligible_labels
+from meta_nlp.data.languages import prepare_languages
 from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary
 
 RUNS = {"train-n-way 10": "results/train_n_way/seed{}", "default ProtoNet": "results/phi0_selection/default_seed{}"}
@@ -18,6 +21,14 @@ def chosen_validation(run: str, language: str = "ja") -> float:
     grid = row["val_grid"][format(row["lr_factor"], "g")]
     return grid[row["adapt_steps"]]
 
+
+# 0. The texts a meta-training step reads: one episode of up to 10 classes, as many as its language has (K+Q = 10 each).
+
+default = MetaConfig()
+sampler = prepare_languages(default).train_sampler(default)
+ways = {lang: min(sampler.max_way, len(eligible_labels(sampler.corpus[lang], 10))) for lang in sampler.languages}
+print(f"classes of a training episode by language: {ways}; texts a step on average "
+      f"{10 * sum(ways.values()) / len(ways):.1f} (two 5-class episodes: 100)\n")
 
 for name, runs in RUNS.items():
     scores = [chosen_validation(runs.format(seed)) for seed in (0, 1)]
@@ -32,6 +43,10 @@ for method in ("protonet", "multitask", "finetune"):
     print(f"  train-n-way 10 − default job's {method}: {paired_difference(new, reference)}")
 
 
+CHANGES = {"ja": result_row("results/train_n_way/pooled", "protonet", "ja")["accuracy"]
+           - result_row("results/phi0_selection/default_2seeds", "protonet", "ja")["accuracy"]}
+
+
 def against_the_study(what: str, folder: str, setting: str, language: str) -> None:
     """A pooled ProtoNet run of the new training episodes on one held-out language against the default ProtoNet before
     it (results/phi0_selection/<setting>/pooled) and the baselines (baselines48/<setting>), all with 48 validation
@@ -42,6 +57,7 @@ def against_the_study(what: str, folder: str, setting: str, language: str) -> No
     new = result_row(folder, "protonet", language)
     print(f"\n{what} {language}, 2 seeds x 200 episodes: " + result_summary(new))
     before = result_row(f"results/phi0_selection/{setting}/pooled", "protonet", language)
+    CHANGES[language] = new["accuracy"] - before["accuracy"]
     print(f"  new training episodes − default ProtoNet before: {paired_difference(new, before)}")
     for method in ("multitask", "finetune"):
         reference = result_row(f"results/phi0_selection/baselines48/{setting}", method, language)
@@ -54,6 +70,9 @@ for language in ("ko", "uk"):
 # 4. Addendum 2: SIB-200 with unseen sentences on the new default (one 7-class episode a step: SIB-200 has 7 topics).
 for language in ("jpn_Jpan", "ita_Latn"):
     against_the_study("SIB-200, unseen sentences,", "results/train_n_way/sib200/pooled", "sib200", language)
+
+print(f"\nmean change against the default ProtoNet before it over {sorted(CHANGES)}: "
+      f"{100 * sum(CHANGES.values()) / len(CHANGES):+.2f} points")
 
 # The studies' validation (training languages only; what a rule may read): the new training episodes against the
 # default ProtoNet before them, each at its chosen test-time setting, the mean of the two seeds.
