@@ -100,3 +100,9 @@ for seed in (0, 1):
               + (f"differs in {differing}" if differing else "every field the same"))
     trained = json.loads(Path(expected["protonet"], "results.json").read_text())["training"]
     print(f"  ProtoNet's training record: {'the same' if data['training'] == trained else 'DIFFERENT'}")
+
+# 6. The new default against SetFit on the same `ja` episodes (sixth measurements' float32 SetFit, whose test-time
+# epochs were chosen on 12 validation episodes: SetFit has not run with 48).
+default_job = result_row("results/train_n_way/default_2seeds", "protonet", "ja")
+print(f"\nja, the default job's ProtoNet − SetFit (float32): "
+      f"{paired_difference(default_job, result_row('results/setfit_fp32/pooled', 'setfit', 'ja'))}")
