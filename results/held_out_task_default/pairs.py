@@ -1,0 +1,35 @@
+"""plan.md's numbers: the held-out task (chatterbot topics meta-trained, SIB-200 topics evaluated in ita_Latn and
+jpn_Jpan) on today's default, ProtoNet against the baselines of the same runs and against the seventh measurements'
+ProtoNet (12 validation episodes, two 5-class training episodes a step), all on the same held-out episodes.
+Run from the repository root after pooling (study.py ... --seeds 0,1 --finished-only):
+python results/held_out_task_default/pairs.py"""
+import json
+from pathlib import Path
+
+from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary
+
+NEW, BEFORE = "results/held_out_task_default", "results/held_out_task_names"
+
+for language in ("ita_Latn", "jpn_Jpan"):
+    protonet = result_row(NEW, "protonet", language)
+    print(f"{language}, 2 seeds x 200 episodes:")
+    for method in ("protonet", "multitask", "finetune"):
+        row = result_row(NEW, method, language)
+        print(f"  {method}: {result_summary(row)}")
+    for method in ("multitask", "finetune"):
+        print(f"  ProtoNet − {method}: {paired_difference(protonet, result_row(NEW, method, language))}")
+    print(f"  ProtoNet − ProtoNet of the seventh measurements: "
+          f"{paired_difference(protonet, result_row(BEFORE, 'protonet', language))}")
+    for method in ("multitask", "finetune"):
+        print(f"  {method} − its seventh-measurement run (12 validation episodes): "
+              f"{paired_difference(result_row(NEW, method, language), result_row(BEFORE, method, language))}")
+    print()
+
+# What each run chose and cost (one thread each, the two seeds side by side).
+for seed in (0, 1):
+    for part in ("protonet", "baselines"):
+        data = json.loads(Path(NEW, "ita_Latn_jpn_Jpan", f"seed{seed}", part, "results.json").read_text())
+        chosen = {(r["method"], r["language"]): (r["adapt_steps"], r["lr_factor"]) for r in data["results"]}
+        selected = {r["method"]: r.get("selection", {}).get("selected_step") for r in data["results"]}
+        print(f"seed {seed} {part}: {data['wall_time_s']:.0f} s, {data['peak_memory_mib']} MiB peak; selected steps "
+              f"{selected}; test-time (steps, lr factor) {chosen}")
