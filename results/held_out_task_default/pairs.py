@@ -1,7 +1,8 @@
 """plan.md's numbers: the held-out task (chatterbot topics meta-trained, SIB-200 topics evaluated in ita_Latn and
 jpn_Jpan) on today's default, ProtoNet against the baselines of the same runs and against the seventh measurements'
 ProtoNet (12 validation episodes, two 5-class training episodes a step), all on the same held-out episodes.
-Run from the repository root after pooling (study.py ... --seeds 0,1 --finished-only):
+Then the addendum's `it` with unseen lines (results/it_unseen), ProtoNet against the baselines of the same runs.
+Run from the repository root after pooling both (study.py ... --seeds 0,1 --finished-only):
 python results/held_out_task_default/pairs.py"""
 import json
 from pathlib import Path
@@ -25,11 +26,28 @@ for language in ("ita_Latn", "jpn_Jpan"):
               f"{paired_difference(result_row(NEW, method, language), result_row(BEFORE, method, language))}")
     print()
 
-# What each run chose and cost (one thread each, the two seeds side by side).
-for seed in (0, 1):
-    for part in ("protonet", "baselines"):
-        data = json.loads(Path(NEW, "ita_Latn_jpn_Jpan", f"seed{seed}", part, "results.json").read_text())
-        chosen = {(r["method"], r["language"]): (r["adapt_steps"], r["lr_factor"]) for r in data["results"]}
-        selected = {r["method"]: r.get("selection", {}).get("selected_step") for r in data["results"]}
-        print(f"seed {seed} {part}: {data['wall_time_s']:.0f} s, {data['peak_memory_mib']} MiB peak; selected steps "
-              f"{selected}; test-time (steps, lr factor) {chosen}")
+
+
+def chosen_and_cost(study: str, fold: str) -> None:
+    """What each run of a study's fold chose and cost (one thread each, the two seeds side by side)."""
+    for seed in (0, 1):
+        for part in ("protonet", "baselines"):
+            data = json.loads(Path(study, fold, f"seed{seed}", part, "results.json").read_text())
+            chosen = {(r["method"], r["language"]): (r["adapt_steps"], r["lr_factor"]) for r in data["results"]}
+            selected = {r["method"]: r.get("selection", {}).get("selected_step") for r in data["results"]}
+            print(f"seed {seed} {part}: {data['wall_time_s']:.0f} s, {data['peak_memory_mib']} MiB peak; selected "
+                  f"steps {selected}; test-time (steps, lr factor) {chosen}")
+
+
+chosen_and_cost(NEW, "ita_Latn_jpn_Jpan")
+
+# The addendum: `it` with unseen lines.
+IT = "results/it_unseen"
+if Path(IT, "results.json").is_file():
+    protonet = result_row(IT, "protonet", "it")
+    print("\nit, unseen lines, 2 seeds x 200 episodes:")
+    for method in ("protonet", "multitask", "finetune"):
+        print(f"  {method}: {result_summary(result_row(IT, method, 'it'))}")
+    for method in ("multitask", "finetune"):
+        print(f"  ProtoNet − {method}: {paired_difference(protonet, result_row(IT, method, 'it'))}")
+    chosen_and_cost(IT, "it")
