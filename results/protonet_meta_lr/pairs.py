@@ -1,0 +1,33 @@
+"""plan.md's numbers: ProtoNet at --meta-lr 1e-4 against today's default ProtoNet (3e-5) and the default job's
+baselines, on the same validation and `ja` episodes.
+1. Rule (1): each run's meta-validation at its chosen test-time setting (48 episodes), and the mean of the seeds.
+2. Held-out `ja` (reported, never used to choose).
+Run from the repository root after pooling (python scripts/pool_seeds.py results/protonet_meta_lr/seed0
+results/protonet_meta_lr/seed1 --output-dir results/protonet_meta_lr/pooled): python results/protonet_meta_lr/pairs.py"""
+import json
+from pathlib import Path
+
+from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary
+
+RUNS = {"meta-lr 1e-4": "results/protonet_meta_lr/seed{}", "default ProtoNet (3e-5)": "results/train_n_way/seed{}"}
+
+
+def chosen_validation(run: str) -> float:
+    """The meta-validation accuracy of the test-time setting the run chose (its grid at the chosen lr and steps)."""
+    row = result_row(run, "protonet", "ja")
+    return row["val_grid"][format(row["lr_factor"], "g")][row["adapt_steps"]]
+
+
+for name, runs in RUNS.items():
+    scores = [chosen_validation(runs.format(seed)) for seed in (0, 1)]
+    data = [json.loads(Path(runs.format(seed), "results.json").read_text()) for seed in (0, 1)]
+    print(f"{name}: meta-validation at the chosen setting {scores[0]:.4f}, {scores[1]:.4f}, mean "
+          f"{sum(scores) / 2:.4f}; validation by step {[d['training']['val_accuracy_by_step'] for d in data]}; "
+          f"{[d['wall_time_s'] for d in data]} s, {[d['peak_memory_mib'] for d in data]} MiB")
+
+if Path("results/protonet_meta_lr/pooled").is_dir():
+    new = result_row("results/protonet_meta_lr/pooled", "protonet", "ja")
+    print("\nja, 2 seeds x 200 episodes: " + result_summary(new))
+    for method in ("protonet", "multitask", "finetune"):
+        reference = result_row("results/train_n_way/default_2seeds", method, "ja")
+        print(f"  meta-lr 1e-4 − the default job's {method}: {paired_difference(new, reference)}")
