@@ -3,13 +3,16 @@ baselines, on the same validation and `ja` episodes.
 1. Rule (1): each run's meta-validation at its chosen test-time setting (48 episodes), and the mean of the seeds.
 2. Held-out `ja` (reported, never used to choose).
 Run from the repository root after pooling (python scripts/pool_seeds.py results/protonet_meta_lr/seed0
-results/protonet_meta_lr/seed1 --output-dir results/protonet_meta_lr/pooled): python results/protonet_meta_lr/pairs.py"""
+results/protonet_meta_lr/seed1 --output-dir results/protonet_meta_lr/pooled): python results/protonet_meta_lr/pairs.py
+Another variant's folder (seed0, seed1, pooled inside): python results/protonet_meta_lr/pairs.py NAME=FOLDER"""
 import json
+import sys
 from pathlib import Path
 
 from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary
 
-RUNS = {"meta-lr 1e-4": "results/protonet_meta_lr/seed{}", "default ProtoNet (3e-5)": "results/train_n_way/seed{}"}
+NAME, FOLDER = sys.argv[1].split("=", 1) if len(sys.argv) > 1 else ("meta-lr 1e-4", "results/protonet_meta_lr")
+RUNS = {NAME: FOLDER + "/seed{}", "default ProtoNet": "results/train_n_way/seed{}"}
 
 
 def chosen_validation(run: str) -> float:
@@ -25,9 +28,9 @@ for name, runs in RUNS.items():
           f"{sum(scores) / 2:.4f}; validation by step {[d['training']['val_accuracy_by_step'] for d in data]}; "
           f"{[d['wall_time_s'] for d in data]} s, {[d['peak_memory_mib'] for d in data]} MiB")
 
-if Path("results/protonet_meta_lr/pooled").is_dir():
-    new = result_row("results/protonet_meta_lr/pooled", "protonet", "ja")
+if Path(FOLDER, "pooled").is_dir():
+    new = result_row(f"{FOLDER}/pooled", "protonet", "ja")
     print("\nja, 2 seeds x 200 episodes: " + result_summary(new))
     for method in ("protonet", "multitask", "finetune"):
         reference = result_row("results/train_n_way/default_2seeds", method, "ja")
-        print(f"  meta-lr 1e-4 − the default job's {method}: {paired_difference(new, reference)}")
+        print(f"  {NAME} − the default job's {method}: {paired_difference(new, reference)}")
