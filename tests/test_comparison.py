@@ -10,8 +10,8 @@ import pytest
 from conftest import ROOT
 from meta_nlp.config import MetaConfig
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.evaluation.comparison import (compare_runs, paired_difference, result_row, result_summary,
-                                              rows_by_budget)
+from meta_nlp.evaluation.comparison import (chosen_validation, compare_runs, paired_difference, repeated_by,
+                                              result_row, result_summary, rows_by_budget)
 
 
 def fake_run(path, episodes, **config):
@@ -44,6 +44,21 @@ def test_result_row_finds_a_method_on_a_language(tmp_path):
     assert line == "0.5000 − 0.3000 = **+0.2000 [+0.2000, +0.2000]**"
     pooled = dict(better, selected_step=[40, 20], adapt_steps=[3, 1])
     assert result_summary(pooled) == "anil 0.5000 ± 0.0100 (selected step [40, 20], test-time steps [3, 1])"
+
+
+def test_a_row_repeats_an_earlier_run_field_by_field_but_for_its_baseline_comparison(tmp_path):
+    earlier = fake_run(tmp_path / "earlier", [0.2, 0.4])
+    row = dict(result_row(earlier, "anil", "ja"), vs_best_baseline={"delta": 0.1})
+    assert repeated_by(row, earlier) == "every field the same"
+    assert repeated_by(dict(row, accuracy=0.5, adapt_steps=2), earlier) == "differs in ['accuracy', 'adapt_steps']"
+
+
+def test_chosen_validation_reads_the_grid_at_the_chosen_setting(tmp_path):
+    run = fake_run(tmp_path / "run", [0.2, 0.4])
+    data = json.loads((run / "results.json").read_text())
+    data["results"][0] |= {"lr_factor": 0.3, "adapt_steps": 2, "val_grid": {"0.3": [0.1, 0.2, 0.35], "1": [0.1, 0.5, 0.4]}}
+    (run / "results.json").write_text(json.dumps(data))
+    assert chosen_validation(run, "anil", "ja") == 0.35
 
 
 def test_rows_by_budget_reads_each_budgets_run(tmp_path):

@@ -112,8 +112,8 @@ class EpisodeSampler:
 
     cross_lingual=True: every episode has its support set in one language and its query set in
     another (support_language fixes the first: zero-shot evaluation from a source language).
-    max_way (`MetaConfig.train_ways`; 0: n_way): an episode takes up to max_way classes, as many as its language (or its two
-    languages share) has."""
+    max_way (`MetaConfig.train_ways`; 0: n_way): an episode takes up to max_way classes, as many as its language
+    (or its two languages share) has."""
 
     def __init__(self, corpus: Corpus, n_way: int, k_shot: int, n_query: int, seed: int, what: str = "training",
                  cross_lingual: bool = False, support_language: str | None = None, max_way: int = 0):

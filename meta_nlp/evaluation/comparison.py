@@ -45,6 +45,22 @@ def result_row(run: str | Path, method: str, language: str) -> dict:
     return found[0]
 
 
+def chosen_validation(run: str | Path, method: str, language: str) -> float:
+    """A run's meta-validation accuracy at the test-time setting it chose for `method` (its validation grid at the
+    chosen lr factor and steps): what the decision rules under results/ compare."""
+    row = result_row(run, method, language)
+    return row["val_grid"][format(row["lr_factor"], "g")][row["adapt_steps"]]
+
+
+def repeated_by(row: dict, earlier_run: str | Path) -> str:
+    """Whether a result row repeats the same method's row on the same language in `earlier_run`, field by field ('every
+    field the same' or 'differs in [...]'; the vs_best_baseline column depends on the other methods of a run, so it is
+    left out): how the analysis scripts check that a run reproduces the runs it should."""
+    earlier = result_row(earlier_run, row["method"], row["language"])
+    differing = sorted(k for k in row if k != "vs_best_baseline" and row[k] != earlier.get(k))
+    return f"differs in {differing}" if differing else "every field the same"
+
+
 def result_summary(row: dict) -> str:
     """'method accuracy ± CI (selected step S, test-time steps T)' of a result row, as the analysis scripts print it
     (S and T: one per pooled seed)."""

@@ -33,13 +33,15 @@ def chosen_and_cost(study: str, fold: str) -> None:
     for seed in (0, 1):
         for part in ("protonet", "baselines"):
             data = json.loads(Path(study, fold, f"seed{seed}", part, "results.json").read_text())
-            chosen = {(r["method"], r["language"]): (r["adapt_steps"], r["lr_factor"]) for r in data["results"]}
+            chosen = {(r["method"], r["language"]): (round(r["accuracy"], 4), r["adapt_steps"], r["lr_factor"])
+                      for r in data["results"]}
             selected = {r["method"]: r.get("selection", {}).get("selected_step") for r in data["results"]}
-            print(f"seed {seed} {part}: {data['wall_time_s']:.0f} s, {data['peak_memory_mib']} MiB peak; selected "
-                  f"steps {selected}; test-time (steps, lr factor) {chosen}")
+            print(f"{study} seed {seed} {part}: {data['wall_time_s']:.0f} s, {data['peak_memory_mib']} MiB peak; "
+                  f"selected steps {selected}; (accuracy, test-time steps, lr factor) {chosen}")
 
 
 chosen_and_cost(NEW, "ita_Latn_jpn_Jpan")
+chosen_and_cost(BEFORE, "ita_Latn_jpn_Jpan")  # what the 12-episode selection chose, seed by seed
 
 # The addendum: `it` with unseen lines.
 IT = "results/it_unseen"

@@ -7,7 +7,7 @@ python results/meta_batch_2/default_job.py"""
 import json
 from pathlib import Path
 
-from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary
+from meta_nlp.evaluation.comparison import paired_difference, repeated_by, result_row, result_summary
 
 for seed in (0, 1):
     run = Path(f"results/meta_batch_2/default_seed{seed}/results.json")
@@ -19,10 +19,8 @@ for seed in (0, 1):
         if row["method"] not in expected:
             print(f"  {row['method']} {row['accuracy']:.4f} (selection {row.get('selection')})")
             continue
-        earlier = result_row(expected[row["method"]], row["method"], "ja")
-        differing = sorted(k for k in row if k != "vs_best_baseline" and row[k] != earlier.get(k))
         print(f"  {row['method']} {row['accuracy']:.4f}: against {expected[row['method']]}: "
-              + (f"differs in {differing}" if differing else "every field the same"))
+              f"{repeated_by(row, expected[row['method']])}")
     trained = json.loads(Path(expected["protonet"], "results.json").read_text())["training"]
     print(f"  ProtoNet's training record: {'the same' if data['training'] == trained else 'DIFFERENT'}")
 
@@ -36,4 +34,5 @@ for method in ("multitask", "finetune"):
 for method in ("protonet", "multitask"):
     print(f"  {method} − the previous default job's: "
           f"{paired_difference(result_row(NEW, method, 'ja'), result_row(BEFORE, method, 'ja'))}")
-print(f"  ProtoNet − SetFit (float32): {paired_difference(protonet, result_row('results/setfit_fp32/pooled', 'setfit', 'ja'))}")
+setfit = result_row("results/setfit_fp32/pooled", "setfit", "ja")
+print(f"  ProtoNet − SetFit (float32): {paired_difference(protonet, setfit)}")

@@ -9,20 +9,14 @@ import json
 import sys
 from pathlib import Path
 
-from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary
+from meta_nlp.evaluation.comparison import chosen_validation, paired_difference, result_row, result_summary
 
 NAME, FOLDER = sys.argv[1].split("=", 1) if len(sys.argv) > 1 else ("meta-lr 1e-4", "results/protonet_meta_lr")
 RUNS = {NAME: FOLDER + "/seed{}", "default ProtoNet": "results/train_n_way/seed{}"}
 
 
-def chosen_validation(run: str) -> float:
-    """The meta-validation accuracy of the test-time setting the run chose (its grid at the chosen lr and steps)."""
-    row = result_row(run, "protonet", "ja")
-    return row["val_grid"][format(row["lr_factor"], "g")][row["adapt_steps"]]
-
-
 for name, runs in RUNS.items():
-    scores = [chosen_validation(runs.format(seed)) for seed in (0, 1)]
+    scores = [chosen_validation(runs.format(seed), "protonet", "ja") for seed in (0, 1)]
     data = [json.loads(Path(runs.format(seed), "results.json").read_text()) for seed in (0, 1)]
     print(f"{name}: meta-validation at the chosen setting {scores[0]:.4f}, {scores[1]:.4f}, mean "
           f"{sum(scores) / 2:.4f}; validation by step {[d['training']['val_accuracy_by_step'] for d in data]}; "

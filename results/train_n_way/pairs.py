@@ -10,16 +10,10 @@ from pathlib import Path
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import eligible_labels
 from meta_nlp.data.languages import prepare_languages
-from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary
+from meta_nlp.evaluation.comparison import (chosen_validation, paired_difference, repeated_by, result_row,
+                                            result_summary)
 
 RUNS = {"train-n-way 10": "results/train_n_way/seed{}", "default ProtoNet": "results/phi0_selection/default_seed{}"}
-
-
-def chosen_validation(run: str, language: str = "ja") -> float:
-    """The meta-validation accuracy of the test-time setting the run chose (its grid at the chosen lr and steps)."""
-    row = result_row(run, "protonet", language)
-    grid = row["val_grid"][format(row["lr_factor"], "g")]
-    return grid[row["adapt_steps"]]
 
 
 # 0. The texts a meta-training step reads: one episode of up to 10 classes, as many as its language has (K+Q = 10 each).
@@ -31,7 +25,7 @@ print(f"classes of a training episode by language: {ways}; texts a step on avera
       f"{10 * sum(ways.values()) / len(ways):.1f} (two 5-class episodes: 100)\n")
 
 for name, runs in RUNS.items():
-    scores = [chosen_validation(runs.format(seed)) for seed in (0, 1)]
+    scores = [chosen_validation(runs.format(seed), "protonet", "ja") for seed in (0, 1)]
     steps = [json.loads(Path(runs.format(seed), "results.json").read_text())["training"]["selected_step"] for seed in (0, 1)]
     print(f"{name}: meta-validation at the chosen setting {scores[0]:.4f}, {scores[1]:.4f}, mean "
           f"{sum(scores) / 2:.4f} (selected steps {steps})")
@@ -78,7 +72,7 @@ print(f"\nmean change against the default ProtoNet before it over {sorted(CHANGE
 # default ProtoNet before them, each at its chosen test-time setting, the mean of the two seeds.
 print()
 for setting, language, folder in (("ko", "ko", "ko"), ("uk", "uk", "uk"), ("sib200", "jpn_Jpan", "sib200")):
-    new, before = ([chosen_validation(f"{root}/seed{seed}", language) for seed in (0, 1)]
+    new, before = ([chosen_validation(f"{root}/seed{seed}", "protonet", language) for seed in (0, 1)]
                    for root in (f"results/train_n_way/{folder}", f"results/phi0_selection/{setting}"))
     print(f"{setting} validation at the chosen setting: new {new}, before {before}: "
           f"{100 * (sum(new) - sum(before)) / 2:+.2f} points")
@@ -94,10 +88,8 @@ for seed in (0, 1):
                 "multitask": f"results/phi0_selection/default_seed{seed}"}
     print(f"\ndefault job seed {seed} ({data['wall_time_s']:.1f} s, {data['peak_memory_mib']} MiB peak):")
     for row in data["results"]:
-        earlier = result_row(expected[row["method"]], row["method"], "ja")
-        differing = sorted(k for k in row if k != "vs_best_baseline" and row[k] != earlier.get(k))
         print(f"  {row['method']} {row['accuracy']:.4f}: against {expected[row['method']]}: "
-              + (f"differs in {differing}" if differing else "every field the same"))
+              f"{repeated_by(row, expected[row['method']])}")
     trained = json.loads(Path(expected["protonet"], "results.json").read_text())["training"]
     print(f"  ProtoNet's training record: {'the same' if data['training'] == trained else 'DIFFERENT'}")
 
