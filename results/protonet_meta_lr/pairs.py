@@ -4,7 +4,9 @@ baselines, on the same validation and `ja` episodes.
 2. Held-out `ja` (reported, never used to choose).
 Run from the repository root after pooling (python scripts/pool_seeds.py results/protonet_meta_lr/seed0
 results/protonet_meta_lr/seed1 --output-dir results/protonet_meta_lr/pooled): python results/protonet_meta_lr/pairs.py
-Another variant's folder (seed0, seed1, pooled inside): python results/protonet_meta_lr/pairs.py NAME=FOLDER"""
+Another variant's folder (seed0, seed1, pooled inside): python results/protonet_meta_lr/pairs.py NAME=FOLDER
+Against another default (its ProtoNet runs' folder with seed0 and seed1 inside, and its default job's pooled folder):
+python results/protonet_meta_lr/pairs.py NAME=FOLDER DEFAULT_RUNS DEFAULT_JOB"""
 import json
 import sys
 from pathlib import Path
@@ -12,7 +14,9 @@ from pathlib import Path
 from meta_nlp.evaluation.comparison import chosen_validation, paired_difference, result_row, result_summary
 
 NAME, FOLDER = sys.argv[1].split("=", 1) if len(sys.argv) > 1 else ("meta-lr 1e-4", "results/protonet_meta_lr")
-RUNS = {NAME: FOLDER + "/seed{}", "default ProtoNet": "results/train_n_way/seed{}"}
+DEFAULT_RUNS, DEFAULT_JOB = sys.argv[2:4] if len(sys.argv) > 3 else ("results/train_n_way",
+                                                                     "results/train_n_way/default_2seeds")
+RUNS = {NAME: FOLDER + "/seed{}", "default ProtoNet": DEFAULT_RUNS + "/seed{}"}
 
 
 for name, runs in RUNS.items():
@@ -26,5 +30,5 @@ if Path(FOLDER, "pooled").is_dir():
     new = result_row(f"{FOLDER}/pooled", "protonet", "ja")
     print("\nja, 2 seeds x 200 episodes: " + result_summary(new))
     for method in ("protonet", "multitask", "finetune"):
-        reference = result_row("results/train_n_way/default_2seeds", method, "ja")
+        reference = result_row(DEFAULT_JOB, method, "ja")
         print(f"  {NAME} − the default job's {method}: {paired_difference(new, reference)}")
