@@ -59,13 +59,13 @@ def test_evaluation_scores_do_not_change_with_reused_lower_states(tiny_model, to
 
 
 def test_multitask_budget_defaults_to_the_meta_learners_examples():
-    assert MetaConfig().multitask_budget() == (40, 200)  # the default: two episodes of up to 10 classes a step
+    assert MetaConfig().multitask_budget() == (40, 400)  # the default: four episodes of up to 10 classes a step
     cfg = MetaConfig(max_steps=40, meta_batch_size=2, n_way=5, train_n_way=0, k_shot=5, n_query=5)
     assert cfg.multitask_budget() == (40, 100)
     assert cfg.multitask_budget(num_processes=4) == (40, 400)
     assert MetaConfig(multitask_steps=7, multitask_batch_size=3).multitask_budget() == (7, 3)
     assert MetaConfig(train_n_way=10, meta_batch_size=1).multitask_budget() == (40, 100)  # at most 10 classes a task
-    assert MetaConfig().multitask_budget(ranking=True) == (40, 100)  # a ranking episode keeps 5 candidates
+    assert MetaConfig().multitask_budget(ranking=True) == (40, 200)  # a ranking episode keeps 5 candidates
 
 
 @pytest.mark.parametrize("method", ["multitask", "fomaml"])
