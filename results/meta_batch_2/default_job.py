@@ -3,16 +3,21 @@ runs it should repeat (ProtoNet: results/meta_batch_2/seedS, the same settings; 
 results/train_n_way/default_seedS), and the pooled job against the previous default job on the same `ja` episodes.
 Run from the repository root after pooling (python scripts/pool_seeds.py results/meta_batch_2/default_seed0
 results/meta_batch_2/default_seed1 --output-dir results/meta_batch_2/default_2seeds):
-python results/meta_batch_2/default_job.py"""
+python results/meta_batch_2/default_job.py
+A later default's job (FOLDER holds its ProtoNet runs seedS and its default job default_seedS, default_2seeds;
+PREVIOUS the default job before it): python results/meta_batch_2/default_job.py FOLDER PREVIOUS"""
 import json
+import sys
 from pathlib import Path
 
 from meta_nlp.evaluation.comparison import paired_difference, repeated_by, result_row, result_summary
 
+FOLDER, PREVIOUS = sys.argv[1:3] if len(sys.argv) > 2 else ("results/meta_batch_2", "results/train_n_way")
+
 for seed in (0, 1):
-    run = Path(f"results/meta_batch_2/default_seed{seed}/results.json")
+    run = Path(f"{FOLDER}/default_seed{seed}/results.json")
     data = json.loads(run.read_text())
-    expected = {"protonet": f"results/meta_batch_2/seed{seed}", "finetune": f"results/train_n_way/default_seed{seed}"}
+    expected = {"protonet": f"{FOLDER}/seed{seed}", "finetune": f"{PREVIOUS}/default_seed{seed}"}
     print(f"default job seed {seed} ({data['wall_time_s']:.1f} s, {data['peak_memory_mib']} MiB peak, "
           f"scoring {data['validation_scoring_s']:.0f} s validation + {data['held_out_scoring_s']:.0f} s held out):")
     for row in data["results"]:
@@ -24,7 +29,7 @@ for seed in (0, 1):
     trained = json.loads(Path(expected["protonet"], "results.json").read_text())["training"]
     print(f"  ProtoNet's training record: {'the same' if data['training'] == trained else 'DIFFERENT'}")
 
-NEW, BEFORE = "results/meta_batch_2/default_2seeds", "results/train_n_way/default_2seeds"
+NEW, BEFORE = f"{FOLDER}/default_2seeds", f"{PREVIOUS}/default_2seeds"
 print("\nja, 2 seeds x 200 episodes:")
 for method in ("protonet", "multitask", "finetune"):
     print(f"  {method}: {result_summary(result_row(NEW, method, 'ja'))}")
