@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import ROOT
 from meta_nlp.config import MetaConfig, config_from_dict, parse_config
 from meta_nlp.errors import MetaNLPError
 
@@ -64,3 +65,9 @@ def test_a_saved_run_that_predates_a_field_reads_back_with_the_value_it_ran_with
     assert finished_run(MetaConfig(output_dir=str(tmp_path), test_time_head="sgd"))["results"] == []
     with pytest.raises(MetaNLPError, match="finished earlier with test_time_head='sgd', not 'logistic'"):
         finished_run(MetaConfig(output_dir=str(tmp_path), test_time_head="logistic"))
+
+
+def test_the_written_out_default_config_is_the_embedded_default():
+    # configs/default.yaml repeats MetaConfig's defaults for users to copy; a default changed in one place only
+    # would make `--config configs/default.yaml` a different job from the README's default one.
+    assert parse_config(["--config", str(ROOT / "configs" / "default.yaml")]) == parse_config([])

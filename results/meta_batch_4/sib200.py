@@ -23,8 +23,8 @@ for language in ("jpn_Jpan", "ita_Latn"):
     for row in rows.values():
         print("  " + result_summary(row))
     print(f"  ProtoNet − multitask (its budget): {paired_difference(rows['protonet'], rows['multitask'])}")
-    for name, (folder, method) in REFERENCES.items():
-        reference = result_row(folder, method, language)
+    references = {name: result_row(folder, method, language) for name, (folder, method) in REFERENCES.items()}
+    for name, reference in references.items():
         print(f"  ProtoNet − {name}: {paired_difference(rows['protonet'], reference)}")
-    before = result_row(BASELINES, "multitask", language)
+    before = references["multitask at 100 examples a step"]
     print(f"  multitask (its budget) − multitask at 100 examples a step: {paired_difference(rows['multitask'], before)}")
