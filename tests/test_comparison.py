@@ -11,7 +11,7 @@ from conftest import ROOT
 from meta_nlp.config import MetaConfig
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.comparison import (chosen_validation, compare_runs, paired_difference, repeated_by,
-                                              result_row, result_summary, rows_by_budget)
+                                              result_row, result_summary, rows_by_budget, run_choices)
 
 
 def fake_run(path, episodes, **config):
@@ -144,3 +144,13 @@ def test_runs_of_different_meta_learners_pool_into_one_study(tmp_path):
     with pytest.raises(MetaNLPError, match="finetune at seed 0 .* is in two of the runs"):
         pool_run_seeds([*with_baselines, seed_run(tmp_path / "again", 0, {"protonet": [0.5, 0.5],
                                                                           "finetune": [0.4, 0.4]})], tmp_path / "bad")
+
+
+def test_run_choices_says_what_a_run_chose_and_cost(tmp_path):
+    run = fake_run(tmp_path / "run", [0.25, 0.5])
+    data = json.loads((run / "results.json").read_text())
+    data |= {"wall_time_s": 812.4, "peak_memory_mib": 1900}
+    data["results"][0] |= {"adapt_steps": 2, "lr_factor": 0.3, "selection": {"selected_step": 20}}
+    (run / "results.json").write_text(json.dumps(data))
+    assert run_choices(run) == ("812 s, 1900 MiB peak; selected steps {'anil': 20}; "
+                                "(accuracy, test-time steps, lr factor) {('anil', 'ja'): (0.375, 2, 0.3)}")

@@ -61,6 +61,17 @@ def repeated_by(row: dict, earlier_run: str | Path) -> str:
     return f"differs in {differing}" if differing else "every field the same"
 
 
+def run_choices(run: str | Path) -> str:
+    """'T s, M MiB peak; selected steps {method: step}; (accuracy, test-time steps, lr factor) {(method, language):
+    ...}' of a finished run: what it chose and cost, as the analysis scripts print it seed by seed."""
+    data = json.loads(Path(run, "results.json").read_text())
+    chosen = {(r["method"], r["language"]): (round(r["accuracy"], 4), r["adapt_steps"], r["lr_factor"])
+              for r in data["results"]}
+    selected = {r["method"]: r.get("selection", {}).get("selected_step") for r in data["results"]}
+    return (f"{data['wall_time_s']:.0f} s, {data['peak_memory_mib']} MiB peak; selected steps {selected}; "
+            f"(accuracy, test-time steps, lr factor) {chosen}")
+
+
 def result_summary(row: dict) -> str:
     """'method accuracy ± CI (selected step S, test-time steps T)' of a result row, as the analysis scripts print it
     (S and T: one per pooled seed)."""

@@ -4,10 +4,9 @@ ProtoNet (12 validation episodes, two 5-class training episodes a step), all on 
 Then the addendum's `it` with unseen lines (results/it_unseen), ProtoNet against the baselines of the same runs.
 Run from the repository root after pooling both (study.py ... --seeds 0,1 --finished-only):
 python results/held_out_task_default/pairs.py"""
-import json
 from pathlib import Path
 
-from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary
+from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary, run_choices
 
 NEW, BEFORE = "results/held_out_task_default", "results/held_out_task_names"
 
@@ -32,12 +31,7 @@ def chosen_and_cost(study: str, fold: str) -> None:
     """What each run of a study's fold chose and cost (one thread each, the two seeds side by side)."""
     for seed in (0, 1):
         for part in ("protonet", "baselines"):
-            data = json.loads(Path(study, fold, f"seed{seed}", part, "results.json").read_text())
-            chosen = {(r["method"], r["language"]): (round(r["accuracy"], 4), r["adapt_steps"], r["lr_factor"])
-                      for r in data["results"]}
-            selected = {r["method"]: r.get("selection", {}).get("selected_step") for r in data["results"]}
-            print(f"{study} seed {seed} {part}: {data['wall_time_s']:.0f} s, {data['peak_memory_mib']} MiB peak; "
-                  f"selected steps {selected}; (accuracy, test-time steps, lr factor) {chosen}")
+            print(f"{study} seed {seed} {part}: {run_choices(Path(study, fold, f'seed{seed}', part))}")
 
 
 chosen_and_cost(NEW, "ita_Latn_jpn_Jpan")

@@ -3,10 +3,9 @@ jpn_Jpan) on the default of ff52439, ProtoNet and the multitask baseline at its 
 study of 87f28dc: results/held_out_task_default), that study's multitask baseline and ProtoNet, on the same episodes.
 Run from the repository root after pooling (study.py ... --seeds 0,1 --finished-only):
     python results/meta_batch_4/held_out_task.py      # output held_out_task.txt"""
-import json
 from pathlib import Path
 
-from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary
+from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary, run_choices
 
 NEW, BEFORE = "results/meta_batch_4/held_out_task", "results/held_out_task_default"
 
@@ -25,9 +24,4 @@ for language in ("ita_Latn", "jpn_Jpan"):
 
 for seed in (0, 1):
     for part in ("protonet", "baselines"):
-        data = json.loads(Path(NEW, "ita_Latn_jpn_Jpan", f"seed{seed}", part, "results.json").read_text())
-        chosen = {(r["method"], r["language"]): (round(r["accuracy"], 4), r["adapt_steps"], r["lr_factor"])
-                  for r in data["results"]}
-        selected = {r["method"]: r.get("selection", {}).get("selected_step") for r in data["results"]}
-        print(f"seed {seed} {part}: {data['wall_time_s']:.0f} s, {data['peak_memory_mib']} MiB peak; selected steps "
-              f"{selected}; (accuracy, test-time steps, lr factor) {chosen}")
+        print(f"seed {seed} {part}: {run_choices(Path(NEW, 'ita_Latn_jpn_Jpan', f'seed{seed}', part))}")
