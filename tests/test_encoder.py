@@ -48,6 +48,18 @@ def test_groups_cover_every_row_once_each_cut_to_its_longest(tokenizer):
         assert torch.equal(part["input_ids"], batch["input_ids"][r, :part["input_ids"].shape[1]])
 
 
+def test_a_batch_padded_beyond_its_longest_keeps_its_row_order(tiny_model, tokenizer):
+    """Two texts of unequal length whose split costs more than it saves: one group, cut, in the batch's order."""
+    texts = ["the cat sat", "jazz"]
+    padded = tokenizer(texts, padding="max_length", max_length=32, return_tensors="pt")
+    ((rows, part),) = by_length(dict(padded))
+    assert rows.tolist() == [0, 1] and part["input_ids"].shape[1] < 32
+    torch.testing.assert_close(tiny_model.embed(dict(padded)), tiny_model.embed(batch_of(tokenizer, texts)),
+                               rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(SetEncoder(tiny_model, dict(padded), tiny_model.adaptable_names(1))({}),
+                               tiny_model.embed(batch_of(tokenizer, texts)), rtol=1e-9, atol=1e-9)
+
+
 def test_a_batch_padded_on_the_left_is_one_group(tokenizer):
     batch = batch_of(tokenizer)
     flipped = {k: v.flip(1) for k, v in batch.items()}

@@ -239,7 +239,8 @@ def by_length(batch: dict) -> list[tuple[torch.Tensor, dict]]:
     `GROUP_COST_TOKENS` per group. On a GPU, where a larger batch costs little more, and for a batch not padded on
     the right, the batch is one group, unchanged."""
     mask = batch.get("attention_mask")
-    everything = [(torch.arange(len(next(iter(batch.values()))), device=next(iter(batch.values())).device), batch)]
+    first = next(iter(batch.values()))
+    everything = [(torch.arange(len(first), device=first.device), batch)]
     if mask is None or mask.device.type != "cpu" or mask.shape[0] < 2:
         return everything
     lengths = mask.sum(1)
@@ -247,8 +248,9 @@ def by_length(batch: dict) -> list[tuple[torch.Tensor, dict]]:
         return everything  # left padding, or gaps: cutting the tail would cut real tokens
     order = torch.argsort(lengths, stable=True)
     bounds = cheapest_groups(lengths[order].tolist(), GROUP_COST_TOKENS)
-    if len(bounds) == 2 and int(lengths.max()) == mask.shape[1]:
-        return everything
+    if len(bounds) == 2:  # one group: the rows in their own order (`in_batch_order` returns it as it is)
+        longest = int(lengths.max())
+        return everything if longest == mask.shape[1] else [(everything[0][0], {k: v[:, :longest] for k, v in batch.items()})]
     groups = []
     for a, b in zip(bounds, bounds[1:]):
         rows, longest = order[a:b], int(lengths[order[b - 1]])
