@@ -60,6 +60,11 @@ def test_a_batch_padded_beyond_its_longest_keeps_its_row_order(tiny_model, token
                                tiny_model.embed(batch_of(tokenizer, texts)), rtol=1e-9, atol=1e-9)
 
 
+def test_an_empty_set_is_one_empty_group():
+    ((rows, part),) = by_length({})
+    assert part == {} and rows.numel() == 0
+
+
 def test_a_batch_padded_on_the_left_is_one_group(tokenizer):
     batch = batch_of(tokenizer)
     flipped = {k: v.flip(1) for k, v in batch.items()}

@@ -239,8 +239,9 @@ def by_length(batch: dict) -> list[tuple[torch.Tensor, dict]]:
     `GROUP_COST_TOKENS` per group. On a GPU, where a larger batch costs little more, and for a batch not padded on
     the right, the batch is one group, unchanged."""
     mask = batch.get("attention_mask")
-    first = next(iter(batch.values()))
-    everything = [(torch.arange(len(first), device=first.device), batch)]
+    first = next(iter(batch.values()), None)  # none: an empty set (`MetaLearner.adapt` has no query texts)
+    everything = [(torch.arange(0, device="cpu") if first is None else torch.arange(len(first), device=first.device),
+                   batch)]
     if mask is None or mask.device.type != "cpu" or mask.shape[0] < 2:
         return everything
     lengths = mask.sum(1)
