@@ -99,7 +99,7 @@ class MetaModel(nn.Module):
             out = functional_call(self.encoder, params or {}, args=(), kwargs=part, strict=False)
             return self.pool(out.last_hidden_state, part)
         groups = by_length(batch)
-        return in_batch_order([run(part) for _, part in groups], [rows for rows, _ in groups])
+        return in_batch_order([run(part) for _, part in groups], groups)
 
     # --- running the frozen lower layers once per text set ---------------------------
     def layer_stack(self) -> nn.ModuleList | None:
@@ -222,26 +222,26 @@ class SetEncoder:
         if self.lower is None:
             self.lower = [self.model.lower_states(part, self.start) for _, part in self.groups]
         return in_batch_order([self.model.embed_from(lower, part, fast, self.start)
-                               for lower, (_, part) in zip(self.lower, self.groups)], [rows for rows, _ in self.groups])
+                               for lower, (_, part) in zip(self.lower, self.groups)], self.groups)
 
 
-# Running a group of texts costs about this many tokens' work beyond its tokens (one thread, MiniLM; the calls into
-# every layer's modules): `by_length` splits a batch where the padding it saves is worth more.
+# What `by_length` charges for one more group, in padded tokens (the calls into every layer's modules): it splits a
+# batch only where the padding saved is worth more. Picked from informal timings (MiniLM on CPU, where 32 to 256 did
+# about equally well), not from a kept measurement.
 GROUP_COST_TOKENS = 64
 
 
 def by_length(batch: dict) -> list[tuple[torch.Tensor, dict]]:
     """A padded batch as groups of rows of similar length, each cut to its longest text: [(row indices, batch)].
     A batch pads every text to its longest, and a transformer's cost grows with the padded tokens, so one long text
-    among short ones (chatterbot in a script the vocabulary splits into many tokens: about 57% of an episode's padded
-    tokens are real) makes the short ones cost as much. A text's states do not depend on its padding (padded keys are
+    among short ones (chatterbot in a script the vocabulary splits into many tokens) makes the short ones cost as
+    much. A text's states do not depend on its padding (padded keys are
     masked), so only rounding changes. The groups are contiguous in length and minimise the padded tokens plus
     `GROUP_COST_TOKENS` per group. On a GPU, where a larger batch costs little more, and for a batch not padded on
     the right, the batch is one group, unchanged."""
     mask = batch.get("attention_mask")
-    first = next(iter(batch.values()), None)  # none: an empty set (`MetaLearner.adapt` has no query texts)
-    everything = [(torch.arange(0, device="cpu") if first is None else torch.arange(len(first), device=first.device),
-                   batch)]
+    first = next(iter(batch.values()), torch.empty(0))  # an empty set: `MetaLearner.adapt` has no query texts
+    everything = [(torch.arange(len(first), device=first.device), batch)]
     if mask is None or mask.device.type != "cpu" or mask.shape[0] < 2:
         return everything
     lengths = mask.sum(1)
@@ -272,11 +272,11 @@ def cheapest_groups(sorted_lengths: list[int], cost_per_group: int) -> list[int]
     return best[n][1]
 
 
-def in_batch_order(parts: list[torch.Tensor], rows: list[torch.Tensor]) -> torch.Tensor:
-    """The groups' outputs (`by_length`) back in the batch's row order."""
+def in_batch_order(parts: list[torch.Tensor], groups: list[tuple[torch.Tensor, dict]]) -> torch.Tensor:
+    """The outputs of `by_length`'s groups, one part per group, back in the batch's row order."""
     if len(parts) == 1:
-        return parts[0]
-    return torch.cat(parts)[torch.argsort(torch.cat(rows))]
+        return parts[0]  # one group keeps the batch's order
+    return torch.cat(parts)[torch.argsort(torch.cat([rows for rows, _ in groups]))]
 
 
 def head_logits(z: torch.Tensor, head: Params, scale: torch.Tensor) -> torch.Tensor:
