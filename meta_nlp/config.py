@@ -13,11 +13,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from meta_nlp.errors import MetaNLPError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+TRAINING_DRAW_STREAM = 7  # keeps the seeds of training draws apart from other streams derived from --seed
 # The one registry of what can be trained: name -> "module:class" (resolved only when built, so this
 # bottom layer imports none of them). A meta-learner is an Algorithm (meta_nlp/algorithms), trained by
 # the episodic objective (meta_nlp/objectives/meta_learning.py).
@@ -232,7 +234,12 @@ class MetaConfig:
     editor_lr: float = _f(1e-4, "mend: AdamW lr of the editor network; mend and enn: of the learned edit lrs (enn "
                                 "trains the classifier's top layers and head at --meta-lr)")
     # --- run -----------------------------------------------------------------------
-    seed: int = _f(0, "seed of episodes, initial heads and dropout")
+    seed: int = _f(0, "seed of the validation split, the validation and held-out episodes, and (at --training-draw 0) "
+                      "of what training draws: its tasks, augmentation, initial heads and dropout")
+    training_draw: int = _f(0, "which draw of training's randomness: 0 trains as --seed alone says; 1, 2, ... draw "
+                               "other tasks, augmentation, heads and dropout on the same split and the same validation "
+                               "and held-out episodes, so that pool_seeds can measure what re-training alone moves "
+                               "(run each draw into its own --output-dir)")
     output_dir: str = _f("runs/default", "where checkpoints, results.json, report.md and plots go")
     resume_from_checkpoint: str | None = _f(None, "checkpoint folder to resume from, or 'latest'")
     leave_one_out: list = _f([], "comma-separated held-out languages of a sweep ('all': every language of the task): the "
@@ -247,6 +254,14 @@ class MetaConfig:
                              "set none) uses every usable core")
 
     # ---------------------------------------------------------------------------------
+    @property
+    def training_seed(self) -> int:
+        """The seed of what training draws: --seed itself at draw 0 (every run before --training-draw existed), else
+        one derived from (seed, draw), at or above 2**31 so that no usual --seed gives it."""
+        if self.training_draw == 0:
+            return self.seed
+        return int(np.random.SeedSequence([self.seed, TRAINING_DRAW_STREAM, self.training_draw]).generate_state(1)[0]) | 2 ** 31
+
     @property
     def train_ways(self) -> int:
         """The most classes a meta-training episode of a classification task has (--train-n-way, never fewer than
@@ -420,7 +435,7 @@ AT_LEAST = {"n_way": 2, "train_n_way": 0, "k_shot": 1, "n_query": 1, "inner_step
             "max_length": 2, "meta_batch_size": 1, "max_steps": 0, "warmup_steps": 0, "eval_every": 1, "save_every": 1,
             "save_total_limit": 1, "val_episodes": 1, "eval_episodes": 1, "multi_step_loss_steps": 0,
             "first_order_steps": 0, "multitask_steps": 0, "setfit_iterations": 1, "multitask_batch_size": 0, "meta_param_lr": 0.0,
-            "mldg_beta": 0.0, "seed": 0, "student_layers": 1, "edit_layers": 1, "edit_max_steps": 1,
+            "mldg_beta": 0.0, "seed": 0, "training_draw": 0, "student_layers": 1, "edit_layers": 1, "edit_max_steps": 1,
             "editor_steps": 0, "editor_rank": 1, "edit_kl_weight": 0.0, "base_classifier_steps": 0, "cpu_threads": 0}
 POSITIVE = ("inner_lr", "meta_lr", "finetune_lr", "multitask_lr", "multitask_head_lr", "setfit_lr", "max_grad_norm", "logit_scale",
             "mlti_alpha", "kd_temperature", "pilot_lr", "teacher_lr", "edit_lr", "editor_lr")
@@ -507,7 +522,8 @@ def load_yaml_config(path: str) -> dict:
 # results.json, a learner's meta_nlp.json) lacking one means that value, whatever today's default: an old run is read
 # back, resumed into a study and adapts as it ran.
 PREDATED_FIELDS = {"test_time_head": "sgd", "test_time_selection": "best", "label_name_weight": 0.0,
-                   "meta_train_label_names": False, "train_n_way": 0}
+                   "meta_train_label_names": False, "train_n_way": 0,
+                   "training_draw": 0}
 
 # Settings that do not change what a run measured: where it read and wrote, how it resumed and logged, its CPU
 # threads, extra test-time K. Runs differing only in these are the same run (a study re-run reuses them, seeds pool).

@@ -165,6 +165,19 @@ def test_zero_shot_episodes_support_in_source_query_in_held_out_never_read_befor
     assert load_held_out(cfg, "ja").episodes(0, 5) == held_out.episodes(0, 5)  # the same for every method
 
 
+def test_a_training_draw_redraws_training_alone(tmp_path, tiny_model_dir):
+    """--training-draw k > 0: other training tasks; the same split, validation and held-out episodes."""
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, held_out_language=["ja"], n_way=3, k_shot=2, n_query=2)
+    again, other = replace(cfg, training_draw=1), replace(cfg, training_draw=2)
+    assert cfg.training_seed == cfg.seed  # draw 0: every run before the flag, unchanged
+    assert len({cfg.training_seed, again.training_seed, other.training_seed, replace(cfg, seed=1).training_seed}) == 4
+    split, redrawn = prepare_languages(cfg), prepare_languages(again)
+    assert split.train == redrawn.train and split.val == redrawn.val
+    assert split.val_sampler(cfg).episodes(0, 4) == redrawn.val_sampler(again).episodes(0, 4)
+    assert load_held_out(cfg, "ja").episodes(0, 4) == load_held_out(again, "ja").episodes(0, 4)
+    assert split.train_sampler(cfg).episodes(0, 4) != redrawn.train_sampler(again).episodes(0, 4)
+
+
 # --------------------------------------------------------------------------- statistics
 
 

@@ -239,7 +239,7 @@ def smlmt_sampler(cfg: MetaConfig, split: LanguageSplit, tokenizer) -> SMLMTSamp
     mask = getattr(tokenizer, "mask_token", None)
     if not mask:
         raise MetaNLPError(f"--smlmt-ratio needs a tokenizer with a mask token; the one of {cfg.model} has none")
-    return SMLMTSampler(unlabelled_texts(split.train), mask, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed)
+    return SMLMTSampler(unlabelled_texts(split.train), mask, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.training_seed)
 
 
 def training_sampler(cfg: MetaConfig, split: LanguageSplit, tokenizer) -> Sampler:
@@ -248,7 +248,7 @@ def training_sampler(cfg: MetaConfig, split: LanguageSplit, tokenizer) -> Sample
     sampler: Sampler = split.train_sampler(cfg)
     if cfg.cross_lingual_support_ratio > 0:
         sampler = CrossLingualSupport(sampler, support_translations(cfg, split), cfg.cross_lingual_support_ratio,
-                                      cfg.seed)
+                                      cfg.training_seed)
     if cfg.smlmt_ratio > 0:
-        sampler = MixedSampler(sampler, smlmt_sampler(cfg, split, tokenizer), cfg.smlmt_ratio, cfg.seed)
+        sampler = MixedSampler(sampler, smlmt_sampler(cfg, split, tokenizer), cfg.smlmt_ratio, cfg.training_seed)
     return sampler

@@ -48,8 +48,8 @@ class LanguageSplit:
 
     def train_sampler(self, cfg: MetaConfig) -> EpisodeSampler | RankingSampler:
         if self.ranking:
-            return RankingSampler(self.train, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed)
-        return EpisodeSampler(self.train, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.seed,
+            return RankingSampler(self.train, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.training_seed)
+        return EpisodeSampler(self.train, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.training_seed,
                               cross_lingual=cfg.cross_lingual_episodes, max_way=cfg.train_ways)
 
     def val_sampler(self, cfg: MetaConfig, rule: str | None = None) -> EpisodeSampler | RankingSampler:

@@ -65,7 +65,7 @@ class EngineSettings:
     @classmethod
     def from_config(cls, cfg: MetaConfig, **overrides) -> "EngineSettings":
         values = dict(output_dir=cfg.output_dir, max_steps=cfg.max_steps, tasks_per_process=cfg.meta_batch_size,
-                      seed=cfg.seed, warmup_steps=cfg.warmup_steps, max_grad_norm=cfg.max_grad_norm,
+                      seed=cfg.training_seed, warmup_steps=cfg.warmup_steps, max_grad_norm=cfg.max_grad_norm,
                       eval_every=cfg.eval_every, save_every=cfg.save_every, save_total_limit=cfg.save_total_limit,
                       resume_from_checkpoint=cfg.resume_from_checkpoint, mixed_precision=cfg.mixed_precision,
                       report_to=cfg.report_to, cpu_threads=cfg.cpu_threads, desc=f"meta-train {cfg.algorithm}")

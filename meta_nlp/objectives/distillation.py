@@ -234,7 +234,7 @@ class SupervisedDistillationObjective(DistillationObjective):
 
     def draw_task(self, step: int, index: int, total: int) -> SupervisedTask:
         """Share `index mod total` of step `step`'s rows, the teacher's support rows and a quiz batch, from (seed, step)."""
-        rng = np.random.default_rng([self.cfg.seed, SUPERVISED_STREAM, step])
+        rng = np.random.default_rng([self.cfg.training_seed, SUPERVISED_STREAM, step])
         chosen = rng.choice(len(self.rows), min(self.batch_size, len(self.rows)), replace=False)
         share = [self.rows[i] for i in np.array_split(chosen, total)[index % total]]
         support = self.support_rows(rng, exclude=set(chosen.tolist()))

@@ -57,7 +57,7 @@ class EditingObjective(Objective):
 
     def __init__(self, cfg: MetaConfig, model: EditableClassifier, rows: list[Row], translations: dict[str, list[Row]],
                  validation_edits: int = VALIDATION_EDITS):
-        self.cfg, self.model, self.seed = cfg, model, cfg.seed
+        self.cfg, self.model, self.seed = cfg, model, cfg.training_seed  # its training edits' draws
         self.classifier_fingerprint = model.base_fingerprint()  # before ENN's training replaces the weights
         order = np.random.default_rng([cfg.seed, EDIT_TASK_STREAM]).permutation(len(rows))  # languages mixed
         rows = [rows[i] for i in order]

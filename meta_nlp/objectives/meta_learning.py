@@ -41,7 +41,7 @@ class MetaLearningObjective(Objective):
         self.compared_val = {rule: languages.val_sampler(cfg, rule) for rule in languages.selection_rules[1:]}
         encoder, self.tokenizer = load_encoder(start or cfg.model)
         self.train_sampler = training_sampler(cfg, languages, self.tokenizer)  # + task augmentation, if asked
-        self.interpolation = TaskInterpolation(cfg.mlti_ratio, cfg.mlti_alpha, cfg.seed)  # MLTI, if asked
+        self.interpolation = TaskInterpolation(cfg.mlti_ratio, cfg.mlti_alpha, cfg.training_seed)  # MLTI, if asked
         self.model = MetaModel(encoder, cfg.logit_scale)
         self.algorithm: Algorithm = build_algorithm(cfg)
         self.algorithm.setup(self.model)

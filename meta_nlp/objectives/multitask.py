@@ -74,7 +74,7 @@ class MultitaskObjective(Objective):
 
     def draw_task(self, step: int, index: int, total: int) -> list:
         """Share `index mod total` of step `step`'s batch (drawn without replacement from (seed, step))."""
-        rng = np.random.default_rng([self.cfg.seed, MULTITASK_STREAM, step])
+        rng = np.random.default_rng([self.cfg.training_seed, MULTITASK_STREAM, step])
         batch = rng.choice(len(self.examples), min(self.batch_size, len(self.examples)), replace=False)
         return [self.examples[i] for i in np.array_split(batch, total)[index % total]]
 

@@ -70,7 +70,7 @@ def trainer_for(method: str, cfg: MetaConfig, languages: LanguageSplit, acc: Acc
     """The engine set up to train `method`: the meta-learner into OUTPUT_DIR, multitask into OUTPUT_DIR/multitask.
     `acc` (the run's) places the objective; the Trainer keeps an accelerator of its own, so that its checkpoints
     hold its objective's state and nothing else (accelerate's process state is shared between them)."""
-    set_seed(cfg.seed)
+    set_seed(cfg.training_seed)
     objective = build_objective(method, cfg, languages, acc.device, acc.num_processes)
     if method == "multitask":
         # A checkpoint path names the meta-learner's; the baseline resumes from its own latest.
