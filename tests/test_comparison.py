@@ -146,6 +146,28 @@ def test_runs_of_different_meta_learners_pool_into_one_study(tmp_path):
                                                                           "finetune": [0.4, 0.4]})], tmp_path / "bad")
 
 
+def test_training_draws_of_a_seed_pool_into_draw_averaged_episodes_and_a_wider_interval(tmp_path):
+    from meta_nlp.recipes.study import pool_run_seeds
+    fomaml = {(0, 0): [0.6, 0.4, 0.8], (0, 1): [0.4, 0.4, 0.6], (1, 0): [0.6, 0.6, 0.4], (1, 1): [0.8, 0.6, 0.6]}
+    runs = [seed_run(tmp_path / f"s{s}d{d}", s, {"fomaml": e, "finetune": [0.4, 0.4, 0.4]}, training_draw=d)
+            for (s, d), e in fomaml.items()]
+    pooled = pool_run_seeds(runs, tmp_path / "pooled", n_resamples=200)
+    row = next(r for r in pooled["results"] if r["method"] == "fomaml")
+    assert pooled["seeds"] == [0, 1] and pooled["training_draws"] == [0, 1] and row["seeds"] == [0, 1]
+    assert row["episode_accuracy"] == pytest.approx([0.5, 0.4, 0.7, 0.7, 0.6, 0.5])  # each episode: its draws' mean
+    assert row["draw_accuracy"] == [pytest.approx([0.6, 0.4667], abs=1e-4), pytest.approx([0.5333, 0.6667], abs=1e-4)]
+    versus = row["vs_best_baseline"]
+    retrained = versus["with_training_randomness"]
+    assert retrained["difference"] == pytest.approx(versus["difference"]) == pytest.approx(1 / 6)
+    assert retrained["ci95_high"] - retrained["ci95_low"] > versus["ci95_high"] - versus["ci95_low"]
+    assert "Counting re-training" in (tmp_path / "pooled" / "report.md").read_text()
+    single = pool_run_seeds([runs[0], runs[2]], tmp_path / "single", n_resamples=200)  # one draw a seed: no such interval
+    assert "with_training_randomness" not in next(r for r in single["results"] if r["method"] == "fomaml")["vs_best_baseline"]
+    with pytest.raises(MetaNLPError, match="fomaml at seed 0, training draw 1 .* is in two of the runs"):
+        pool_run_seeds([*runs, seed_run(tmp_path / "again", 0, {"fomaml": [0.5] * 3}, training_draw=1)],
+                       tmp_path / "bad")
+
+
 def test_run_choices_says_what_a_run_chose_and_cost(tmp_path):
     run = fake_run(tmp_path / "run", [0.25, 0.5])
     data = json.loads((run / "results.json").read_text())

@@ -3,6 +3,7 @@ bootstrap, leave-one-out sweeps and the study. Tiny random BERT, float64 where g
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -197,6 +198,46 @@ def test_paired_bootstrap_covers_the_truth_and_beats_the_unpaired_interval():
         assert low < diff < high
     assert covered / 60 >= 0.85
     assert np.mean(paired_widths) < 0.3 * np.mean(unpaired_widths)
+
+
+def simulated_draws(rng, draw_sd: float, seeds: int = 2, draws: int = 3, episodes: int = 200) -> tuple[dict, dict]:
+    """Pooled rows of a method re-trained `draws` times per seed (each draw shifts its accuracy by N(0, draw_sd))
+    and of one that does not train, on the same episodes; the expected difference over draws is 0."""
+    rows = {"trained": {"episode_accuracy": [], "draw_accuracy": []}, "fixed": {"episode_accuracy": [], "draw_accuracy": []}}
+    for _ in range(seeds):
+        difficulty = rng.uniform(0.3, 0.7, size=episodes)
+        fixed = difficulty + rng.normal(0, 0.1, size=episodes)
+        trained = difficulty + rng.normal(0, draw_sd, size=(draws, 1)) + rng.normal(0, 0.1, size=(draws, episodes))
+        for name, scores in (("trained", trained), ("fixed", np.tile(fixed, (draws, 1)))):
+            rows[name]["episode_accuracy"] += scores.mean(0).tolist()
+            rows[name]["draw_accuracy"].append(scores.mean(1).tolist())
+    for name, row in rows.items():
+        row.update(method=name, language="xx", episode_seed=[s for s in range(seeds) for _ in range(episodes)])
+    return rows["trained"], rows["fixed"]
+
+
+def test_the_interval_that_counts_retraining_covers_what_the_episode_interval_misses():
+    from meta_nlp.evaluation.stats import bootstrap_difference, with_training_randomness
+    rng = np.random.default_rng(0)
+    covered, covered_by_episodes, trials = 0, 0, 300
+    for trial in range(trials):
+        trained, fixed = simulated_draws(rng, draw_sd=0.02)
+        retrained = with_training_randomness(trained, fixed)
+        _, low, high = bootstrap_difference(trained["episode_accuracy"], fixed["episode_accuracy"], n_resamples=300,
+                                            seed=trial, strata=trained["episode_seed"])
+        covered += retrained["ci95_low"] <= 0 <= retrained["ci95_high"]
+        covered_by_episodes += low <= 0 <= high
+        assert retrained["draws"] == [[3, 3], [3, 3]] and 0 < retrained["retraining_share"] < 1
+    assert 0.92 <= covered / trials <= 0.99  # about 95%, as it claims
+    assert covered_by_episodes / trials < 0.85  # the episodes' interval alone is too narrow when re-training varies
+    trained, fixed = simulated_draws(rng, draw_sd=0.02, draws=1)
+    assert with_training_randomness(trained, fixed) is None  # one draw per seed: its spread cannot be measured
+
+
+def test_student_t_quantiles():
+    from meta_nlp.evaluation.stats import student_t_quantile
+    for df, expected in ((1, 12.7062), (2, 4.3027), (4, 2.7764), (30, 2.0423), (math.inf, 1.9600)):
+        assert student_t_quantile(0.975, df) == pytest.approx(expected, abs=1e-3)
 
 
 def test_bootstrap_within_strata_keeps_every_stratum():

@@ -4,6 +4,8 @@ meta_train runs (e.g. the default job at --seed 0 and --seed 1): each method's e
 study pools them: accuracy ± 95% CI, the paired difference to the best baseline and between methods (resampled
 within seeds), the ranking on training-language validation, the plots. Runs of other meta-learners (another
 --algorithm, the same settings otherwise, made with --baselines none) join them as methods of the same study.
+Runs of one seed at several --training-draw values score each episode by the mean over their draws, and every
+difference also gets an interval that counts re-training (each method's spread over its draws).
 Distillation runs: each method's episodes (or rows) over seeds, paired differences to student and student_kd
 resampled within seeds, the Distillation table over the pooled accuracies. Editing runs (--algorithm mend|enn;
 several per seed allowed, e.g. a mend run and an enn run reusing its classifier): each editor's metrics averaged
@@ -12,6 +14,7 @@ over seeds, its one-edit generality against ft paired over all seeds' edits, and
 examples:
   python scripts/pool_seeds.py runs/default_seed0 runs/default_seed1 --output-dir runs/default_2seeds
   python scripts/pool_seeds.py runs/default_seed0 runs/default_seed1 runs/r2d2_seed0 runs/r2d2_seed1 --output-dir runs/ja
+  python scripts/pool_seeds.py runs/s0_draw0 runs/s0_draw1 runs/s1_draw0 runs/s1_draw1 --output-dir runs/retrained
   python scripts/pool_seeds.py runs/distill/seed0 runs/distill/seed1 --output-dir runs/distill
   python scripts/pool_seeds.py runs/edit/seed0 runs/edit/seed0_enn runs/edit/seed1 runs/edit/seed1_enn --output-dir runs/edit
 """

@@ -4,7 +4,9 @@
   confidence interval (`mean_ci95`; `ci95` in every result).
 - A difference between two methods is always paired over the same (seed, episode)s, with its 95%
   percentile-bootstrap interval resampled within seeds (`paired_bootstrap`; `vs_best_baseline`,
-  `pairwise` and the ablation table all use it).
+  `pairwise` and the ablation table all use it). That interval holds the trained models fixed.
+- Where each seed was trained more than once (--training-draw), the difference also gets an interval that
+  counts re-training (`with_training_randomness`): each method's spread over its draws joins the episodes'.
 """
 from __future__ import annotations
 
@@ -64,8 +66,61 @@ def paired_bootstrap(result: dict, other: dict, n_resamples: int = N_RESAMPLES) 
                            f"same seeds and episodes; re-run the missing ones")
     diff, low, high = bootstrap_difference(result["episode_accuracy"], other["episode_accuracy"],
                                            n_resamples=n_resamples, strata=episode_seeds(result))
+    retrained = with_training_randomness(result, other)
     return {"difference": diff, "ci95_low": low, "ci95_high": high,
-            "test": f"paired bootstrap over (seed, episode), within seeds, {n_resamples} resamples"}
+            "test": f"paired bootstrap over (seed, episode), within seeds, {n_resamples} resamples",
+            **({"with_training_randomness": retrained} if retrained else {})}
+
+
+def with_training_randomness(result: dict, other: dict) -> dict | None:
+    """result − other with a 95% interval that counts re-training, or None unless both were trained at least twice
+    on every seed (pooled rows' `draw_accuracy`: per seed, each training draw's mean accuracy on its episodes).
+
+    The difference is the mean over (seed, episode) of the draw-averaged scores. Its variance is the episodes' part
+    (the draw-averaged paired differences, within seeds) plus, for each method and seed, the variance of its draws'
+    accuracies (ddof=1) over its number of draws; a method that does not train (finetune) has identical draws and
+    adds nothing. The interval is Student's t with Welch-Satterthwaite degrees of freedom, because the draws' part
+    rests on very few draws (2 per seed: 1 degree of freedom each), where a normal or bootstrap interval would be
+    too narrow. It errs wide: a draw's accuracy also carries its episodes' noise, counted in both parts."""
+    seeds = list(dict.fromkeys(episode_seeds(result)))
+    draws = [result.get("draw_accuracy"), other.get("draw_accuracy")]
+    if any(d is None or len(d) != len(seeds) or min(map(len, d)) < 2 for d in draws):
+        return None
+    strata = np.asarray(episode_seeds(result))
+    delta = np.asarray(result["episode_accuracy"], float) - np.asarray(other["episode_accuracy"], float)
+    weights = {s: np.mean(strata == s) for s in seeds}  # each seed's share of the pooled episodes
+    episodes = sum(weights[s] ** 2 * np.var(delta[strata == s], ddof=1) / np.sum(strata == s) for s in seeds)
+    parts = [(episodes, len(delta) - len(seeds))]  # (variance, its degrees of freedom)
+    for d in draws:
+        parts += [(weights[s] ** 2 * np.var(d[i], ddof=1) / len(d[i]), len(d[i]) - 1) for i, s in enumerate(seeds)]
+    variance = sum(v for v, _ in parts)
+    df = variance ** 2 / sum(v ** 2 / dof for v, dof in parts if v > 0) if variance > 0 else math.inf
+    half = student_t_quantile(0.975, df) * math.sqrt(variance)
+    diff = float(delta.mean())
+    return {"difference": diff, "ci95_low": diff - half, "ci95_high": diff + half, "degrees_of_freedom": float(df),
+            "draws": [[len(x) for x in d] for d in draws],
+            "retraining_share": float(1 - episodes / variance) if variance > 0 else 0.0,
+            "test": "t interval: episodes (paired, within seeds) + each method's variance over training draws"}
+
+
+def student_t_quantile(p: float, df: float) -> float:
+    """Quantile of Student's t (p > 0.5), by bisection on its distribution function integrated numerically: the
+    one place the library needs it, not worth a scipy dependency. df = inf gives the normal quantile."""
+    if math.isinf(df) or df > 1e6:
+        df = 1e6
+    log_norm = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+
+    def cdf(x: float) -> float:
+        t = np.linspace(0.0, x, 4_001)
+        density = np.exp(log_norm - (df + 1) / 2 * np.log1p(t * t / df))
+        return 0.5 + float(np.trapezoid(density, t))
+    low, high = 0.0, 1.0
+    while cdf(high) < p:
+        low, high = high, high * 2
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if cdf(mid) < p else (low, mid)
+    return (low + high) / 2
 
 
 def add_vs_best_baseline(results: list[dict], baselines: list[str], n_resamples: int = N_RESAMPLES) -> list[dict]:

@@ -195,7 +195,7 @@ def finished_run_results(cfg: MetaConfig, method: str, out: Path) -> list[dict]:
 
 def runs_differing_only_in_seed(run_dirs: list[Path], also: tuple[str, ...] = ()) -> list[dict]:
     """The results.json of each finished run, checked to share every setting but the seed, the output folder and
-    the settings named in `also`, and to hold each (method, seed) once."""
+    the settings named in `also`, and to hold each (method, seed, training draw) once."""
     missing = [str(d) for d in run_dirs if not (Path(d) / "results.json").is_file()]
     if missing:
         raise MetaNLPError(f"{missing[0]}: no results.json (not a finished run)")
@@ -211,19 +211,21 @@ def runs_differing_only_in_seed(run_dirs: list[Path], also: tuple[str, ...] = ()
                            f"{allowed} (and where they ran) can be pooled")
     seen = set()
     for run in runs:
-        for key in dict.fromkeys((r["method"], r.get("language"), r.get("k_shot"), run["config"]["seed"])
-                                for r in run["results"]):
+        for key in dict.fromkeys((r["method"], r.get("language"), r.get("k_shot"), run["config"]["seed"],
+                                  run["config"]["training_draw"]) for r in run["results"]):
             if key in seen:
                 hint = " (run all but one of them with --baselines none)" if "baselines" in also else ""
-                raise MetaNLPError(f"{key[0]} at seed {key[3]} ({key[1]}, K={key[2]}) is in two of the runs: pool "
-                                   f"each method and seed once{hint}")
+                draw = f", training draw {key[4]}" if key[4] else ""
+                raise MetaNLPError(f"{key[0]} at seed {key[3]}{draw} ({key[1]}, K={key[2]}) is in two of the runs: "
+                                   f"pool each method, seed and training draw once{hint}")
             seen.add(key)
     return runs
 
 
 # A study may pool meta_train runs of different meta-learners (each run's --algorithm, its baselines in one of them):
-# they evaluate on the same seeded episodes whatever the algorithm.
-POOLED_ACROSS = ("algorithm", "baselines")
+# they evaluate on the same seeded episodes whatever the algorithm. Training draws of a seed (--training-draw) share
+# its episodes too: their scores are averaged per episode, and their spread widens the intervals that count it.
+POOLED_ACROSS = ("algorithm", "baselines", "training_draw")
 
 
 def pool_run_seeds(run_dirs: list[Path], output_dir: Path, n_resamples: int = 10_000) -> dict:
@@ -236,9 +238,11 @@ def pool_run_seeds(run_dirs: list[Path], output_dir: Path, n_resamples: int = 10
     baselines = list(dict.fromkeys(b for run in runs for b in run["config"]["baselines"]))
     cfg = replace(config_from_dict(runs[0]["config"]), baselines=baselines)  # its algorithm: the first run's
     seeds = sorted({run["config"]["seed"] for run in runs})
-    results = pooled_over_seeds([r for run in runs for r in run["results"]], cfg.baselines, n_resamples)
+    rows = [{**r, "training_draw": run["config"]["training_draw"]} for run in runs for r in run["results"]]
+    results = pooled_over_seeds(rows, cfg.baselines, n_resamples)
     comparisons = study_comparisons(results, cfg, n_resamples)
-    extra = {"seeds": seeds, "methods": methods, "runs": [str(d) for d in run_dirs],
+    extra = {"seeds": seeds, "training_draws": sorted({run["config"]["training_draw"] for run in runs}),
+             "methods": methods, "runs": [str(d) for d in run_dirs],
              "wall_time_s": [run.get("wall_time_s") for run in runs],
              "peak_memory_mib": [run.get("peak_memory_mib") for run in runs]}
     spec = StudySpec(methods=methods, seeds=seeds, shots=sorted({r["k_shot"] for r in results}))
@@ -256,20 +260,28 @@ def pooled_over_seeds(rows: list[dict], baselines: list[str], n_resamples: int) 
 
 
 def pooled(rows: list[dict]) -> dict:
-    """Seeds of one (language, K, method), in seed order so episodes pair up across methods."""
-    rows = sorted(rows, key=lambda r: r["seed"])
-    episodes = np.concatenate([r["episode_accuracy"] for r in rows])
+    """Seeds of one (language, K, method), in seed order so episodes pair up across methods. A seed trained more
+    than once (--training-draw) scores each episode by the mean over its draws; `draw_accuracy` keeps each draw's
+    accuracy, and the per-run lists (steps, lr factors, checkpoints) run over (seed, draw)."""
+    rows = sorted(rows, key=lambda r: (r["seed"], r.get("training_draw", 0)))
+    by_seed: dict[int, list[dict]] = {}
+    for r in rows:
+        by_seed.setdefault(r["seed"], []).append(r)
+    per_seed = [np.mean([r["episode_accuracy"] for r in draws], 0) for draws in by_seed.values()]
+    episodes = np.concatenate(per_seed)
     accuracy, ci = mean_ci95(episodes)
     first = rows[0]
+    validation = [[chosen_setting_validation(r) for r in draws] for draws in by_seed.values()]
     out = {"method": first["method"], "language": first["language"], "accuracy": accuracy, "ci95": ci,
            "n_episodes": int(len(episodes)), "n_way": first.get("n_way"), "k_shot": first["k_shot"],
-           "n_query": first.get("n_query"), "seeds": [r["seed"] for r in rows],
-           "accuracy_by_seed": [r["accuracy"] for r in rows],
+           "n_query": first.get("n_query"), "seeds": list(by_seed),
+           "accuracy_by_seed": [float(np.mean([r["accuracy"] for r in draws])) for draws in by_seed.values()],
+           "draw_accuracy": [[r["accuracy"] for r in draws] for draws in by_seed.values()],
            "adapt_steps": [r.get("adapt_steps") for r in rows], "lr_factor": [r.get("lr_factor") for r in rows],
            "selected_step": [r.get("selection", {}).get("selected_step") for r in rows],
-           "validation_by_seed": [chosen_setting_validation(r) for r in rows],
+           "validation_by_seed": [None if None in v else float(np.mean(v)) for v in validation],
            "episode_accuracy": episodes.tolist(),
-           "episode_seed": [r["seed"] for r in rows for _ in r["episode_accuracy"]]}
+           "episode_seed": [seed for seed, s in zip(by_seed, per_seed) for _ in s]}
     if all("accuracy_by_step" in r for r in rows):  # zero-shot rows (supervised distillation) have no steps
         out["accuracy_by_step"] = np.mean([r["accuracy_by_step"] for r in rows], 0).tolist()
     if all("macro_f1" in r for r in rows):
@@ -359,6 +371,21 @@ def over_languages(results: list[dict], baselines: list[str], n_resamples: int) 
     return out
 
 
+def retraining_lines(pairs) -> list[str]:
+    """The differences whose methods were trained more than once per seed, with the interval that counts it."""
+    kept = [p for p in pairs if "with_training_randomness" in p]
+    if not kept:
+        return []
+    lines = ["Counting re-training (a seed trained several times, --training-draw): the intervals above hold each trained "
+             "model fixed; these add each method's spread over its draws (Student's t):", ""]
+    for p in kept:
+        r = p["with_training_randomness"]
+        lines.append(f"- {p['method']} − {p['other']}: {interval(r)} ({min(map(min, r['draws']))}+ draws per seed, "
+                     f"{r['degrees_of_freedom']:.1f} degrees of freedom; re-training is "
+                     f"{100 * r['retraining_share']:.0f}% of the variance)")
+    return [*lines, ""]
+
+
 def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: list[dict], comparisons: dict,
                        not_finished: list[str] = ()) -> Path:
     main_k = [r for r in results if r["k_shot"] == cfg.k_shot]
@@ -379,7 +406,7 @@ def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: lis
     for lang in sorted({r["language"] for r in main_k}):
         rows = [r for r in main_k if r["language"] == lang]
         lines += [f"## held-out language: {lang}", "",
-                  "| method | accuracy ± 95% CI | per seed | episodes | checkpoint step (per seed) "
+                  "| method | accuracy ± 95% CI | per seed | episodes | checkpoint step (per run) "
                   "| Δ vs best baseline [95% CI] |", "|---|---|---|---|---|---|"]
         for r in rows:
             v = r.get("vs_best_baseline")
@@ -404,7 +431,7 @@ def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: lis
                 else:
                     cells.append("")
             lines.append(f"| {a['method']} | " + " | ".join(cells) + " |")
-        lines.append("")
+        lines += ["", *retraining_lines(pairs.values())]
     overall = [o for o in comparisons["over_languages"] if o["k_shot"] == cfg.k_shot]
     if overall:
         names = [b for b in cfg.baselines if any(f"vs_{b}" in o for o in overall)]
