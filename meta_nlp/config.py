@@ -522,8 +522,7 @@ def load_yaml_config(path: str) -> dict:
 # results.json, a learner's meta_nlp.json) lacking one means that value, whatever today's default: an old run is read
 # back, resumed into a study and adapts as it ran.
 PREDATED_FIELDS = {"test_time_head": "sgd", "test_time_selection": "best", "label_name_weight": 0.0,
-                   "meta_train_label_names": False, "train_n_way": 0,
-                   "training_draw": 0}
+                   "meta_train_label_names": False, "train_n_way": 0, "training_draw": 0}
 
 # Settings that do not change what a run measured: where it read and wrote, how it resumed and logged, its CPU
 # threads, extra test-time K. Runs differing only in these are the same run (a study re-run reuses them, seeds pool).

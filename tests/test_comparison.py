@@ -163,8 +163,13 @@ def test_training_draws_of_a_seed_pool_into_draw_averaged_episodes_and_a_wider_i
     assert "Counting re-training" in (tmp_path / "pooled" / "report.md").read_text()
     single = pool_run_seeds([runs[0], runs[2]], tmp_path / "single", n_resamples=200)  # one draw a seed: no such interval
     assert "with_training_randomness" not in next(r for r in single["results"] if r["method"] == "fomaml")["vs_best_baseline"]
+    bf16 = json.loads((runs[1] / "results.json").read_text()) | {"mixed_precision": "bf16"}  # auto, on a bf16 CPU
+    (runs[1] / "results.json").write_text(json.dumps(bf16))
+    with pytest.raises(MetaNLPError, match="these runs differ in mixed_precision"):
+        pool_run_seeds(runs, tmp_path / "mixed")
     with pytest.raises(MetaNLPError, match="fomaml at seed 0, training draw 1 .* is in two of the runs"):
-        pool_run_seeds([*runs, seed_run(tmp_path / "again", 0, {"fomaml": [0.5] * 3}, training_draw=1)],
+        pool_run_seeds([runs[0], runs[2], runs[3], seed_run(tmp_path / "again", 0, {"fomaml": [0.5] * 3}, training_draw=1),
+                        seed_run(tmp_path / "twice", 0, {"fomaml": [0.5] * 3}, training_draw=1)],
                        tmp_path / "bad")
 
 

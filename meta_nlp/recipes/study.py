@@ -202,6 +202,8 @@ def runs_differing_only_in_seed(run_dirs: list[Path], also: tuple[str, ...] = ()
     runs = [json.loads((Path(d) / "results.json").read_text()) for d in run_dirs]
     for run in runs:
         run["config"] = saved_config(run["config"])
+        if "mixed_precision" in run:  # what --mixed-precision auto became where it ran: bf16 and float32 differ
+            run["config"]["mixed_precision"] = run["mixed_precision"]
     ignored = ("seed", *NOT_MEASURED, *also)
     settings = [{k: v for k, v in r["config"].items() if k not in ignored} for r in runs]
     differ = sorted({k for s in settings for k in s.keys() | settings[0].keys() if s.get(k) != settings[0].get(k)})
