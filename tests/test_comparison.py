@@ -12,6 +12,7 @@ from meta_nlp.config import MetaConfig
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.comparison import (chosen_validation, compare_runs, paired_difference, repeated_by,
                                               result_row, result_summary, rows_by_budget, run_choices)
+from meta_nlp.evaluation.stats import interval
 
 
 def fake_run(path, episodes, **config):
@@ -160,7 +161,8 @@ def test_training_draws_of_a_seed_pool_into_draw_averaged_episodes_and_a_wider_i
     retrained = versus["with_training_randomness"]
     assert retrained["difference"] == pytest.approx(versus["difference"]) == pytest.approx(1 / 6)
     assert retrained["ci95_high"] - retrained["ci95_low"] > versus["ci95_high"] - versus["ci95_low"]
-    assert "Counting re-training" in (tmp_path / "pooled" / "report.md").read_text()
+    report = (tmp_path / "pooled" / "report.md").read_text()
+    assert "Counting re-training" in report and f"vs finetune; with re-training {interval(retrained)}" in report
     single = pool_run_seeds([runs[0], runs[2]], tmp_path / "single", n_resamples=200)  # one draw a seed: no such interval
     assert "with_training_randomness" not in next(r for r in single["results"] if r["method"] == "fomaml")["vs_best_baseline"]
     bf16 = json.loads((runs[1] / "results.json").read_text()) | {"mixed_precision": "bf16"}  # auto, on a bf16 CPU

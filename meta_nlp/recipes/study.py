@@ -413,6 +413,8 @@ def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: lis
         for r in rows:
             v = r.get("vs_best_baseline")
             delta = f"{interval(v)} vs {v['baseline']}" if v else "—"
+            if v and "with_training_randomness" in v:
+                delta += f"; with re-training {interval(v['with_training_randomness'])}"
             per_seed = " ".join(f"{a:.3f}" for a in r["accuracy_by_seed"])
             chosen = " ".join("—" if s is None else str(s) for s in r.get("selected_step", []))
             lines.append(f"| {r['method']} | {r['accuracy']:.4f} ± {r['ci95']:.4f} | {per_seed} | {r['n_episodes']} "
