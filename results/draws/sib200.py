@@ -1,0 +1,43 @@
+"""plan.md's addendum 8 (results/meta_batch_4/plan.md): SIB-200 with unseen sentences re-trained at --training-draw 1
+(float32, today's library); draw 0 is results/meta_batch_4/sib200/seed{0,1} (ff52439). Run from the repository root
+after pooling:
+    python scripts/pool_seeds.py results/meta_batch_4/sib200/seed0 results/meta_batch_4/sib200/seed1 \\
+      results/draws/sib200_seed0_draw1 results/draws/sib200_seed1_draw1 --output-dir results/draws/sib200_pooled
+    python results/draws/sib200.py                                                # output sib200.txt"""
+import json
+from pathlib import Path
+
+from meta_nlp.evaluation.comparison import result_row
+from meta_nlp.evaluation.stats import interval
+
+METHODS = ("protonet", "multitask")  # both draws ran with --baselines multitask: no finetune rows
+POOLED = "results/draws/sib200_pooled"
+RUNS = {(0, 0): "results/meta_batch_4/sib200/seed0", (1, 0): "results/meta_batch_4/sib200/seed1",
+        (0, 1): "results/draws/sib200_seed0_draw1", (1, 1): "results/draws/sib200_seed1_draw1"}
+
+pooled = json.loads(Path(POOLED, "results.json").read_text())
+for language in ("jpn_Jpan", "ita_Latn"):
+    print(f"## {language}")
+    for method in METHODS:
+        row = result_row(POOLED, method, language)
+        by_seed = "; ".join(f"seed {s}: " + " ".join(f"{a:.4f}" for a in draws)
+                            for s, draws in zip(row["seeds"], row["draw_accuracy"]))
+        print(f"  {method}: {by_seed}; draw-averaged {row['accuracy']:.4f} ± {row['ci95']:.4f}")
+    for seed in (0, 1):
+        for draw in (0, 1):
+            data = json.loads(Path(RUNS[seed, draw], "results.json").read_text())
+            chosen = {r["method"]: (r.get("selection", {}).get("selected_step"), r["adapt_steps"], r["lr_factor"])
+                      for r in data["results"] if r["language"] == language}
+            print(f"  seed {seed} draw {draw}: (checkpoint, test-time steps, lr factor) {chosen}; "
+                  f"{data['wall_time_s']:.0f} s, {data['peak_memory_mib']} MiB")
+    for draw in (0, 1):
+        gap = [result_row(RUNS[s, draw], "protonet", language)["accuracy"]
+               - result_row(RUNS[s, draw], "multitask", language)["accuracy"] for s in (0, 1)]
+        print(f"  draw {draw} alone: protonet − multitask {100 * sum(gap) / 2:+.2f} points (mean over seeds)")
+    for pair in pooled["pairwise"]:
+        if pair["language"] == language:
+            retrained = pair.get("with_training_randomness")
+            extra = (f"; with re-training {interval(retrained)} ({retrained['degrees_of_freedom']:.1f} df, "
+                     f"re-training {100 * retrained['retraining_share']:.0f}% of the variance)") if retrained else ""
+            print(f"  {pair['method']} − {pair['other']}: {interval(pair)}{extra}")
+    print()
