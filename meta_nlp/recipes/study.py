@@ -274,11 +274,11 @@ def pooled(rows: list[dict]) -> dict:
     accuracy, ci = mean_ci95(episodes)
     first = rows[0]
     validation = [[chosen_setting_validation(r) for r in draws] for draws in by_seed.values()]
+    draw_accuracy = [[r["accuracy"] for r in draws] for draws in by_seed.values()]
     out = {"method": first["method"], "language": first["language"], "accuracy": accuracy, "ci95": ci,
            "n_episodes": int(len(episodes)), "n_way": first.get("n_way"), "k_shot": first["k_shot"],
            "n_query": first.get("n_query"), "seeds": list(by_seed),
-           "accuracy_by_seed": [float(np.mean([r["accuracy"] for r in draws])) for draws in by_seed.values()],
-           "draw_accuracy": [[r["accuracy"] for r in draws] for draws in by_seed.values()],
+           "accuracy_by_seed": [float(np.mean(d)) for d in draw_accuracy], "draw_accuracy": draw_accuracy,
            "adapt_steps": [r.get("adapt_steps") for r in rows], "lr_factor": [r.get("lr_factor") for r in rows],
            "selected_step": [r.get("selection", {}).get("selected_step") for r in rows],
            "validation_by_seed": [None if None in v else float(np.mean(v)) for v in validation],
