@@ -1,6 +1,8 @@
 """Every bad value gets its one-line error before any model or data is loaded."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from conftest import ROOT
@@ -65,6 +67,25 @@ def test_a_saved_run_that_predates_a_field_reads_back_with_the_value_it_ran_with
     assert finished_run(MetaConfig(output_dir=str(tmp_path), test_time_head="sgd"))["results"] == []
     with pytest.raises(MetaNLPError, match="finished earlier with test_time_head='sgd', not 'logistic'"):
         finished_run(MetaConfig(output_dir=str(tmp_path), test_time_head="logistic"))
+
+
+def test_a_finished_run_of_another_precision_is_not_reused(tmp_path):
+    """--mixed-precision auto is bf16 on one machine and float32 on another: a sweep or study re-run on the other
+    machine must not pool the finished run with its own."""
+    import json
+    from meta_nlp.engine.trainer import resolved_precision
+    from meta_nlp.recipes.meta_learn import finished_run
+    here = resolved_precision("auto")
+    other = "bf16" if here == "no" else "no"
+    cfg = MetaConfig(output_dir=str(tmp_path))
+    (tmp_path / "results.json").write_text(json.dumps({"config": cfg.to_dict(), "results": [],
+                                                       "mixed_precision": here}))
+    assert finished_run(cfg)["results"] == []
+    (tmp_path / "results.json").write_text(json.dumps({"config": cfg.to_dict(), "results": [],
+                                                       "mixed_precision": other}))
+    with pytest.raises(MetaNLPError, match=f"finished earlier with mixed_precision='{other}', not '{here}'"):
+        finished_run(cfg)
+    assert finished_run(replace(cfg, mixed_precision=other))["results"] == []
 
 
 def test_the_written_out_default_config_is_the_embedded_default():

@@ -19,7 +19,7 @@ from meta_nlp.config import NOT_MEASURED, MetaConfig, config_from_dict, saved_co
 from meta_nlp.data.languages import (LanguageSplit, load_held_out, pivot_of, prepare_languages, read_training_data,
                                      task_of, usable_in)
 from meta_nlp.data.ranking import RankingSampler, retrieval_accuracy
-from meta_nlp.engine.trainer import EngineSettings, Trainer, compared_best_dir, make_accelerator
+from meta_nlp.engine.trainer import EngineSettings, Trainer, compared_best_dir, make_accelerator, resolved_precision
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.evaluator import SCORES_DIR, evaluate_method, scoring_cost, scoring_run
 from meta_nlp.evaluation.report import plot_accuracy_by_step, write_report, write_results
@@ -116,6 +116,9 @@ def finished_run(cfg: MetaConfig, ignored: tuple[str, ...] = ()) -> dict:
     out = Path(cfg.output_dir)
     data = json.loads((out / "results.json").read_text())
     saved, wanted = saved_config(data.get("config", {})), json.loads(json.dumps(cfg.to_dict()))
+    if "mixed_precision" in data:  # compared as resolved: auto is bf16 on a machine with native bf16, float32 elsewhere
+        saved["mixed_precision"], wanted["mixed_precision"] = data["mixed_precision"], \
+            resolved_precision(cfg.mixed_precision)
     differ = [k for k, v in wanted.items() if k not in (*NOT_MEASURED, *ignored) and k in saved and saved[k] != v]
     if differ:
         more = f" (and {len(differ) - 1} more settings)" if len(differ) > 1 else ""
