@@ -388,6 +388,30 @@ def test_study_pools_seeds_pairs_with_the_best_baseline_and_resumes(tmp_path, ti
         study.run_study(replace(cfg, output_dir=str(tmp_path / "moved")), replace(spec, shots=[1, 2, 3, 4]))
 
 
+def test_a_study_retrains_each_seed_per_training_draw_and_counts_it(tmp_path, tiny_model_dir):
+    """--training-draws 0,1: each (seed, method) trains twice on the same episodes; the study scores each episode by
+    the mean of the draws and gives every difference an interval that counts re-training."""
+    from meta_nlp.recipes import study
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, train_languages=["en"], held_out_language=["it"],
+                   baselines=["finetune"], **{**TINY, "eval_episodes": 4})
+    spec = study.StudySpec(methods=["fomaml"], seeds=[0], shots=[2], bootstrap_resamples=100, training_draws=[0, 1])
+    rows = {r["method"]: r for r in study.run_study(cfg, spec)["results"]}
+    run = tmp_path / "run" / "it"
+    runs = {draw: json.loads((run / folder / "fomaml" / "results.json").read_text())
+            for draw, folder in ((0, "seed0"), (1, "seed0_draw1"))}
+    assert [runs[d]["config"]["training_draw"] for d in (0, 1)] == [0, 1]
+    trained = [next(r for r in runs[d]["results"] if r["method"] == "fomaml") for d in (0, 1)]
+    fomaml = rows["fomaml"]
+    assert fomaml["n_episodes"] == 4 and fomaml["draw_accuracy"] == [[r["accuracy"] for r in trained]]
+    assert fomaml["episode_accuracy"] == pytest.approx(np.mean([r["episode_accuracy"] for r in trained], 0).tolist())
+    assert rows["finetune"]["draw_accuracy"][0][0] == rows["finetune"]["draw_accuracy"][0][1]  # trains nothing
+    retrained = fomaml["vs_best_baseline"]["with_training_randomness"]
+    assert retrained["draws"] == [[2], [2]] and retrained["ci95_low"] <= retrained["difference"] <= retrained["ci95_high"]
+    assert "Counting re-training" in (tmp_path / "run" / "report.md").read_text()
+    with pytest.raises(MetaNLPError, match="--training-draws are distinct draws"):
+        study.StudySpec(training_draws=[1, 1]).validate()
+
+
 def test_budget_curve_runs_the_study_at_each_budget_on_the_same_episodes(tmp_path, tiny_model_dir):
     from meta_nlp.recipes import budget, study
     cfg = tiny_cfg(tmp_path, tiny_model_dir, train_languages=["en"], held_out_language=["it"],

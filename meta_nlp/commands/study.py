@@ -12,12 +12,14 @@ examples:
       # the report of what has finished so far (say, one process per language still running), running nothing
   python scripts/study.py --leave-one-out ja --methods fomaml,protonet --seeds 0,1 --shots 5 --budgets 40,160,640
       # a budget curve: the study at 40, 160 and 640 meta-training steps, accuracy against steps
+  python scripts/study.py --leave-one-out ja --methods protonet --seeds 0,1 --shots 5 --training-draws 0,1,2
+      # each seed trained three times on its episodes: intervals that count re-training too
 
 Every run setting is a meta_train flag (below); the study's own flags are --methods, --seeds, --shots,
---bootstrap-resamples, --finished-only and --budgets. Writes OUTPUT_DIR (default runs/study)/results.json, report.md,
-accuracy_by_language.png, accuracy_by_shots.png, accuracy_by_step.png, and one folder per
-(held-out language, seed, method) run. Re-running the same command skips the finished runs.
-Cost: (languages x seeds x methods) meta-training runs plus (languages x seeds) baseline runs,
+--bootstrap-resamples, --finished-only, --budgets and --training-draws. Writes OUTPUT_DIR (default runs/study)/
+results.json, report.md, accuracy_by_language.png, accuracy_by_shots.png, accuracy_by_step.png, and one folder per
+(held-out language, seed, training draw, method) run. Re-running the same command skips the finished runs.
+Cost: (languages x seeds x draws x methods) meta-training runs plus (languages x seeds x draws) baseline runs,
 each evaluated at every K: on 2 CPU cores keep --max-steps and --eval-episodes small.
 """
 import sys

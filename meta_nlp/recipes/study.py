@@ -4,14 +4,16 @@ the same seeded episodes, over several seeds and held-out languages.
     for each fold (--leave-one-out: a held-out language, or together the languages that the same training
                    languages serve, trained once; else every --held-out-language at once):
         for each seed s:
-            each method m: meta-train on the training languages, select on their validation share,
-                           evaluate on the held-out language(s) at every K in `shots`   -> FOLD/seed<s>/<m>/
-            the baselines (finetune, multitask) on the same episodes                    -> FOLD/seed<s>/baselines/
-    pooled over seeds -> OUTPUT_DIR/results.json, report.md and the plots
+            for each training draw d (--training-draws; default: one, --training-draw's):
+                each method m: meta-train on the training languages, select on their validation share,
+                               evaluate on the held-out language(s) at every K in `shots`  -> FOLD/seed<s>[_draw<d>]/<m>/
+                the baselines (finetune, multitask) on the same episodes                   -> FOLD/seed<s>[_draw<d>]/baselines/
+    pooled over seeds (a seed's draws averaged per episode) -> OUTPUT_DIR/results.json, report.md and the plots
 
 A seed changes meta-training, the validation split and the episodes; within a seed every method
 sees the same episodes, so differences to the best baseline are paired over (seed, episode) and
-bootstrapped within seeds. Every run writes its own results.json: a re-run reads the finished runs
+bootstrapped within seeds. Training draws of a seed re-train on the same episodes: their spread joins every
+difference's interval that counts re-training (stats.with_training_randomness). Every run writes its own results.json: a re-run reads the finished runs
 and runs the rest (the interrupted one resumes its meta-training with --resume-from-checkpoint latest).
 """
 from __future__ import annotations
@@ -46,6 +48,7 @@ class StudySpec:
     bootstrap_resamples: int = 10_000
     finished_only: bool = False  # report what has finished so far; run nothing
     budgets: list[int] = field(default_factory=list)  # the study at each of these --max-steps (recipes/budget.py)
+    training_draws: list[int] = field(default_factory=list)  # each seed trained at each; none: --training-draw's only
 
     def validate(self) -> "StudySpec":
         bad = [m for m in self.methods if m not in ALGORITHMS]
@@ -55,6 +58,9 @@ class StudySpec:
             raise MetaNLPError("--seeds and --shots need at least one value each, shots at least 1")
         if self.budgets and min(self.budgets) < 1:
             raise MetaNLPError(f"--budgets are numbers of meta-training steps, at least 1 each, got {self.budgets}")
+        if self.training_draws and (min(self.training_draws) < 0
+                                    or len(set(self.training_draws)) < len(self.training_draws)):
+            raise MetaNLPError(f"--training-draws are distinct draws, 0 or more each, got {self.training_draws}")
         return self
 
 
@@ -82,6 +88,13 @@ def study_flags() -> list:
                           "help": "comma-separated meta-training budgets (e.g. 40,160,640): the whole study once per "
                                   "--max-steps, into OUTPUT_DIR/steps<B>/, then accuracy against budget "
                                   "(OUTPUT_DIR/budget.md, accuracy_by_budget.png)"}),
+        (("--training-draws",), {"type": _comma(int), "default": d.training_draws,
+                                 "help": "comma-separated training draws (e.g. 0,1,2): every run of a seed is trained "
+                                         "once per draw (same validation and held-out episodes, other training "
+                                         "tasks and dropout), into OUTPUT_DIR/<fold>/seed<S>_draw<D>/ (draw 0: "
+                                         "seed<S>/); episodes are scored by the mean over draws, and each difference "
+                                         "also gets an interval that counts re-training (default: --training-draw "
+                                         "alone)"}),
     ]
 
 
@@ -96,14 +109,15 @@ def run_study(cfg: MetaConfig, spec: StudySpec, end: bool = True) -> dict:
     rows, not_finished = [], []
     for fold in plan:
         for seed in spec.seeds:
-            runs = {m: Path(fold.output_dir) / f"seed{seed}" / m
-                    for m in [*spec.methods, *([BASELINE_RUN] if cfg.baselines else [])]}
-            if spec.finished_only and not all(set(cfg.eval_shots) <= finished_shots(out) for out in runs.values()):
-                not_finished.append(f"{Path(fold.output_dir).name} seed {seed}")
-                PartialState().print(f"study: {not_finished[-1]} has not finished; left out")
-                continue
-            for method, out in runs.items():
-                rows += run_results(replace(fold, seed=seed), method, out)
+            for draw in spec.training_draws or [cfg.training_draw]:
+                run = replace(fold, seed=seed, training_draw=draw)
+                runs = {m: seed_dir(run) / m for m in [*spec.methods, *([BASELINE_RUN] if cfg.baselines else [])]}
+                if spec.finished_only and not all(set(cfg.eval_shots) <= finished_shots(out) for out in runs.values()):
+                    not_finished.append(f"{Path(fold.output_dir).name} {seed_dir(run).name}")
+                    PartialState().print(f"study: {not_finished[-1]} has not finished; left out")
+                    continue
+                for method, out in runs.items():
+                    rows += [{**r, "training_draw": draw} for r in run_results(run, method, out)]
     if not rows:
         raise MetaNLPError(f"--finished-only: no (language, seed) of this study has finished in {cfg.output_dir}")
     results = pooled_over_seeds(rows, cfg.baselines, spec.bootstrap_resamples)
@@ -145,6 +159,11 @@ def folds(cfg: MetaConfig, spec: StudySpec) -> list[MetaConfig]:
     if cfg.leave_one_out:
         return sweep_folds(cfg, sweep_languages(replace(cfg, k_shot=max(cfg.k_shot, *spec.shots))))
     return [replace(cfg, output_dir=str(Path(cfg.output_dir) / "_".join(cfg.held_out_language)))]
+
+
+def seed_dir(run: MetaConfig) -> Path:
+    """The folder of a (fold, seed, training draw)'s runs: FOLD/seed<S>, or FOLD/seed<S>_draw<D> past draw 0."""
+    return Path(run.output_dir) / (f"seed{run.seed}" + (f"_draw{run.training_draw}" if run.training_draw else ""))
 
 
 def finished_shots(out: Path) -> set[int]:
