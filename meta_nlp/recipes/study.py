@@ -113,7 +113,7 @@ def run_study(cfg: MetaConfig, spec: StudySpec, end: bool = True) -> dict:
                 run = replace(fold, seed=seed, training_draw=draw)
                 runs = {m: seed_dir(run) / m for m in [*spec.methods, *([BASELINE_RUN] if cfg.baselines else [])]}
                 if spec.finished_only and not all(set(cfg.eval_shots) <= finished_shots(out) for out in runs.values()):
-                    not_finished.append(f"{Path(fold.output_dir).name} {seed_dir(run).name}")
+                    not_finished.append(f"{Path(fold.output_dir).name} seed {seed}" + (f" draw {draw}" if draw else ""))
                     PartialState().print(f"study: {not_finished[-1]} has not finished; left out")
                     continue
                 for method, out in runs.items():
