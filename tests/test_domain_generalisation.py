@@ -406,7 +406,8 @@ def test_a_study_retrains_each_seed_per_training_draw_and_counts_it(tmp_path, ti
     assert fomaml["episode_accuracy"] == pytest.approx(np.mean([r["episode_accuracy"] for r in trained], 0).tolist())
     assert rows["finetune"]["draw_accuracy"][0][0] == rows["finetune"]["draw_accuracy"][0][1]  # trains nothing
     retrained = fomaml["vs_best_baseline"]["with_training_randomness"]
-    assert retrained["draws"] == [[2], [2]] and retrained["ci95_low"] <= retrained["difference"] <= retrained["ci95_high"]
+    assert retrained["draws"] == [[2], [2]]
+    assert retrained["ci95_low"] <= retrained["difference"] <= retrained["ci95_high"]
     assert "Counting re-training" in (tmp_path / "run" / "report.md").read_text()
     with pytest.raises(MetaNLPError, match="--training-draws are distinct draws"):
         study.StudySpec(training_draws=[1, 1]).validate()

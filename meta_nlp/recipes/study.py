@@ -3,18 +3,18 @@ the same seeded episodes, over several seeds and held-out languages.
 
     for each fold (--leave-one-out: a held-out language, or together the languages that the same training
                    languages serve, trained once; else every --held-out-language at once):
-        for each seed s:
-            for each training draw d (--training-draws; default: one, --training-draw's):
-                each method m: meta-train on the training languages, select on their validation share,
-                               evaluate on the held-out language(s) at every K in `shots`  -> FOLD/seed<s>[_draw<d>]/<m>/
-                the baselines (finetune, multitask) on the same episodes                   -> FOLD/seed<s>[_draw<d>]/baselines/
+        for each seed s, and each training draw d of it (--training-draws; default: --training-draw's alone):
+            each method m: meta-train on the training languages, select on their validation share,
+                           evaluate on the held-out language(s) at every K in `shots`  -> FOLD/seed<s>[_draw<d>]/<m>/
+            the baselines (finetune, multitask) on the same episodes                   -> FOLD/seed<s>[_draw<d>]/baselines/
     pooled over seeds (a seed's draws averaged per episode) -> OUTPUT_DIR/results.json, report.md and the plots
 
 A seed changes meta-training, the validation split and the episodes; within a seed every method
 sees the same episodes, so differences to the best baseline are paired over (seed, episode) and
 bootstrapped within seeds. Training draws of a seed re-train on the same episodes: their spread joins every
-difference's interval that counts re-training (stats.with_training_randomness). Every run writes its own results.json: a re-run reads the finished runs
-and runs the rest (the interrupted one resumes its meta-training with --resume-from-checkpoint latest).
+difference's interval that counts re-training (stats.with_training_randomness). Every run writes its own
+results.json: a re-run reads the finished runs and runs the rest (the interrupted one resumes its meta-training
+with --resume-from-checkpoint latest).
 """
 from __future__ import annotations
 
