@@ -134,6 +134,10 @@ class MetaConfig:
     # --- outer loop ----------------------------------------------------------------
     meta_lr: float = _f(3e-5, "meta-optimizer (AdamW) learning rate for the encoder")
     meta_param_lr: float = _f(1e-3, "AdamW learning rate for learned inner rates and temperature")
+    freeze_embeddings: bool = _f(False, "meta-training and the multitask baseline leave the encoder's embedding "
+                                        "layer (word pieces, positions, its LayerNorm) as pretrained, so that the word "
+                                        "pieces of a language training never reads stay where the layers above expect "
+                                        "them")
     meta_batch_size: int = _f(4, "tasks per meta-step on each process: with --train-n-way 10, four episodes of up to "
                                  "100 texts each, which beat two (and two beat one) on 150 fresh validation episodes "
                                  "per seed (results/meta_batch_4, meta_batch_2); the multitask baseline's batch "
@@ -522,7 +526,8 @@ def load_yaml_config(path: str) -> dict:
 # results.json, a learner's meta_nlp.json) lacking one means that value, whatever today's default: an old run is read
 # back, resumed into a study and adapts as it ran.
 PREDATED_FIELDS = {"test_time_head": "sgd", "test_time_selection": "best", "label_name_weight": 0.0,
-                   "meta_train_label_names": False, "train_n_way": 0, "training_draw": 0}
+                   "meta_train_label_names": False, "train_n_way": 0, "training_draw": 0,
+                   "freeze_embeddings": False}
 
 # Settings that do not change what a run measured: where it read and wrote, how it resumed and logged, its CPU
 # threads, extra test-time K. Runs differing only in these are the same run (a study re-run reuses them, seeds pool).

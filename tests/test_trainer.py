@@ -265,3 +265,19 @@ def test_auto_precision_is_bf16_only_where_the_device_computes_it_natively(monke
     assert trainer.resolved_precision("auto") == expected
     assert [trainer.resolved_precision(p) for p in ("no", "bf16", "fp16")] == ["no", "bf16", "fp16"]
     assert trainer.native_bf16(torch.device("mps")) is False
+
+
+@pytest.mark.parametrize("method", ["protonet", "multitask"])
+def test_frozen_embeddings_stay_as_pretrained_while_the_layers_above_learn(tmp_path, tiny_model_dir, method):
+    """--freeze-embeddings: meta-training and the multitask baseline leave the embedding layer as it was loaded."""
+    def moved(freeze: bool) -> set[str]:
+        cfg = tiny_cfg(tmp_path / str(freeze), tiny_model_dir, algorithm="protonet", max_steps=2, multitask_steps=2,
+                       freeze_embeddings=freeze)
+        t = trainer(cfg, method)
+        model = t.trained[0]
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        t.train()
+        return {n for n, p in model.named_parameters() if not torch.equal(p.detach(), before[n])}
+    free, frozen = moved(False), moved(True)
+    assert any(".embeddings." in n for n in free) and any(".encoder.layer." in n for n in free)
+    assert not any(".embeddings." in n for n in frozen) and any(".encoder.layer." in n for n in frozen)

@@ -83,6 +83,11 @@ class MetaModel(nn.Module):
     def meta_params(self) -> list[nn.Parameter]:
         return [self.log_scale, *self.inner_lrs.values()]
 
+    def trained_encoder_parameters(self, freeze_embeddings: bool) -> list[nn.Parameter]:
+        """What meta-training and the multitask baseline update in the encoder: all of it, or (--freeze-embeddings)
+        all but its embedding layer."""
+        return [p for n, p in self.encoder.named_parameters() if not (freeze_embeddings and layer_of(n) == "embeddings")]
+
     def adaptable_names(self, inner_layers: int) -> list[str]:
         """Encoder parameters the inner loop adapts: transformer layers (all, or the top k), never embeddings."""
         names = [n for n, _ in self.encoder.named_parameters() if layer_of(n).startswith("layer.")]

@@ -50,7 +50,7 @@ class MetaLearningObjective(Objective):
         return {"model": self.model}
 
     def param_groups(self, phase: str = "main") -> list[dict]:
-        return [{"params": list(self.model.encoder.parameters()), "lr": self.cfg.meta_lr},
+        return [{"params": self.model.trained_encoder_parameters(self.cfg.freeze_embeddings), "lr": self.cfg.meta_lr},
                 {"params": self.model.meta_params(), "lr": self.cfg.meta_param_lr, "weight_decay": 0.0}]
 
     def draw_task(self, step: int, index: int, total: int) -> MetaTask:

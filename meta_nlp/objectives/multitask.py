@@ -67,7 +67,8 @@ class MultitaskObjective(Objective):
         return {"model": self.model, "head": self.head}
 
     def param_groups(self, phase: str = "main") -> list[dict]:
-        groups = [{"params": list(self.model.encoder.parameters()), "lr": self.cfg.multitask_lr}]
+        groups = [{"params": self.model.trained_encoder_parameters(self.cfg.freeze_embeddings),
+                   "lr": self.cfg.multitask_lr}]
         if len(self.head):
             groups.append({"params": list(self.head.parameters()), "lr": self.cfg.multitask_head_lr})
         return groups
