@@ -1,7 +1,9 @@
 """Where ProtoNet's SIB-200 validation falls on seed 1 (addendum 9's follow-up, analysis only): the 150 validation
 episodes of each seed, scored as model selection scores them (lr x1, 3 test-time steps, the run's head), at φ⁰ and
-at step 40 (the run's checkpoint_40), split by the training language each episode is drawn in. Reads the runs'
-checkpoints, which stay on the machine that ran them (results/.gitignore). Run from the repository root:
+at step 40 (the run's checkpoint_40), split by the training language each episode is drawn in. The first 48
+episodes are those of the 48-episode run (results/draws/sib200_seed*_draw1): equal scores there show that both runs
+trained the same weights. Reads the runs' checkpoints, which stay on the machine that ran them (results/.gitignore).
+Run from the repository root:
     python results/val150/by_language.py SEED        (output by_language_seedSEED.txt)"""
 import sys
 from collections import defaultdict
@@ -33,7 +35,8 @@ for name, state in weights.items():
         batch = to_batch(episode, learner.tokenizer, cfg.max_length, torch.device("cpu"))
         pred = rule.predict(learner.model, batch, cfg.eval_inner_steps, 1.0, cfg.head_init)[-1]
         scores[name].append(float(np.mean(np.equal(pred, batch.query_labels.tolist()))))
-    print(f"seed {seed} {name}: {np.mean(scores[name]):.4f} over {len(episodes)} validation episodes", flush=True)
+    print(f"seed {seed} {name}: {np.mean(scores[name]):.4f} over {len(episodes)} validation episodes, "
+          f"{np.mean(scores[name][:48]):.4f} over the first 48 (those of the 48-episode run)", flush=True)
 by_language = defaultdict(list)
 for i, episode in enumerate(episodes):
     by_language[episode.language].append(i)
