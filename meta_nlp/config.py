@@ -540,6 +540,14 @@ def saved_config(values: dict) -> dict:
     return {**PREDATED_FIELDS, **values}
 
 
+def ran_settings(results: dict) -> dict:
+    """The settings a finished run ran with, from its results.json: its saved config, with --mixed-precision as it
+    resolved where it ran (the top-level `mixed_precision`: auto is bf16 on a machine with native bf16, float32
+    elsewhere, and the two score some episodes differently)."""
+    resolved = {"mixed_precision": results["mixed_precision"]} if "mixed_precision" in results else {}
+    return {**saved_config(results.get("config", {})), **resolved}
+
+
 def config_from_dict(values: dict, source: str = "config") -> MetaConfig:
     """MetaConfig from a mapping, accepting dashed keys; unknown keys are an error."""
     names = {f.name for f in fields(MetaConfig)}

@@ -10,7 +10,6 @@ Every budget's study resumes like any study: a re-run reads the finished runs an
 """
 from __future__ import annotations
 
-import itertools
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +19,7 @@ from accelerate.state import PartialState
 
 from meta_nlp.config import MetaConfig
 from meta_nlp.evaluation.report import axes_per_language, finish_axes, save_figure, write_results
-from meta_nlp.recipes.study import BASELINE_RUN, StudySpec, folds, run_study, seed_dir
+from meta_nlp.recipes.study import BASELINE_RUN, StudySpec, folds, run_study, seed_runs
 
 
 def budget_dir(cfg: MetaConfig, budget: int) -> Path:
@@ -55,9 +54,9 @@ def run_costs(cfg: MetaConfig, spec: StudySpec) -> dict[str, dict]:
     times: dict[str, list[float]] = {}
     memory: dict[str, list[float]] = {}
     for fold in folds(cfg, spec):
-        for seed, draw in itertools.product(spec.seeds, spec.training_draws or [cfg.training_draw]):
-            for method in [*spec.methods, BASELINE_RUN]:
-                path = seed_dir(replace(fold, seed=seed, training_draw=draw)) / method / "results.json"
+        for _, runs in seed_runs(fold, spec, [*spec.methods, BASELINE_RUN]):
+            for method, out in runs.items():
+                path = out / "results.json"
                 if path.is_file():
                     data = json.loads(path.read_text())
                     times.setdefault(method, []).append(data.get("wall_time_s", np.nan))

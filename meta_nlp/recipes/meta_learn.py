@@ -15,7 +15,7 @@ from accelerate.state import PartialState
 from accelerate.utils import set_seed
 
 from meta_nlp.algorithms.test_time import test_time_rule
-from meta_nlp.config import NOT_MEASURED, MetaConfig, config_from_dict, saved_config
+from meta_nlp.config import NOT_MEASURED, MetaConfig, config_from_dict, ran_settings, saved_config
 from meta_nlp.data.languages import (LanguageSplit, load_held_out, pivot_of, prepare_languages, read_training_data,
                                      task_of, usable_in)
 from meta_nlp.data.ranking import RankingSampler, retrieval_accuracy
@@ -115,10 +115,9 @@ def finished_run(cfg: MetaConfig, ignored: tuple[str, ...] = ()) -> dict:
     pooled with the rest."""
     out = Path(cfg.output_dir)
     data = json.loads((out / "results.json").read_text())
-    saved, wanted = saved_config(data.get("config", {})), json.loads(json.dumps(cfg.to_dict()))
-    if "mixed_precision" in data:  # compared as resolved: auto is bf16 on a machine with native bf16, float32 elsewhere
-        saved["mixed_precision"], wanted["mixed_precision"] = data["mixed_precision"], \
-            resolved_precision(cfg.mixed_precision)
+    saved, wanted = ran_settings(data), json.loads(json.dumps(cfg.to_dict()))
+    if "mixed_precision" in data:  # compared as resolved, as ran_settings gives the finished run's
+        wanted["mixed_precision"] = resolved_precision(cfg.mixed_precision)
     differ = [k for k, v in wanted.items() if k not in (*NOT_MEASURED, *ignored) and k in saved and saved[k] != v]
     if differ:
         more = f" (and {len(differ) - 1} more settings)" if len(differ) > 1 else ""

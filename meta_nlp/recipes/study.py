@@ -19,13 +19,14 @@ with --resume-from-checkpoint latest).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from accelerate.state import PartialState
 
-from meta_nlp.config import ALGORITHMS, NOT_MEASURED, MetaConfig, config_from_dict, saved_config
+from meta_nlp.config import ALGORITHMS, NOT_MEASURED, MetaConfig, config_from_dict, ran_settings
 from meta_nlp.data.languages import prepare_languages
 from meta_nlp.engine.trainer import make_accelerator
 from meta_nlp.errors import MetaNLPError
@@ -108,16 +109,14 @@ def run_study(cfg: MetaConfig, spec: StudySpec, end: bool = True) -> dict:
             replace(fold, algorithm=method).validate()
     rows, not_finished = [], []
     for fold in plan:
-        for seed in spec.seeds:
-            for draw in spec.training_draws or [cfg.training_draw]:
-                run = replace(fold, seed=seed, training_draw=draw)
-                runs = {m: seed_dir(run) / m for m in [*spec.methods, *([BASELINE_RUN] if cfg.baselines else [])]}
-                if spec.finished_only and not all(set(cfg.eval_shots) <= finished_shots(out) for out in runs.values()):
-                    not_finished.append(f"{Path(fold.output_dir).name} seed {seed}" + (f" draw {draw}" if draw else ""))
-                    PartialState().print(f"study: {not_finished[-1]} has not finished; left out")
-                    continue
-                for method, out in runs.items():
-                    rows += [{**r, "training_draw": draw} for r in run_results(run, method, out)]
+        for run, runs in seed_runs(fold, spec, [*spec.methods, *([BASELINE_RUN] if cfg.baselines else [])]):
+            if spec.finished_only and not all(set(cfg.eval_shots) <= finished_shots(out) for out in runs.values()):
+                draw = f" draw {run.training_draw}" if run.training_draw else ""
+                not_finished.append(f"{Path(fold.output_dir).name} seed {run.seed}{draw}")
+                PartialState().print(f"study: {not_finished[-1]} has not finished; left out")
+                continue
+            for method, out in runs.items():
+                rows += [{**r, "training_draw": run.training_draw} for r in run_results(run, method, out)]
     if not rows:
         raise MetaNLPError(f"--finished-only: no (language, seed) of this study has finished in {cfg.output_dir}")
     results = pooled_over_seeds(rows, cfg.baselines, spec.bootstrap_resamples)
@@ -161,9 +160,15 @@ def folds(cfg: MetaConfig, spec: StudySpec) -> list[MetaConfig]:
     return [replace(cfg, output_dir=str(Path(cfg.output_dir) / "_".join(cfg.held_out_language)))]
 
 
-def seed_dir(run: MetaConfig) -> Path:
-    """The folder of a (fold, seed, training draw)'s runs: FOLD/seed<S>, or FOLD/seed<S>_draw<D> past draw 0."""
-    return Path(run.output_dir) / (f"seed{run.seed}" + (f"_draw{run.training_draw}" if run.training_draw else ""))
+def seed_runs(fold: MetaConfig, spec: StudySpec, methods: list[str]) -> Iterator[tuple[MetaConfig, dict[str, Path]]]:
+    """Each (seed, training draw) of a fold, in order: its run config and the folder of each method's run in it,
+    FOLD/seed<S>/<method>, or FOLD/seed<S>_draw<D>/<method> past draw 0 (--training-draws; default: the fold's
+    --training-draw alone)."""
+    for seed in spec.seeds:
+        for draw in spec.training_draws or [fold.training_draw]:
+            run = replace(fold, seed=seed, training_draw=draw)
+            folder = Path(fold.output_dir) / (f"seed{seed}" + (f"_draw{draw}" if draw else ""))
+            yield run, {m: folder / m for m in methods}
 
 
 def finished_shots(out: Path) -> set[int]:
@@ -220,9 +225,7 @@ def runs_differing_only_in_seed(run_dirs: list[Path], also: tuple[str, ...] = ()
         raise MetaNLPError(f"{missing[0]}: no results.json (not a finished run)")
     runs = [json.loads((Path(d) / "results.json").read_text()) for d in run_dirs]
     for run in runs:
-        run["config"] = saved_config(run["config"])
-        if "mixed_precision" in run:  # what --mixed-precision auto became where it ran: bf16 and float32 differ
-            run["config"]["mixed_precision"] = run["mixed_precision"]
+        run["config"] = ran_settings(run)
     ignored = ("seed", *NOT_MEASURED, *also)
     settings = [{k: v for k, v in r["config"].items() if k not in ignored} for r in runs]
     differ = sorted({k for s in settings for k in s.keys() | settings[0].keys() if s.get(k) != settings[0].get(k)})

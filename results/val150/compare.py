@@ -2,6 +2,7 @@
 150 validation episodes (this folder) against the same training selected on 48 (results/draws/sib200_seed*_draw1).
 Run from the repository root: python results/val150/compare.py   (output compare.txt)"""
 import json
+from functools import cache
 from pathlib import Path
 
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
@@ -12,14 +13,19 @@ RUNS = {48: "results/draws/sib200_seed{}_draw1", 150: "results/val150/sib200_see
 OLD, NEW = 48, 150
 
 
+@cache
+def run_of(episodes: int, seed: int) -> dict:
+    """The run's results.json, read once."""
+    return json.loads(Path(RUNS[episodes].format(seed), "results.json").read_text())
+
+
 def rows_of(episodes: int, seed: int) -> dict:
-    data = json.loads(Path(RUNS[episodes].format(seed), "results.json").read_text())
-    return {(r["method"], r["language"]): r for r in data["results"]}
+    return {(r["method"], r["language"]): r for r in run_of(episodes, seed)["results"]}
 
 
 def validation_by_step(episodes: int, seed: int, method: str) -> dict[int, float]:
     row = next(r for (m, _), r in rows_of(episodes, seed).items() if m == method)
-    data = json.loads(Path(RUNS[episodes].format(seed), "results.json").read_text())
+    data = run_of(episodes, seed)
     by_step = (data["training"] if method == "protonet" else row["selection"])["val_accuracy_by_step"]
     return {int(s): v for s, v in by_step.items()}
 
@@ -55,6 +61,6 @@ for language in ("jpn_Jpan", "ita_Latn"):
               f"{interval(paired_bootstrap(rows['protonet'], rows['multitask']))}")
     print()
 for seed in (0, 1):
-    data = json.loads(Path(RUNS[NEW].format(seed), "results.json").read_text())
+    data = run_of(NEW, seed)
     print(f"seed {seed}, 150 episodes: {data['wall_time_s']:.0f} s ({data['validation_scoring_s']:.0f} s validation), "
           f"{data['peak_memory_mib']} MiB, {data['mixed_precision']}")
