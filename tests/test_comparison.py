@@ -35,6 +35,18 @@ def test_ablation_table_gives_paired_differences(tmp_path):
         compare_runs([other_seed], ref)
 
 
+def test_the_table_shows_the_precision_each_run_resolved_to(tmp_path):
+    """Two runs with --mixed-precision auto are not the same settings when one resolved to bf16 and the other to
+    float32 (results.json's top-level mixed_precision): the row says so."""
+    ref = fake_run(tmp_path / "fp32", [0.2, 0.4, 0.6, 0.8])
+    bf16 = fake_run(tmp_path / "bf16", [0.2, 0.4, 0.6, 0.6])
+    for run, resolved in ((ref, "no"), (bf16, "bf16")):
+        data = json.loads((run / "results.json").read_text())
+        (run / "results.json").write_text(json.dumps(data | {"mixed_precision": resolved}))
+    row = next(line for line in compare_runs([bf16], ref).splitlines() if line.startswith("| bf16"))
+    assert "mixed_precision=bf16" in row
+
+
 def test_result_row_finds_a_method_on_a_language(tmp_path):
     run = fake_run(tmp_path / "run", [0.2, 0.4])
     assert result_row(run, "anil", "ja")["accuracy"] == pytest.approx(0.3)

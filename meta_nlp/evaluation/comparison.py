@@ -5,7 +5,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from meta_nlp.config import NOT_MEASURED, MetaConfig, saved_config
+from meta_nlp.config import NOT_MEASURED, MetaConfig, ran_settings
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 
@@ -18,12 +18,13 @@ NOT_SETTINGS = (*NOT_MEASURED, "push_to_hub", "hub_model_id", "hub_dry_run")
 
 def run_summary(path: Path, method: str | None = None) -> tuple[dict, dict]:
     """(config, the result of `method` (default: the run's meta-learner) at the run's K on its first held-out
-    language) of a finished run, or of seeds pooled by scripts/pool_seeds.py."""
+    language) of a finished run, or of seeds pooled by scripts/pool_seeds.py. The config is the one it ran with
+    (`ran_settings`): --mixed-precision auto as it resolved there, so two auto runs on different CPUs show it."""
     file = path / "results.json"
     if not file.is_file():
         raise MetaNLPError(f"{path}: no results.json (not a finished meta_train run)")
     data = json.loads(file.read_text())
-    cfg = MetaConfig().to_dict() | saved_config(data["config"])  # fields a run predates: as they were, else default
+    cfg = MetaConfig().to_dict() | ran_settings(data)  # fields a run predates: as they were, else default
     method = method or cfg["algorithm"]
     mine = [r for r in data["results"] if r["method"] == method and r["k_shot"] == cfg["k_shot"]]
     if not mine:
