@@ -269,15 +269,23 @@ def test_auto_precision_is_bf16_only_where_the_device_computes_it_natively(monke
 
 @pytest.mark.parametrize("method", ["protonet", "multitask"])
 def test_frozen_embeddings_stay_as_pretrained_while_the_layers_above_learn(tmp_path, tiny_model_dir, method):
-    """--freeze-embeddings: meta-training and the multitask baseline leave the embedding layer as it was loaded."""
-    def moved(freeze: bool) -> set[str]:
+    """--freeze-embeddings: meta-training and the multitask baseline leave the embedding layer as it was loaded, and
+    compute no gradient for it."""
+    def moved(freeze: bool) -> tuple[set[str], set[str]]:
+        """(parameters training changed, parameters that had a gradient while training)."""
         cfg = tiny_cfg(tmp_path / str(freeze), tiny_model_dir, algorithm="protonet", max_steps=2, multitask_steps=2,
                        freeze_embeddings=freeze)
         t = trainer(cfg, method)
         model = t.trained[0]
         before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        with_grad = set()
+        for n, p in model.named_parameters():
+            if p.requires_grad:
+                p.register_post_accumulate_grad_hook(lambda _, n=n: with_grad.add(n))
         t.train()
-        return {n for n, p in model.named_parameters() if not torch.equal(p.detach(), before[n])}
-    free, frozen = moved(False), moved(True)
+        return {n for n, p in model.named_parameters() if not torch.equal(p.detach(), before[n])}, with_grad
+    (free, free_grads), (frozen, frozen_grads) = moved(False), moved(True)
     assert any(".embeddings." in n for n in free) and any(".encoder.layer." in n for n in free)
     assert not any(".embeddings." in n for n in frozen) and any(".encoder.layer." in n for n in frozen)
+    assert any(".embeddings." in n for n in free_grads) and not any(".embeddings." in n for n in frozen_grads)
+    assert any(".encoder.layer." in n for n in frozen_grads)

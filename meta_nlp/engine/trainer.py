@@ -215,6 +215,7 @@ class Trainer:
             # In the modules' own order: the clipping norm sums in this order, and a run must stay bit-identical.
             mine = {id(p) for group in optimizer.param_groups for p in group["params"]}
             self.phase_params[phase] = [p for module in self.trained for p in module.parameters() if id(p) in mine]
+        self.set_training_mode()
         self.state = TrainerState()
         for obj in (*self.trained, *self.schedulers.values(), self.state):
             acc.register_for_checkpointing(obj)
@@ -298,13 +299,21 @@ class Trainer:
         optimizer.zero_grad(set_to_none=True)
         return grad_norm
 
+    def set_training_mode(self) -> None:
+        """The trained modules in train mode, with a gradient for exactly the parameters some phase updates: one that
+        no optimiser holds (the embedding layer under --freeze-embeddings) would only cost its backward pass."""
+        updated = {id(p) for params in self.phase_params.values() for p in params}
+        for module in self.trained:
+            module.train()
+            for p in module.parameters():
+                p.requires_grad_(id(p) in updated)
+
     # ------------------------------------------------------------------ model selection
     def select(self) -> None:
         """Score the current weights with the objective's selection rule; keep them in OUTPUT_DIR/best if best."""
         acc = self.accelerator
         score, compared = self.objective.selection_score(acc), self.objective.compared_scores(acc)
-        for module in self.trained:
-            module.requires_grad_(True).train()
+        self.set_training_mode()
         acc.log({"val_accuracy": score}, step=self.state.step)
         acc.print(f"{self.settings.desc} step {self.state.step}: meta-validation accuracy {score:.4f}")
         self.state.scores[self.state.step] = score

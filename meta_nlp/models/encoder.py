@@ -85,8 +85,7 @@ class MetaModel(nn.Module):
 
     def trained_encoder_parameters(self, freeze_embeddings: bool) -> list[nn.Parameter]:
         """What meta-training and the multitask baseline update in the encoder: all of it, or (--freeze-embeddings)
-        all but its embedding layer. Left out of the optimiser only: the engine keeps whole modules trainable, so the
-        embeddings' gradient is still computed (a small part of the backward pass) and never applied."""
+        all but its embedding layer (the engine then computes no gradient for it: `Trainer.set_training_mode`)."""
         return [p for n, p in self.encoder.named_parameters() if not (freeze_embeddings and layer_of(n) == "embeddings")]
 
     def adaptable_names(self, inner_layers: int) -> list[str]:
