@@ -10,8 +10,9 @@ import pytest
 from conftest import ROOT
 from meta_nlp.config import MetaConfig
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.evaluation.comparison import (chosen_validation, compare_runs, paired_difference, repeated_by,
-                                              result_row, result_summary, rows_by_budget, run_choices)
+from meta_nlp.evaluation.comparison import (accuracy_by_draw, chosen_validation, compare_runs,
+                                              difference_with_retraining, paired_difference, repeated_by, result_row,
+                                              result_summary, rows_by_budget, run_choices)
 from meta_nlp.evaluation.stats import interval
 
 
@@ -175,8 +176,11 @@ def test_training_draws_of_a_seed_pool_into_draw_averaged_episodes_and_a_wider_i
     assert retrained["ci95_high"] - retrained["ci95_low"] > versus["ci95_high"] - versus["ci95_low"]
     report = (tmp_path / "pooled" / "report.md").read_text()
     assert "Counting re-training" in report and f"vs finetune; with re-training {interval(retrained)}" in report
+    assert accuracy_by_draw(row) == "seed 0: 0.6000 0.4667; seed 1: 0.5333 0.6667"
+    assert difference_with_retraining(versus).startswith(f"{interval(versus)}; with re-training {interval(retrained)} (")
     single = pool_run_seeds([runs[0], runs[2]], tmp_path / "single", n_resamples=200)  # one draw a seed: no such interval
-    assert "with_training_randomness" not in next(r for r in single["results"] if r["method"] == "fomaml")["vs_best_baseline"]
+    alone = next(r for r in single["results"] if r["method"] == "fomaml")["vs_best_baseline"]
+    assert "with_training_randomness" not in alone and difference_with_retraining(alone) == interval(alone)
     bf16 = json.loads((runs[1] / "results.json").read_text()) | {"mixed_precision": "bf16"}  # auto, on a bf16 CPU
     (runs[1] / "results.json").write_text(json.dumps(bf16))
     with pytest.raises(MetaNLPError, match="these runs differ in mixed_precision"):

@@ -80,6 +80,23 @@ def result_summary(row: dict) -> str:
             f"test-time steps {row['adapt_steps']})")
 
 
+def accuracy_by_draw(row: dict) -> str:
+    """'seed 0: A0 A1; seed 1: B0 B1' of a pooled row (scripts/pool_seeds.py over training draws): each seed's accuracy
+    at each draw, as the analysis scripts print it."""
+    return "; ".join(f"seed {s}: " + " ".join(f"{a:.4f}" for a in draws)
+                     for s, draws in zip(row["seeds"], row["draw_accuracy"]))
+
+
+def difference_with_retraining(pair: dict) -> str:
+    """A pooled pairwise difference's episodes-only interval, then (where the pooled runs hold several training draws)
+    the one that counts re-training, as the analysis scripts print it."""
+    retrained = pair.get("with_training_randomness")
+    if not retrained:
+        return interval(pair)
+    return (f"{interval(pair)}; with re-training {interval(retrained)} ({retrained['degrees_of_freedom']:.1f} df, "
+            f"re-training {100 * retrained['retraining_share']:.0f}% of the variance)")
+
+
 def rows_by_budget(runs: dict[int, str | Path], methods: tuple[str, ...], language: str) -> tuple[dict, str]:
     """({(method, budget): result row}, one 'B steps: <result_summary>, ...' line per budget) of a budget study's
     pooled runs (runs: budget -> folder) on held-out `language`, as the analysis scripts print them."""

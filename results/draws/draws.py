@@ -7,8 +7,8 @@ on a machine without native bf16). Run from the repository root after pooling:
 import json
 from pathlib import Path
 
-from meta_nlp.evaluation.comparison import paired_difference, result_row, run_choices
-from meta_nlp.evaluation.stats import interval
+from meta_nlp.evaluation.comparison import (accuracy_by_draw, difference_with_retraining, paired_difference,
+                                              result_row, run_choices)
 
 METHODS = ("protonet", "finetune", "multitask")
 POOLED = "results/draws/default_pooled"
@@ -32,19 +32,14 @@ for seed in pooled["seeds"]:
 print("\nEach method's accuracy by draw (per seed) and the draw-averaged accuracy over both seeds:")
 rows = {m: result_row(POOLED, m, "ja") for m in METHODS}
 for method, row in rows.items():
-    by_seed = "; ".join(f"seed {s}: " + " ".join(f"{a:.4f}" for a in draws)
-                        for s, draws in zip(row["seeds"], row["draw_accuracy"]))
-    print(f"  {method}: {by_seed}; pooled {row['accuracy']:.4f} ± {row['ci95']:.4f}")
+    print(f"  {method}: {accuracy_by_draw(row)}; pooled {row['accuracy']:.4f} ± {row['ci95']:.4f}")
 
 print("\nDifferences (draw-averaged, paired over the same 400 (seed, episode)s): the episodes' interval, then the one "
       "that counts re-training")
 for pair in pooled["pairwise"]:
     if pair["language"] != "ja":
         continue
-    retrained = pair.get("with_training_randomness")
-    extra = (f"; with re-training {interval(retrained)} ({retrained['degrees_of_freedom']:.1f} df, re-training "
-             f"{100 * retrained['retraining_share']:.0f}% of the variance)") if retrained else ""
-    print(f"  {pair['method']} − {pair['other']}: {interval(pair)}{extra}")
+    print(f"  {pair['method']} − {pair['other']}: {difference_with_retraining(pair)}")
 
 print("\nThe precision alone (addendum 7b): draw 0 in bf16 (here) − draw 0 in float32 (results/grouped, the previous "
       "machine), the same training draw, paired over the same 400 episodes:")

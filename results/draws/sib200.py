@@ -7,8 +7,7 @@ after pooling:
 import json
 from pathlib import Path
 
-from meta_nlp.evaluation.comparison import result_row
-from meta_nlp.evaluation.stats import interval
+from meta_nlp.evaluation.comparison import accuracy_by_draw, difference_with_retraining, result_row
 
 METHODS = ("protonet", "multitask")  # both draws ran with --baselines multitask: no finetune rows
 POOLED = "results/draws/sib200_pooled"
@@ -20,9 +19,7 @@ for language in ("jpn_Jpan", "ita_Latn"):
     print(f"## {language}")
     for method in METHODS:
         row = result_row(POOLED, method, language)
-        by_seed = "; ".join(f"seed {s}: " + " ".join(f"{a:.4f}" for a in draws)
-                            for s, draws in zip(row["seeds"], row["draw_accuracy"]))
-        print(f"  {method}: {by_seed}; draw-averaged {row['accuracy']:.4f} ± {row['ci95']:.4f}")
+        print(f"  {method}: {accuracy_by_draw(row)}; draw-averaged {row['accuracy']:.4f} ± {row['ci95']:.4f}")
     for seed in (0, 1):
         for draw in (0, 1):
             data = json.loads(Path(RUNS[seed, draw], "results.json").read_text())
@@ -36,8 +33,5 @@ for language in ("jpn_Jpan", "ita_Latn"):
         print(f"  draw {draw} alone: protonet − multitask {100 * sum(gap) / 2:+.2f} points (mean over seeds)")
     for pair in pooled["pairwise"]:
         if pair["language"] == language:
-            retrained = pair.get("with_training_randomness")
-            extra = (f"; with re-training {interval(retrained)} ({retrained['degrees_of_freedom']:.1f} df, "
-                     f"re-training {100 * retrained['retraining_share']:.0f}% of the variance)") if retrained else ""
-            print(f"  {pair['method']} − {pair['other']}: {interval(pair)}{extra}")
+            print(f"  {pair['method']} − {pair['other']}: {difference_with_retraining(pair)}")
     print()
