@@ -1,0 +1,32 @@
+"""plan.md's addendum 12 (results/meta_batch_4/plan.md): `it` with unseen lines re-trained at --training-draw 1
+(float32, today's library); draw 0 is results/meta_batch_4/it/seed{0,1} (ff52439). Run from the repository root
+after pooling (see the addendum):   python results/draws_unseen/draws_unseen.py      (output draws_unseen.txt)"""
+import json
+from pathlib import Path
+
+from meta_nlp.evaluation.comparison import accuracy_by_draw, difference_with_retraining, result_row, run_choices
+
+LANGUAGE = "it"
+METHODS = ("protonet", "multitask")  # both draws ran with --baselines multitask: no finetune rows
+POOLED = "results/draws_unseen/it_pooled"
+RUNS = {(0, 0): "results/meta_batch_4/it/seed0", (1, 0): "results/meta_batch_4/it/seed1",
+        (0, 1): "results/draws_unseen/it_seed0_draw1", (1, 1): "results/draws_unseen/it_seed1_draw1"}
+
+for (seed, draw), run in sorted(RUNS.items()):
+    data = json.loads(Path(run, "results.json").read_text())
+    validation = {r["method"]: r["selection"]["val_accuracy_by_step"] for r in data["results"]
+                  if "val_accuracy_by_step" in r.get("selection", {})}
+    validation.setdefault("protonet", data["training"]["val_accuracy_by_step"])
+    print(f"seed {seed} draw {draw} ({data['mixed_precision']}): {run_choices(run)}\n    validation by step {validation}")
+print()
+for method in METHODS:
+    row = result_row(POOLED, method, LANGUAGE)
+    print(f"{method}: {accuracy_by_draw(row)}; draw-averaged {row['accuracy']:.4f} ± {row['ci95']:.4f}")
+for draw in (0, 1):
+    gap = [result_row(RUNS[s, draw], "protonet", LANGUAGE)["accuracy"]
+           - result_row(RUNS[s, draw], "multitask", LANGUAGE)["accuracy"] for s in (0, 1)]
+    print(f"draw {draw} alone: protonet − multitask {100 * sum(gap) / 2:+.2f} points (mean over seeds)")
+pooled = json.loads(Path(POOLED, "results.json").read_text())
+for pair in pooled["pairwise"]:
+    if pair["language"] == LANGUAGE:
+        print(f"{pair['method']} − {pair['other']}: {difference_with_retraining(pair)}")
