@@ -1,16 +1,18 @@
-"""plan.md's addendum 12 (results/meta_batch_4/plan.md): `it` with unseen lines re-trained at --training-draw 1
-(float32, today's library); draw 0 is results/meta_batch_4/it/seed{0,1} (ff52439). Run from the repository root
-after pooling (see the addendum):   python results/draws_unseen/draws_unseen.py      (output draws_unseen.txt)"""
+"""plan.md's addenda 12 and 12b (results/meta_batch_4/plan.md): a chatterbot language with unseen lines (`it`, `ko`)
+re-trained at --training-draw 1 (float32, today's library); draw 0 is results/meta_batch_4/L/seed{0,1} (ff52439). Run
+from the repository root after pooling (see the addendum):
+    python results/draws_unseen/draws_unseen.py L                                 (output L.txt; L = it, ko)"""
 import json
+import sys
 from pathlib import Path
 
 from meta_nlp.evaluation.comparison import accuracy_by_draw, difference_with_retraining, result_row, run_choices
 
-LANGUAGE = "it"
+LANGUAGE = sys.argv[1]
 METHODS = ("protonet", "multitask")  # both draws ran with --baselines multitask: no finetune rows
-POOLED = "results/draws_unseen/it_pooled"
-RUNS = {(0, 0): "results/meta_batch_4/it/seed0", (1, 0): "results/meta_batch_4/it/seed1",
-        (0, 1): "results/draws_unseen/it_seed0_draw1", (1, 1): "results/draws_unseen/it_seed1_draw1"}
+POOLED = f"results/draws_unseen/{LANGUAGE}_pooled"
+RUNS = {(seed, 0): f"results/meta_batch_4/{LANGUAGE}/seed{seed}" for seed in (0, 1)} | {
+    (seed, 1): f"results/draws_unseen/{LANGUAGE}_seed{seed}_draw1" for seed in (0, 1)}
 
 for (seed, draw), run in sorted(RUNS.items()):
     data = json.loads(Path(run, "results.json").read_text())
