@@ -12,7 +12,8 @@ from meta_nlp.config import MetaConfig
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.comparison import (accuracy_by_draw, chosen_validation, compare_runs,
                                               difference_with_retraining, paired_difference, repeated_by, result_row,
-                                              result_summary, rows_by_budget, run_choices)
+                                              result_summary, rows_by_budget, run_choices,
+                                              validation_by_step)
 from meta_nlp.evaluation.stats import interval
 
 
@@ -73,6 +74,17 @@ def test_chosen_validation_reads_the_grid_at_the_chosen_setting(tmp_path):
     data["results"][0] |= {"lr_factor": 0.3, "adapt_steps": 2, "val_grid": {"0.3": [0.1, 0.2, 0.35], "1": [0.1, 0.5, 0.4]}}
     (run / "results.json").write_text(json.dumps(data))
     assert chosen_validation(run, "anil", "ja") == 0.35
+
+
+def test_validation_by_step_reads_the_meta_learners_training_and_a_baselines_selection(tmp_path):
+    run = fake_run(tmp_path / "run", [0.2, 0.4])
+    data = json.loads((run / "results.json").read_text())
+    data["training"] = {"val_accuracy_by_step": {"0": 0.4, "20": 0.5}}
+    data["results"].append({"method": "multitask", "language": "ja",
+                            "selection": {"val_accuracy_by_step": {"0": 0.4, "20": 0.45}}})
+    (run / "results.json").write_text(json.dumps(data))
+    assert validation_by_step(run, "anil") == {"0": 0.4, "20": 0.5}
+    assert validation_by_step(run, "multitask") == {"0": 0.4, "20": 0.45}
 
 
 def test_rows_by_budget_reads_each_budgets_run(tmp_path):

@@ -33,8 +33,13 @@ def run_summary(path: Path, method: str | None = None) -> tuple[dict, dict]:
 
 
 @cache
+def _run_data(run: str) -> dict:
+    """A finished run's results.json, read once per process."""
+    return json.loads(Path(run, "results.json").read_text())
+
+
 def _results_of(run: str) -> list[dict]:
-    return json.loads(Path(run, "results.json").read_text())["results"]
+    return _run_data(run)["results"]
 
 
 def result_row(run: str | Path, method: str, language: str) -> dict:
@@ -44,6 +49,15 @@ def result_row(run: str | Path, method: str, language: str) -> dict:
     if not found:
         raise MetaNLPError(f"{run}: results.json has no {method} result on {language}")
     return found[0]
+
+
+def validation_by_step(run: str | Path, method: str) -> dict[str, float]:
+    """A method's model-selection scores by step in a finished run: the run's meta-learner's training record, or the
+    selection record of a baseline trained in the run (the multitask baseline)."""
+    data = _run_data(str(run))
+    if method == data["config"]["algorithm"]:
+        return data["training"]["val_accuracy_by_step"]
+    return next(r for r in data["results"] if r["method"] == method)["selection"]["val_accuracy_by_step"]
 
 
 def chosen_validation(run: str | Path, method: str, language: str) -> float:

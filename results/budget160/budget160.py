@@ -5,7 +5,8 @@ episodes). Run from the repository root after pooling (see the addendum):
 import json
 from pathlib import Path
 
-from meta_nlp.evaluation.comparison import paired_difference, result_row, result_summary, run_choices
+from meta_nlp.evaluation.comparison import (paired_difference, result_row, result_summary, run_choices,
+                                              validation_by_step)
 
 METHODS = ("protonet", "multitask", "finetune")
 POOLED = {40: "results/draws/draw0_pooled", 160: "results/budget160/default_2seeds"}
@@ -13,10 +14,9 @@ POOLED = {40: "results/draws/draw0_pooled", 160: "results/budget160/default_2see
 for seed in (0, 1):
     run = f"results/budget160/default_seed{seed}"
     data = json.loads(Path(run, "results.json").read_text())
-    multitask = next(r for r in data["results"] if r["method"] == "multitask")["selection"]["val_accuracy_by_step"]
     print(f"seed {seed} ({data['mixed_precision']}): {run_choices(run)}\n"
-          f"    validation by step: protonet {data['training']['val_accuracy_by_step']}\n"
-          f"                        multitask {multitask}")
+          f"    validation by step: protonet {validation_by_step(run, 'protonet')}\n"
+          f"                        multitask {validation_by_step(run, 'multitask')}")
 print()
 rows = {(m, steps): result_row(run, m, "ja") for m in METHODS for steps, run in POOLED.items()}
 for steps in POOLED:

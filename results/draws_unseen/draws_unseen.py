@@ -6,7 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from meta_nlp.evaluation.comparison import accuracy_by_draw, difference_with_retraining, result_row, run_choices
+from meta_nlp.evaluation.comparison import (accuracy_by_draw, difference_with_retraining, result_row, run_choices,
+                                              validation_by_step)
 
 LANGUAGE = sys.argv[1]
 METHODS = ("protonet", "multitask")  # both draws ran with --baselines multitask: no finetune rows
@@ -16,9 +17,7 @@ RUNS = {(seed, 0): f"results/meta_batch_4/{LANGUAGE}/seed{seed}" for seed in (0,
 
 for (seed, draw), run in sorted(RUNS.items()):
     data = json.loads(Path(run, "results.json").read_text())
-    validation = {r["method"]: r["selection"]["val_accuracy_by_step"] for r in data["results"]
-                  if "val_accuracy_by_step" in r.get("selection", {})}
-    validation.setdefault("protonet", data["training"]["val_accuracy_by_step"])
+    validation = {m: validation_by_step(run, m) for m in ("multitask", "protonet")}
     print(f"seed {seed} draw {draw} ({data['mixed_precision']}): {run_choices(run)}\n    validation by step {validation}")
 print()
 for method in METHODS:

@@ -4,7 +4,7 @@ after pooling (see the addendum):   python results/seed2/seed2.py      (output s
 import json
 from pathlib import Path
 
-from meta_nlp.evaluation.comparison import result_row
+from meta_nlp.evaluation.comparison import result_row, validation_by_step
 from meta_nlp.evaluation.stats import interval
 
 POOLED = "results/seed2/sib200_pooled"
@@ -14,8 +14,8 @@ SEED2 = {0: "results/seed2/sib200_seed2_draw0", 1: "results/seed2/sib200_seed2_d
 for draw, run in SEED2.items():
     data = json.loads(Path(run, "results.json").read_text())
     multitask = next(r for r in data["results"] if r["method"] == "multitask")["selection"]
-    print(f"seed 2 draw {draw}: protonet validation by step {data['training']['val_accuracy_by_step']} "
-          f"(kept {data['training']['selected_step']}), multitask {multitask['val_accuracy_by_step']} "
+    print(f"seed 2 draw {draw}: protonet validation by step {validation_by_step(run, 'protonet')} "
+          f"(kept {data['training']['selected_step']}), multitask {validation_by_step(run, 'multitask')} "
           f"(kept {multitask['selected_step']}); {data['wall_time_s']:.0f} s, {data['peak_memory_mib']} MiB, "
           f"{data['mixed_precision']}")
 print()

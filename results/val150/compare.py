@@ -5,6 +5,7 @@ import json
 from functools import cache
 from pathlib import Path
 
+from meta_nlp.evaluation.comparison import validation_by_step
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 from meta_nlp.recipes.study import pooled
 
@@ -23,17 +24,14 @@ def rows_of(episodes: int, seed: int) -> dict:
     return {(r["method"], r["language"]): r for r in run_of(episodes, seed)["results"]}
 
 
-def validation_by_step(episodes: int, seed: int, method: str) -> dict[int, float]:
-    row = next(r for (m, _), r in rows_of(episodes, seed).items() if m == method)
-    data = run_of(episodes, seed)
-    by_step = (data["training"] if method == "protonet" else row["selection"])["val_accuracy_by_step"]
-    return {int(s): v for s, v in by_step.items()}
+def validation_of(episodes: int, seed: int, method: str) -> dict[int, float]:
+    return {int(s): v for s, v in validation_by_step(RUNS[episodes].format(seed), method).items()}
 
 
 for seed in (0, 1):
     print(f"## seed {seed}: validation by checkpoint (lr x1, 3 test-time steps), then the choice")
     for method in METHODS:
-        old, new = validation_by_step(OLD, seed, method), validation_by_step(NEW, seed, method)
+        old, new = validation_of(OLD, seed, method), validation_of(NEW, seed, method)
         # Episodes 0-47 are the same in both runs and the weights at every step are too: the 102 new episodes alone
         added = {s: (NEW * new[s] - OLD * old[s]) / (NEW - OLD) for s in new}
         line = "; ".join(f"step {s}: {old[s]:.4f} (48) {new[s]:.4f} (150) {added[s]:.4f} (the 102 new)" for s in new)
