@@ -201,7 +201,7 @@ class Trainer:
             module.to(acc.device).eval().requires_grad_(False)
         self.trained = list(objective.trained_modules().values())
         for module in self.trained:
-            module.to(acc.device).train().requires_grad_(True)  # a module loaded for inference comes frozen
+            module.to(acc.device)  # train mode and which parameters need a gradient: set_training_mode, below
         # One optimiser and schedule per phase of a step (one phase for most objectives; MetaDistil updates its
         # teacher, then its student). Schedulers are not prepared: a prepared scheduler steps once per process,
         # which would make the schedule depend on the number of processes.
