@@ -177,6 +177,12 @@ class MetaConfig:
                                           "grid: 'best' (the highest mean) or 'one_se' (the fewest steps, then the "
                                           "smallest factor, within one standard error over validation episodes of the "
                                           "best: a setting must beat no adaptation by more than the validation's noise)")
+    selection_steps: str = _f("chosen", "after how many test-time steps model selection scores a checkpoint (φ⁰ among "
+                                        "them) on its lr ×1 validation pass: 'chosen' (the steps 0..--inner-steps "
+                                        "that --test-time-selection picks on that pass: a checkpoint is judged as it "
+                                        "will be used, and test time may stop at any step, 0 included) or 'last' "
+                                        "(after all --inner-steps, as runs did before: on SIB-200 seed 1 it kept φ⁰ "
+                                        "because 3 steps at lr ×1 undid a checkpoint 5 points ahead at 0 steps)")
     eval_mode: str = _f("in_language", "'in_language' (support and query in the held-out language) or 'zero_shot' "
                                        "(support in --zero-shot-source, query in the held-out language)")
     zero_shot_source: str = _f("en", "support language of zero-shot evaluation (never a held-out language)")
@@ -339,7 +345,8 @@ class MetaConfig:
         choices = {"head_init": ("proto", "zero"), "backend": ("func", "higher"),
                    "lr_granularity": ("layer_step", "parameter"), "protonet_distance": ("euclidean", "cosine"),
                    "mixed_precision": ("auto", "no", "bf16", "fp16"), "eval_mode": ("in_language", "zero_shot"),
-                   "test_time_head": ("sgd", "logistic"), "test_time_selection": ("best", "one_se")}
+                   "test_time_head": ("sgd", "logistic"), "test_time_selection": ("best", "one_se"),
+                   "selection_steps": ("chosen", "last")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise MetaNLPError(f"{flag(name)} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
@@ -527,7 +534,7 @@ def load_yaml_config(path: str) -> dict:
 # back, resumed into a study and adapts as it ran.
 PREDATED_FIELDS = {"test_time_head": "sgd", "test_time_selection": "best", "label_name_weight": 0.0,
                    "meta_train_label_names": False, "train_n_way": 0, "training_draw": 0,
-                   "freeze_embeddings": False}
+                   "freeze_embeddings": False, "selection_steps": "last"}
 
 # Settings that do not change what a run measured: where it read and wrote, how it resumed and logged, its CPU
 # threads, extra test-time K. Runs differing only in these are the same run (a study re-run reuses them, seeds pool).

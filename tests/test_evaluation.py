@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from meta_nlp.algorithms.inner import to_batch
-from meta_nlp.config import MetaConfig
+from meta_nlp.config import MetaConfig, config_from_dict
 from meta_nlp.data.episodes import Episode
 from meta_nlp.models.encoder import SetEncoder, reusing_lower_states, tokenize
 
@@ -180,6 +180,41 @@ def test_model_selection_scores_checkpoints_with_the_head_that_will_predict(tmp_
     trainer = trainer_for(method, cfg, prepare_languages(cfg), make_accelerator(cfg))
     trainer.objective.selection_score(trainer.accelerator)
     assert readouts == ["logistic"]
+
+
+def test_model_selection_scores_a_checkpoint_at_the_steps_test_time_would_take(monkeypatch):
+    """Seed 1 of SIB-200 (results.md, twenty-fifth measurements): after 40 meta-steps a checkpoint was 5 points ahead
+    of φ⁰ with no test-time step, but 3 steps at lr ×1 undid it, and scored after the last step φ⁰ was kept, although
+    the test-time rule may stop at 0 steps. --selection-steps chosen scores each checkpoint at the steps
+    --test-time-selection picks on its own pass; 'last' is how runs scored before, and what a saved run that predates
+    the field ran with."""
+    import numpy as np
+    from meta_nlp.config import saved_config
+    from meta_nlp.errors import MetaNLPError
+    from meta_nlp.evaluation import evaluator
+    from meta_nlp.evaluation.evaluator import selection_accuracy
+    # validation episodes x steps 0..3 at lr x1 (the means of that run's passes, two episodes each)
+    phi0 = np.array([[.40, .41, .42, .40], [.43, .41, .42, .42]])
+    trained = np.array([[.47, .45, .42, .39], [.46, .45, .43, .40]])
+    chosen, last = MetaConfig(), MetaConfig(selection_steps="last")
+    assert chosen.selection_steps == "chosen"
+    # 'chosen': the trained checkpoint at 0 steps (.465) beats φ⁰ at its best, 2 steps (.42); 'last': φ⁰ wins
+    assert (selection_accuracy(trained, chosen), selection_accuracy(phi0, chosen)) == pytest.approx((.465, .42))
+    assert (selection_accuracy(trained, last), selection_accuracy(phi0, last)) == pytest.approx((.395, .41))
+    # what the objectives call: the lr x1 pass over --inner-steps steps, reduced so
+    passes = []
+    monkeypatch.setattr(evaluator, "score_episodes", lambda *args, **kwargs: passes.append(args[5:7]) or trained)
+    assert evaluator.validation_accuracy(None, None, None, None, chosen, None) == pytest.approx(.465)
+    assert passes == [(chosen.inner_steps, 1.0)]
+    # under one_se, the fewest steps within one standard error of the pass's best (.55 at 2 steps, SE .05)
+    noisy = np.array([[.4, .4, .6], [.6, .6, .6], [.4, .4, .4], [.6, .6, .6]])
+    assert selection_accuracy(noisy, MetaConfig(test_time_selection="one_se")) == pytest.approx(.50)
+    assert selection_accuracy(noisy, chosen) == pytest.approx(.55)
+    saved = MetaConfig().to_dict()
+    del saved["selection_steps"]
+    assert config_from_dict(saved_config(saved)).selection_steps == "last"
+    with pytest.raises(MetaNLPError, match="--selection-steps must be one of chosen, last"):
+        MetaConfig(selection_steps="first").validate()
 
 
 def test_one_se_selection_adapts_only_when_validation_says_it_is_worth_its_noise():

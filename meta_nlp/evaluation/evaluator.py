@@ -226,10 +226,20 @@ def code_and_libraries() -> tuple[str, ...]:
 
 def validation_accuracy(model: MetaModel, tokenizer, rule: TestTimeRule, val_sampler: EpisodeSampler, cfg: MetaConfig,
                         accelerator: Accelerator, desc: str = "meta-validate") -> float:
-    """Model selection's score: mean query accuracy on the first --val-episodes meta-validation episodes after
-    --inner-steps steps of `rule`. Meta-learners' checkpoints and the multitask baseline's are chosen by it."""
-    return float(score_episodes(model, tokenizer, rule, val_sampler, cfg.val_episodes, cfg.inner_steps, 1.0, cfg,
-                                accelerator, desc)[:, -1].mean())
+    """Model selection's score: mean query accuracy on the first --val-episodes meta-validation episodes of `rule` at
+    lr ×1, at the steps --selection-steps names (`selection_accuracy`). Meta-learners' checkpoints and the multitask
+    baseline's are chosen by it."""
+    return selection_accuracy(score_episodes(model, tokenizer, rule, val_sampler, cfg.val_episodes, cfg.inner_steps,
+                                             1.0, cfg, accelerator, desc), cfg)
+
+
+def selection_accuracy(scores: np.ndarray, cfg: MetaConfig) -> float:
+    """A checkpoint's score from its lr ×1 validation pass ([episodes, steps 0..--inner-steps]): under
+    --selection-steps chosen, the mean at the step count --test-time-selection picks on that pass; under 'last', after
+    every step. The test-time rule may stop at any step, so 'last' could rank checkpoints by steps never taken: a
+    trained checkpoint that lr ×1 adaptation undoes loses to φ⁰ though it is far ahead at the steps it would use."""
+    steps = pick_test_time_setting({1.0: scores}, cfg.test_time_selection)[1] if cfg.selection_steps == "chosen" else -1
+    return float(scores[:, steps].mean())
 
 
 def tune_test_time(model: MetaModel, tokenizer, rule: TestTimeRule, val_sampler: EpisodeSampler, cfg: MetaConfig,
