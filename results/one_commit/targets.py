@@ -3,8 +3,8 @@
 sentences (sib200_seedS), the held-out task (held_out_task_seedS) and, where they ran, `it`, `ko`, `uk` with unseen
 lines (L_seedS), each 2 seeds × 200 episodes pooled with scripts/pool_seeds.py into PART_2seeds. SetFit's `ja` row is
 results/setfit_fp32/pooled (it adapts φ⁰ only, float32 by design), on the same episodes. Each row is also compared
-with the row it replaces on the same episodes: the same part in --against (another such folder), else the older
-runs below; the default job's seeds also with the runs they should repeat (results/draws/default_seedS_draw0).
+with the row it replaces on the same episodes: the same part in --against (another such folder) where it ran
+there, else the older runs below; the default job's seeds also with the runs they should repeat (results/draws/default_seedS_draw0).
 Run from the repository root after pooling:
     python results/one_commit/targets.py                       # addendum 15: output results/one_commit/targets.txt
     python results/one_commit/targets.py results/one_commit_fix --against results/one_commit      # addendum 16"""
@@ -64,7 +64,7 @@ def part_lines(folder: Path, against: Path | None, part: str, language: str) -> 
     run = pooled(folder, part)
     if run is None:
         return [f"{label(part, language)}: unfinished"], None
-    replaced = (pooled(against, part) or "(not run there)") if against else PARTS[part, language]
+    replaced = (pooled(against, part) if against else None) or PARTS[part, language]
     lines = [f"{part} seed {s}: {run_choices(folder / f'{part}_seed{s}')}" for s in (0, 1)
              if language == next(lang for (p, lang) in PARTS if p == part)]  # each run's choices once
     meta, best, finetune = (result_row(run, META, language), best_baseline(run, language),
