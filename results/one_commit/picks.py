@@ -6,24 +6,32 @@ Where both rules keep the same checkpoint for every method, a run with --selecti
 rows. Run from the repository root:
     python results/one_commit/picks.py RUN [RUN ...]      (addendum 16: results/one_commit/picks.txt)"""
 import itertools
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from meta_nlp.engine.trainer import best_step
 from meta_nlp.evaluation.comparison import validation_by_step
 
 
+def passes_by_checkpoint(run: Path, method: str) -> dict[str, list[np.ndarray]]:
+    """{checkpoint step: the mean accuracy by test-time step of each saved pass whose last step has the score model
+    selection recorded for it} (one candidate each but where two passes share a score)."""
+    episodes = json.loads((run / "results.json").read_text())["config"]["val_episodes"]  # held-out passes have more
+    means = [a.mean(0) for a in map(np.load, sorted((run / "scores").glob("*.npy"))) if a.shape[0] == episodes]
+    return {step: [m for m in means if round(float(m[-1]), 4) == score]
+            for step, score in validation_by_step(run, method).items()}
+
+
 def kept(scores: dict[str, float]) -> str:
-    """The selection rule's pick: the highest score, ties to the earlier step (trainer.best_step)."""
-    return max(scores, key=lambda step: (scores[step], -int(step)))
+    return str(best_step({int(step): score for step, score in scores.items()}))
 
 
 def picks(run: Path, method: str) -> str:
     recorded = validation_by_step(run, method)
-    passes = [np.load(f) for f in sorted((run / "scores").glob("*.npy"))]
-    candidates = {step: [a.mean(0) for a in passes if round(float(a[:, -1].mean()), 4) == score]
-                  for step, score in recorded.items()}
+    candidates = passes_by_checkpoint(run, method)
     chosen = {kept({step: float(np.max(m)) for step, m in zip(candidates, combo)})
               for combo in itertools.product(*candidates.values())}
     shown = {step: [round(float(np.max(m)), 4) for m in ms] for step, ms in candidates.items()}
@@ -31,5 +39,6 @@ def picks(run: Path, method: str) -> str:
             f"{' or '.join(sorted(chosen))}")
 
 
-lines = [picks(Path(run), method) for run in sys.argv[1:] for method in ("protonet", "multitask")]
-sys.stdout.write("\n".join(lines) + "\n")
+if __name__ == "__main__":
+    lines = [picks(Path(run), method) for run in sys.argv[1:] for method in ("protonet", "multitask")]
+    sys.stdout.write("\n".join(lines) + "\n")

@@ -2,7 +2,7 @@
 it cost. Reads the seed's run (results/one_commit/sib200_seed1), the evaluation of its unkept step-40 checkpoint
 (results/one_commit/sib200_seed1_step40, a diagnosis: nothing is chosen from it) and the run's saved validation
 passes (OUTPUT_DIR/scores: one array per pass, [episodes, steps 0..3]; its file names are digests, so a pass of
-model selection is recognised by its last column's mean, the score selection recorded). Run from the repository root:
+model selection is recognised by its last column's mean, the score selection recorded: picks.py). Run from the repository root:
     python results/one_commit/seed1_step40.py      (output seed1_step40.txt beside it)"""
 import sys
 from pathlib import Path
@@ -11,18 +11,17 @@ import numpy as np
 
 from meta_nlp.evaluation.comparison import result_row, validation_by_step
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
+from picks import passes_by_checkpoint  # beside this script
 
 HERE = Path(__file__).parent
 RUN, STEP40 = HERE / "sib200_seed1", HERE / "sib200_seed1_step40"
 
 lines = []
 for method in ("protonet", "multitask"):
-    recorded = validation_by_step(RUN, method)
-    lines.append(f"{method}: model selection's scores (after the last of 3 lr ×1 steps) by checkpoint {recorded}")
-    for step, score in recorded.items():
-        passes = [a for a in map(np.load, sorted((RUN / "scores").glob("*.npy")))
-                  if a.shape[0] == 48 and round(float(a[:, -1].mean()), 4) == score]
-        lines += [f"    checkpoint {step}: its pass by test-time step 0..3: {np.round(a.mean(0), 4).tolist()}" for a in passes]
+    lines.append(f"{method}: model selection's scores (after the last of 3 lr ×1 steps) by checkpoint "
+                 f"{validation_by_step(RUN, method)}")
+    lines += [f"    checkpoint {step}: its pass by test-time step 0..3: {np.round(m, 4).tolist()}"
+              for step, means in passes_by_checkpoint(RUN, method).items() for m in means]
 lines.append("")
 for language in ("ita_Latn", "jpn_Jpan"):
     step40 = result_row(STEP40, "protonet", language)

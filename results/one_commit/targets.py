@@ -38,11 +38,6 @@ def label(part: str, language: str) -> str:
     return language if part == language else f"{part} {language}"
 
 
-def best_baseline(run: Path, language: str) -> dict:
-    """The baseline with the higher pooled accuracy: the one every meta-learner is judged against."""
-    return max((result_row(run, b, language) for b in BASELINES), key=lambda r: r["accuracy"])
-
-
 def verdict(d: dict, margin: float) -> str:
     """Whether a paired difference meets 'at least margin, interval above 0', and whether it is significantly below 0."""
     met = d["difference"] >= margin and d["ci95_low"] > 0
@@ -67,9 +62,10 @@ def part_lines(folder: Path, against: Path | None, part: str, language: str) -> 
     replaced = (pooled(against, part) if against else None) or PARTS[part, language]
     lines = [f"{part} seed {s}: {run_choices(folder / f'{part}_seed{s}')}" for s in (0, 1)
              if language == next(lang for (p, lang) in PARTS if p == part)]  # each run's choices once
-    meta, best, finetune = (result_row(run, META, language), best_baseline(run, language),
-                            result_row(run, "finetune", language))
-    vs_best, vs_finetune = paired_bootstrap(meta, best), paired_bootstrap(meta, finetune)
+    meta = result_row(run, META, language)
+    vs_best = meta["vs_best_baseline"]  # against the most accurate baseline, as the pooled run computed it
+    best = result_row(run, vs_best["baseline"], language)
+    vs_finetune = paired_bootstrap(meta, result_row(run, "finetune", language))
     lines.append(f"{label(part, language)}: " + ", ".join(result_summary(result_row(run, m, language))
                                                         for m in (META, *BASELINES)))
     lines += [f"    {m} − the row it replaces ({replaced}): {against_replaced(run, replaced, m, language)}"
