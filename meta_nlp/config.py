@@ -77,20 +77,22 @@ class MetaConfig:
     data_dir: str | None = _f(None, "local folder that replaces the task's Hub source (read with the task's "
                                     "local_layout) or its local data_dir; its languages are the ones found there")
     model: str = _f(DEFAULT_MODEL, "Hugging Face encoder id or local folder (default: packaged all-MiniLM-L6-v2)")
-    held_out_language: list = _f(["ja"], "language never seen until final evaluation (repeatable)", repeat=True)
+    held_out_language: list = _f(["ja"], "language never seen until final evaluation (repeatable, or comma-separated: "
+                                         "ja,ko)", repeat=True, comma=True)
     held_out_task: str | None = _f(None, "evaluate on this task instead (texts never meta-trained on: other labels, "
                                          "or the same labels on other rows, as sib200_test), in --held-out-language, "
                                          "a language of that task; name its languages apart from --task's with "
                                          "--train-languages when the two tasks code them differently (ja / jpn_Jpan). "
                                          "Default: --task")
     held_out_data_dir: str | None = _f(None, "local folder of --held-out-task's data (as --data-dir is --task's)")
-    train_languages: list = _f([], "meta-training languages (repeatable; default: every other language of the task)", repeat=True)
+    train_languages: list = _f([], "meta-training languages (repeatable, or comma-separated: bn,de,en; default: every "
+                                   "other language of the task)", repeat=True, comma=True)
     validation_languages: list = _f([], "languages kept out of meta-training and read only to select the checkpoint "
                                         "and the test-time rule (leave-one-language-out selection: it rewards what "
-                                        "transfers to a language never trained on; repeatable). The meta-learner "
+                                        "transfers to a language never trained on; repeatable, or comma-separated). The meta-learner "
                                         "selected on the training languages' share is evaluated beside it as "
                                         "'<algorithm>@training-languages'. Default: none, select on that share",
-                                    repeat=True)
+                                    repeat=True, comma=True)
     val_fraction: float = _f(0.25, "share of each training language's examples held back for meta-validation")
     max_length: int = _f(32, "tokens per text (chatterbot utterances: median 10-20 tokens; cost grows with it)")
     # --- episodes ------------------------------------------------------------------
@@ -492,10 +494,12 @@ def build_arg_parser(description: str, extra: list | None = None) -> argparse.Ar
         meta = _meta(f)
         kw: dict[str, Any] = {"help": meta.get("help", ""), "dest": f.name, "default": argparse.SUPPRESS}
         default = _default(f)
-        if meta.get("repeat"):
+        if meta.get("repeat") and meta.get("comma"):  # --x a --x b,c: [a, b, c]
+            kw.update(action="extend", type=comma_separated)
+        elif meta.get("repeat"):
             kw.update(action="append")
         elif meta.get("comma"):
-            kw.update(type=lambda s: [x for x in s.split(",") if x and x != "none"])
+            kw.update(type=comma_separated)
         elif f.name == "eval_lr_grid":
             kw.update(type=float, nargs="+")
         elif meta.get("nargs"):
@@ -511,6 +515,11 @@ def build_arg_parser(description: str, extra: list | None = None) -> argparse.Ar
         kw["help"] += f" (default: {default})"
         group.add_argument(*flags, **kw)
     return parser
+
+
+def comma_separated(value: str) -> list[str]:
+    """A comma-separated flag value as a list ('none' and empty items dropped: --baselines none is no baseline)."""
+    return [x for x in value.split(",") if x and x != "none"]
 
 
 def load_yaml_config(path: str) -> dict:
@@ -565,7 +574,7 @@ def config_from_dict(values: dict, source: str = "config") -> MetaConfig:
             raise MetaNLPError(f"{source}: unknown field {key!r}")
         spec = next(f for f in fields(MetaConfig) if f.name == name)
         if (_meta(spec).get("repeat") or _meta(spec).get("comma")) and isinstance(value, str):
-            value = [v for v in value.split(",") if v and v != "none"]
+            value = comma_separated(value)
         clean[name] = value
     return MetaConfig(**clean)
 

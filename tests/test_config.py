@@ -92,3 +92,12 @@ def test_the_written_out_default_config_is_the_embedded_default():
     # configs/default.yaml repeats MetaConfig's defaults for users to copy; a default changed in one place only
     # would make `--config configs/default.yaml` a different job from the README's default one.
     assert parse_config(["--config", str(ROOT / "configs" / "default.yaml")]) == parse_config([])
+
+
+def test_language_lists_take_repeated_flags_and_commas_alike():
+    """--train-languages bn,de --train-languages en is three languages (the list form failed before: it read as one
+    language named 'bn,de'); a flag not given keeps its default."""
+    cfg = parse_config(["--train-languages", "bn,de", "--train-languages", "en", "--held-out-language", "ko,uk"])
+    assert cfg.train_languages == ["bn", "de", "en"] and cfg.held_out_language == ["ko", "uk"]
+    assert parse_config(["--validation-languages", "it"]).held_out_language == ["ja"]
+    assert config_from_dict({"train_languages": "bn,de"}).train_languages == ["bn", "de"]

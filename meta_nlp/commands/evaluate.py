@@ -16,14 +16,15 @@ import argparse
 from pathlib import Path
 
 from meta_nlp.cli import main_guard
+from meta_nlp.config import comma_separated
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True, help="a meta_train --output-dir, or a saved learner folder")
-    p.add_argument("--held-out-language", "--held_out_language", action="append", required=True,
-                   dest="held_out_language", help="language to evaluate on (repeatable)")
-    p.add_argument("--baselines", type=lambda s: [x for x in s.split(",") if x and x != "none"],
+    p.add_argument("--held-out-language", "--held_out_language", action="extend", type=comma_separated, required=True,
+                   dest="held_out_language", help="language to evaluate on (repeatable, or comma-separated: ja,ko)")
+    p.add_argument("--baselines", type=comma_separated,
                    help="comma-separated baselines (default: the run's)")
     for name, kind in (("eval_episodes", int), ("eval_inner_steps", int), ("val_episodes", int), ("n_way", int),
                        ("k_shot", int), ("n_query", int), ("seed", int), ("test_time_head", str),
