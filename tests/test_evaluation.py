@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import numpy as np
 import torch
 
 from meta_nlp.algorithms.inner import to_batch
@@ -266,6 +267,44 @@ def test_episodes_are_evaluated_at_the_runs_mixed_precision(tiny_model_dir, toke
     finally:
         handle.remove()
     assert seen == {dtype} and scores.shape == (2, 2) and ((scores >= 0) & (scores <= 1)).all()
+
+
+def test_episodes_scored_side_by_side_on_threads_score_as_one_after_another(tiny_model_dir, tokenizer, monkeypatch,
+                                                                         fresh_accelerate_state):
+    """On CPU, episodes run side by side, one torch thread each, each thread adapting its own modules over the same
+    weights: the same scores as one episode after another (no thread adapts with another's fast weights), every
+    thread used, torch's thread count restored."""
+    import threading
+    from accelerate import Accelerator
+    from meta_nlp.algorithms.test_time import test_time_rule
+    from meta_nlp.evaluation import evaluator
+    from meta_nlp.models.encoder import MetaModel, load_encoder
+    model = MetaModel(load_encoder(tiny_model_dir)[0])
+    cfg = MetaConfig(inner_layers=1, test_time_head="logistic")
+    accelerator = Accelerator(cpu=True)
+
+    class Episodes:
+        def episode(self, i):
+            return Episode([TEXTS[(i + j) % 5] for j in range(4)], [0, 0, 1, 1], TEXTS[i % 3:i % 3 + 2], [0, 1],
+                           ["a", "b"], "xx")
+    threads = set()
+    model.encoder.encoder.layer[-1].register_forward_hook(lambda *args: threads.add(threading.get_ident()))
+    before = torch.get_num_threads()
+    scores = {}
+    try:
+        for n in (2, 1):
+            torch.set_num_threads(n)
+            threads.clear()
+            monkeypatch.setattr(evaluator, "_MEASURED", {})
+            scores[n] = evaluator.score_episodes(model, tokenizer, test_time_rule("finetune", model, cfg), Episodes(),
+                                                 6, 2, 1.0, cfg, accelerator, "test")
+            assert len(threads) == n and torch.get_num_threads() == n
+    finally:
+        torch.set_num_threads(before)
+    assert np.array_equal(scores[2], scores[1]) and scores[1].shape == (6, 3)
+    copied = evaluator.module_copy(model)  # its own modules, the same weights (no second copy of the model in memory)
+    assert copied.encoder is not model.encoder
+    assert all(a is b for a, b in zip(copied.parameters(), model.parameters()))
 
 
 def test_a_score_measured_before_is_reused_only_for_the_same_model_rule_and_episodes(tiny_model_dir, tokenizer,

@@ -7,11 +7,15 @@ meta-learners and baselines.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import copy
 import functools
 import hashlib
 import os
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -164,27 +168,86 @@ def save_scores(path: Path, scores: np.ndarray) -> None:
 
 def measured_scores(model: MetaModel, rule: TestTimeRule, batches: list[EpisodeBatch], steps: int, lr_factor: float,
                     head_init: str, accelerator: Accelerator, desc: str) -> np.ndarray:
-    """`score_episodes`' scores, computed."""
+    """`score_episodes`' scores, computed: this process's share of the episodes, on `scoring_threads` threads."""
     metric = load_accuracy_metric()
-    mine = range(accelerator.process_index, len(batches), accelerator.num_processes)
-    rows = []
-    # At the run's --mixed-precision, as in meta-training (bf16 took the default job from 934 s to 417-529 s on a
-    # CPU with native bf16, results.md "fifth measurements").
-    with reusing_lower_states(model), accelerator.autocast():  # φ is frozen: each text runs through the frozen layers once
-        for i in tqdm(mine, desc=desc, disable=not accelerator.is_local_main_process, leave=False, dynamic_ncols=True):
-            refs = batches[i].query_labels.tolist()
-            preds = rule.predict(model, batches[i], steps, lr_factor, head_init)
-            rows.append((i, [metric.compute(predictions=p, references=refs)["accuracy"] for p in preds]))
+    mine = list(range(accelerator.process_index, len(batches), accelerator.num_processes))
+    threads = scoring_threads(accelerator)
+    models = [model, *(module_copy(model) for _ in range(threads - 1))]  # before any thread adapts `model`
+    bar = tqdm(total=len(mine), desc=desc, disable=not accelerator.is_local_main_process, leave=False, dynamic_ncols=True)
+    stop = threading.Event()  # an interrupted pass ends after each thread's current episode, not after its share
+    with torch_threads_per_op(op_threads(accelerator)), concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        shares = [pool.submit(predicted_share, models[t], rule, batches, mine[t::threads], steps, lr_factor, head_init,
+                              accelerator, bar.update, stop) for t in range(threads)]
+        try:
+            predictions = dict(pair for share in shares for pair in share.result())
+        finally:
+            stop.set()
+            bar.close()
+    rows = [(i, [metric.compute(predictions=p, references=batches[i].query_labels.tolist())["accuracy"]
+                 for p in predictions[i]]) for i in mine]
     rows = sorted(gather_object(rows)) if accelerator.num_processes > 1 else rows
     return np.array([r for _, r in rows], dtype=float)
+
+
+def predicted_share(model: MetaModel, rule: TestTimeRule, batches: list[EpisodeBatch], episodes: list[int], steps: int,
+                    lr_factor: float, head_init: str, accelerator: Accelerator, done: Callable[[int], object],
+                    stop: threading.Event) -> list[tuple[int, list[list[int]]]]:
+    """[(episode, its query predictions after 0..steps)] for `episodes`, by `model`: one thread's own copy, since
+    adapting swaps fast weights into its modules. Autocast and grad mode are per thread, so they are set here: the
+    run's --mixed-precision, as in meta-training (bf16 took the default job from 934 s to 417-529 s on a CPU with
+    native bf16, results.md "fifth measurements")."""
+    out = []
+    with reusing_lower_states(model), accelerator.autocast():  # φ is frozen: each text runs through the frozen layers once
+        for i in episodes:
+            if stop.is_set():
+                break
+            out.append((i, rule.predict(model, batches[i], steps, lr_factor, head_init)))
+            done(1)
+    return out
+
+
+# Most episodes scored side by side on CPU. Measured on 2 cores only (results.md "twenty-sixth measurements"); past
+# a few threads, Python's interpreter lock, which every thread takes between ops, is expected to cap what more add.
+MAX_SCORING_THREADS = 4
+
+
+def scoring_threads(accelerator: Accelerator) -> int:
+    """Threads that score episodes side by side: on CPU, one per torch thread up to MAX_SCORING_THREADS. An episode's
+    tensors are small (25 texts through the top layers), and torch splitting each op over 2 threads scored 1.2× as
+    fast as 1 thread, where 2 episodes side by side, one thread each, scored 1.9× as fast. Elsewhere (a GPU) one."""
+    return min(torch.get_num_threads(), MAX_SCORING_THREADS) if accelerator.device.type == "cpu" else 1
+
+
+def op_threads(accelerator: Accelerator) -> int:
+    """Torch threads per op while episodes are scored: the torch threads shared out among `scoring_threads`."""
+    return max(1, torch.get_num_threads() // scoring_threads(accelerator))
+
+
+@contextlib.contextmanager
+def torch_threads_per_op(threads: int):
+    """Torch's ops on `threads` threads inside (the setting is global: every scoring thread's ops take it)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def module_copy(model: MetaModel) -> MetaModel:
+    """`model` with modules of its own and the same parameter and buffer tensors: adapting swaps fast weights into
+    the modules (torch.func.functional_call), so two threads need two sets of modules, not two sets of weights."""
+    return copy.deepcopy(model, memo={id(t): t for t in (*model.parameters(), *model.buffers())})
 
 
 def scoring_key(model: MetaModel, rule: TestTimeRule, batches: list[EpisodeBatch], steps: int, lr_factor: float,
                 head_init: str, accelerator: Accelerator) -> str:
     """A digest of everything `measured_scores` reads: the model's weights and architecture, the rule (its fields,
     its learning rate at each step), the episodes and their token ids, the steps, factor and head, and how it runs
-    (device, precision, processes, threads: they can change the last bits, so a score is reused only under the
-    same). Identical on every process, so all of them reuse a score or none does."""
+    (device, precision, processes, the threads scoring side by side and each op's threads: they can change the last
+    bits, the threads side by side because each caches the lower layers' states of the texts it meets in its own
+    batches, so a score is reused only under the same). Identical on every process, so all of them reuse a score or
+    none does."""
     digest = hashlib.blake2b(digest_size=20)
 
     def add(*parts) -> None:
@@ -206,7 +269,7 @@ def scoring_key(model: MetaModel, rule: TestTimeRule, batches: list[EpisodeBatch
             value = getattr(batch, f.name)
             add(f.name, *([x for item in value.items() for x in item] if isinstance(value, dict) else [value]))
     add(type(rule).__name__, steps, lr_factor, head_init, accelerator.device.type, accelerator.mixed_precision,
-        accelerator.num_processes, torch.get_num_threads(), *code_and_libraries())
+        accelerator.num_processes, scoring_threads(accelerator), op_threads(accelerator), *code_and_libraries())
     return digest.hexdigest()
 
 
