@@ -5,9 +5,12 @@ lines (L_seedS), each 2 seeds × 200 episodes pooled with scripts/pool_seeds.py 
 results/setfit_fp32/pooled (it adapts φ⁰ only, float32 by design), on the same episodes. Each row is also compared
 with the row it replaces on the same episodes: the same part in --against (another such folder) where it ran
 there, else the older runs below; the default job's seeds also with the runs they should repeat (results/draws/default_seedS_draw0).
+--part PART=OTHER reads PART from OTHER instead (a later run of it), compared with FOLDER's PART.
 Run from the repository root after pooling:
     python results/one_commit/targets.py                       # addendum 15: output results/one_commit/targets.txt
-    python results/one_commit/targets.py results/one_commit_fix --against results/one_commit      # addendum 16"""
+    python results/one_commit/targets.py results/one_commit_fix --against results/one_commit      # addendum 16
+    python results/one_commit/targets.py results/one_commit_fix --against results/one_commit \
+      --part ja=results/scoring_threads --out results/scoring_threads/targets.txt                  # addendum 18"""
 import argparse
 import sys
 from pathlib import Path
@@ -55,7 +58,7 @@ def against_replaced(run: Path, replaced: Path | str, method: str, language: str
 
 def part_lines(folder: Path, against: Path | None, part: str, language: str) -> tuple[list[str], str | None]:
     """(the part's lines on `language`: each seed's choices, each method, each against what it replaces; its row of
-    the targets' table), or an 'unfinished' line and no row."""
+    the targets' table), or an 'unfinished' line and no row. `folder` holds the part's runs."""
     run = pooled(folder, part)
     if run is None:
         return [f"{label(part, language)}: unfinished"], None
@@ -87,15 +90,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", nargs="?", type=Path, default=Path(__file__).parent)
     parser.add_argument("--against", type=Path, help="a folder of the same parts on other code (paired rows)")
+    parser.add_argument("--part", action="append", default=[], metavar="PART=OTHER",
+                        help="read PART from OTHER, compared with FOLDER's PART (repeatable)")
+    parser.add_argument("--out", type=Path, help="default: FOLDER/targets.txt")
     args = parser.parse_args()
+    elsewhere = dict(p.split("=", 1) for p in args.part)
     lines, table = [], ["| held-out | ProtoNet | best baseline | ProtoNet − best baseline [95%] | target | "
                         "ProtoNet − finetune [95%] |", "|---|---|---|---|---|---|"]
     for part, language in PARTS:
-        part_text, row = part_lines(args.folder, args.against, part, language)
+        if part in elsewhere:
+            part_text, row = part_lines(Path(elsewhere[part]), args.folder, part, language)
+        else:
+            part_text, row = part_lines(args.folder, args.against, part, language)
         lines += part_text
         table += [row] if row else []
     lines += ["", *table]
-    (args.folder / "targets.txt").write_text("\n".join(lines) + "\n")
+    (args.out or args.folder / "targets.txt").write_text("\n".join(lines) + "\n")
     sys.stdout.write("\n".join(lines) + "\n")
 
 
