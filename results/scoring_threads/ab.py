@@ -14,6 +14,7 @@ from pathlib import Path
 ONE_RUN = r"""
 import json, sys, time, torch
 from pathlib import Path
+import meta_nlp
 from meta_nlp.evaluation import evaluator
 from meta_nlp.recipes.meta_learn import evaluate_checkpoint
 checkpoint, out, episodes, val_episodes = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -23,15 +24,17 @@ with evaluator.scoring_run(out, read=False):
                                                    "val_episodes": val_episodes}, out)
     cost = evaluator.scoring_cost()
 r = run["results"][0]
-print(json.dumps({"torch_threads": torch.get_num_threads(), "seconds": round(time.perf_counter() - started, 1), **cost,
+print(json.dumps({"code": str(Path(meta_nlp.__file__).parents[1]), "torch_threads": torch.get_num_threads(), "seconds": round(time.perf_counter() - started, 1), **cost,
                   "accuracy": r["accuracy"], "adapt_steps": r["adapt_steps"], "lr_factor": r["lr_factor"],
-                  "accuracy_by_step": r["accuracy_by_step"], "val_grid": r["val_grid"]}))
+                  "accuracy_by_step": r["accuracy_by_step"], "val_grid": r["val_grid"],
+                  "episode_accuracy": r["episode_accuracy"]}))
 """
 
 
 def one_run(code: str, threads: int, checkpoint: str, episodes: int, val_episodes: int, scratch: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": code, "OMP_NUM_THREADS": str(threads)}
-    out = subprocess.run([sys.executable, "-c", ONE_RUN, checkpoint, str(scratch), str(episodes), str(val_episodes)],
+    # -P: `python -c` would put the working directory first on sys.path, and a checkout there would win over `code`
+    out = subprocess.run([sys.executable, "-P", "-c", ONE_RUN, checkpoint, str(scratch), str(episodes), str(val_episodes)],
                          env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -47,16 +50,19 @@ def main() -> None:
     p.add_argument("--out", default=str(Path(__file__).with_name("ab.json")))
     a = p.parse_args()
     rows = {}
-    for threads in (2, 1):
-        for name, code in (("old", a.old), ("new", a.new)):
-            rows[f"{name}, {threads} torch threads"] = one_run(code, threads, a.checkpoint, a.episodes, a.val_episodes,
-                                                              Path(a.scratch) / f"{name}_{threads}")
-            print(f"{name}, {threads} threads:", rows[f"{name}, {threads} torch threads"], flush=True)
-    rows["same scores at 1 thread"] = all(rows["old, 1 torch threads"][k] == rows["new, 1 torch threads"][k]
-                                          for k in ("accuracy_by_step", "val_grid"))
-    old2, new2 = rows["old, 2 torch threads"], rows["new, 2 torch threads"]
+    # At 2 threads in the order old, new, new, old, so that drift over the minutes (a machine warming up) falls on
+    # both sides alike; at 1 thread once each, for the scores alone.
+    for run, (name, threads) in enumerate([("old", 2), ("new", 2), ("new", 2), ("old", 2), ("old", 1), ("new", 1)]):
+        code = a.old if name == "old" else a.new
+        rows[f"{run}: {name}, {threads} torch threads"] = row = one_run(code, threads, a.checkpoint, a.episodes,
+                                                                       a.val_episodes, Path(a.scratch) / str(run))
+        print(f"{run}: {name}, {threads} threads:", row, flush=True)
+    runs = list(rows.values())
+    rows["same scores at 1 thread"] = all(runs[4][k] == runs[5][k] for k in ("accuracy_by_step", "val_grid", "episode_accuracy"))
     scoring = lambda r: r["validation_scoring_s"] + r["held_out_scoring_s"]
-    rows["scoring speed-up at 2 threads"] = round(scoring(old2) / scoring(new2), 2)
+    old2, new2 = scoring(runs[0]) + scoring(runs[3]), scoring(runs[1]) + scoring(runs[2])
+    rows["scoring seconds at 2 threads, old and new (2 runs each)"] = [round(old2, 1), round(new2, 1)]
+    rows["scoring speed-up at 2 threads"] = round(old2 / new2, 2)
     rows["args"] = vars(a)
     Path(a.out).write_text(json.dumps(rows, indent=1) + "\n")
     print({k: v for k, v in rows.items() if not isinstance(v, dict)})
