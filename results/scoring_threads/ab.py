@@ -58,7 +58,8 @@ def main() -> None:
                                                                        a.val_episodes, Path(a.scratch) / str(run))
         print(f"{run}: {name}, {threads} threads:", row, flush=True)
     runs = list(rows.values())
-    rows["same scores at 1 thread"] = all(runs[4][k] == runs[5][k] for k in ("accuracy_by_step", "val_grid", "episode_accuracy"))
+    rows["same scores at 1 thread"] = all(runs[4][k] == runs[5][k]
+                                          for k in ("accuracy_by_step", "val_grid", "episode_accuracy"))
     scoring = lambda r: r["validation_scoring_s"] + r["held_out_scoring_s"]
     old2, new2 = scoring(runs[0]) + scoring(runs[3]), scoring(runs[1]) + scoring(runs[2])
     rows["scoring seconds at 2 threads, old and new (2 runs each)"] = [round(old2, 1), round(new2, 1)]
