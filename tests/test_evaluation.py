@@ -3,9 +3,11 @@ selection the meta-learners get."""
 from __future__ import annotations
 
 import json
+import platform
+import sys
 
-import pytest
 import numpy as np
+import pytest
 import torch
 
 from meta_nlp.algorithms.inner import to_batch
@@ -273,7 +275,7 @@ def test_episodes_scored_side_by_side_on_threads_score_as_one_after_another(tiny
                                                                          fresh_accelerate_state):
     """On CPU, episodes run side by side, one torch thread each, each thread adapting its own modules over the same
     weights: the same scores as one episode after another (no thread adapts with another's fast weights), every
-    thread used, torch's thread count restored."""
+    thread used, torch's thread count restored, the allocator's free memory handed back first."""
     import threading
     from accelerate import Accelerator
     from meta_nlp.algorithms.test_time import test_time_rule
@@ -287,8 +289,9 @@ def test_episodes_scored_side_by_side_on_threads_score_as_one_after_another(tiny
         def episode(self, i):
             return Episode([TEXTS[(i + j) % 5] for j in range(4)], [0, 0, 1, 1], TEXTS[i % 3:i % 3 + 2], [0, 1],
                            ["a", "b"], "xx")
-    threads = set()
+    threads, trims = set(), []
     model.encoder.encoder.layer[-1].register_forward_hook(lambda *args: threads.add(threading.get_ident()))
+    monkeypatch.setattr(evaluator, "release_free_memory", lambda: trims.append(torch.get_num_threads()))
     before = torch.get_num_threads()
     scores = {}
     try:
@@ -302,9 +305,17 @@ def test_episodes_scored_side_by_side_on_threads_score_as_one_after_another(tiny
     finally:
         torch.set_num_threads(before)
     assert np.array_equal(scores[2], scores[1]) and scores[1].shape == (6, 3)
+    assert trims == [2]  # before threads score side by side: their arenas cannot reuse what the main thread freed
     copied = evaluator.module_copy(model)  # its own modules, the same weights (no second copy of the model in memory)
     assert copied.encoder is not model.encoder
     assert all(a is b for a, b in zip(copied.parameters(), model.parameters()))
+
+
+@pytest.mark.skipif(sys.platform != "linux" or platform.libc_ver()[0] != "glibc", reason="glibc's malloc_trim")
+def test_free_memory_can_be_handed_back_on_glibc():
+    from meta_nlp.memory import malloc_trim, release_free_memory
+    assert malloc_trim() is not None
+    release_free_memory()
 
 
 def test_a_score_measured_before_is_reused_only_for_the_same_model_rule_and_episodes(tiny_model_dir, tokenizer,

@@ -30,6 +30,7 @@ from meta_nlp.algorithms.inner import EpisodeBatch, to_batch
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import EpisodeSampler
 from meta_nlp.evaluation.stats import mean_ci95, standard_error
+from meta_nlp.memory import release_free_memory
 from meta_nlp.models.encoder import MetaModel, reusing_lower_states
 
 METRIC_PATH = str(Path(__file__).parent / "metrics" / "accuracy" / "accuracy.py")
@@ -172,6 +173,8 @@ def measured_scores(model: MetaModel, rule: TestTimeRule, batches: list[EpisodeB
     metric = load_accuracy_metric()
     mine = list(range(accelerator.process_index, len(batches), accelerator.num_processes))
     threads = scoring_threads(accelerator)
+    if threads > 1:
+        release_free_memory()  # what the main thread freed (training), which the threads' own arenas cannot reuse
     models = [model, *(module_copy(model) for _ in range(threads - 1))]  # before any thread adapts `model`
     bar = tqdm(total=len(mine), desc=desc, disable=not accelerator.is_local_main_process, leave=False, dynamic_ncols=True)
     stop = threading.Event()  # an interrupted pass ends after each thread's current episode, not after its share

@@ -16,6 +16,7 @@ import json, sys, time, torch
 from pathlib import Path
 import meta_nlp
 from meta_nlp.evaluation import evaluator
+from meta_nlp.memory import run_peak_mib
 from meta_nlp.recipes.meta_learn import evaluate_checkpoint
 checkpoint, out, episodes, val_episodes = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 started = time.perf_counter()
@@ -24,7 +25,8 @@ with evaluator.scoring_run(out, read=False):
                                                    "val_episodes": val_episodes}, out)
     cost = evaluator.scoring_cost()
 r = run["results"][0]
-print(json.dumps({"code": str(Path(meta_nlp.__file__).parents[1]), "torch_threads": torch.get_num_threads(), "seconds": round(time.perf_counter() - started, 1), **cost,
+print(json.dumps({"code": str(Path(meta_nlp.__file__).parents[1]), "peak_mib": run_peak_mib(),
+                  "torch_threads": torch.get_num_threads(), "seconds": round(time.perf_counter() - started, 1), **cost,
                   "accuracy": r["accuracy"], "adapt_steps": r["adapt_steps"], "lr_factor": r["lr_factor"],
                   "accuracy_by_step": r["accuracy_by_step"], "val_grid": r["val_grid"],
                   "episode_accuracy": r["episode_accuracy"]}))
