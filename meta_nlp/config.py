@@ -89,9 +89,10 @@ class MetaConfig:
                                    "other language of the task)", repeat=True, comma=True)
     validation_languages: list = _f([], "languages kept out of meta-training and read only to select the checkpoint "
                                         "and the test-time rule (leave-one-language-out selection: it rewards what "
-                                        "transfers to a language never trained on; repeatable, or comma-separated). The meta-learner "
-                                        "selected on the training languages' share is evaluated beside it as "
-                                        "'<algorithm>@training-languages'. Default: none, select on that share",
+                                        "transfers to a language never trained on; repeatable, or comma-separated). "
+                                        "The meta-learner selected on the training languages' share is evaluated "
+                                        "beside it as '<algorithm>@training-languages'. Default: none, select on that "
+                                        "share",
                                     repeat=True, comma=True)
     val_fraction: float = _f(0.25, "share of each training language's examples held back for meta-validation")
     max_length: int = _f(32, "tokens per text (chatterbot utterances: median 10-20 tokens; cost grows with it)")
