@@ -63,7 +63,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from meta_nlp.cli import main_guard
-from meta_nlp.config import ALGORITHMS, DISTILLABLE, DISTILLATION_METHODS, MetaConfig
+from meta_nlp.config import ALGORITHMS, DISTILLABLE, DISTILLATION_METHODS, MetaConfig, comma_separated
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.memory import MIB, current_rss_bytes, proc_status_kib, reset_peak_rss, ru_maxrss_bytes
 
@@ -88,8 +88,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--meta-batch-size", type=int, default=DEFAULTS.meta_batch_size,
                    help=f"tasks per step on each process (default: {DEFAULTS.meta_batch_size})")
     p.add_argument("--model", default=DEFAULTS.model, help=f"encoder id or folder (default: {DEFAULTS.model})")
-    p.add_argument("--train-languages", type=lambda s: [x for x in s.split(",") if x], default=[],
-                   help="comma-separated training languages (default: every language of the task but the held-out ja)")
+    p.add_argument("--train-languages", action="extend", type=comma_separated, default=[],
+                   help="training languages, comma-separated or repeated as for meta_train.py (default: every language "
+                        "of the task but the held-out ja)")
     p.add_argument("--n-way", type=int, default=DEFAULTS.n_way, help=f"classes per episode (default: {DEFAULTS.n_way})")
     p.add_argument("--k-shot", type=int, default=DEFAULTS.k_shot, help=f"support examples per class (default: {DEFAULTS.k_shot})")
     p.add_argument("--n-query", type=int, default=DEFAULTS.n_query, help=f"query examples per class (default: {DEFAULTS.n_query})")
