@@ -115,3 +115,30 @@ def test_chatterbot_source_reads_topics_as_labels():
     topics = chatterbot.read_language("ja")
     assert "food" in topics and len(topics) >= 10
     assert all(len(set(texts)) == len(texts) for texts in topics.values())  # de-duplicated
+
+
+def test_split_by_position_holds_back_the_same_place_in_every_language():
+    # two "translations" of one topic that drifted by two lines: the held-back block sits at the same relative
+    # place in both, so a line held back in one is (up to the drift) held back in the other too
+    corpus = {"aa": {"topic": [f"line{j}" for j in range(40)]}, "bb": {"topic": [f"line{j}" for j in range(42)]}}
+    train, val = split_for_validation(corpus, 0.25, seed=3, by_position=True)
+    for lang, n in (("aa", 40), ("bb", 42)):
+        assert len(val[lang]["topic"]) == round(0.25 * n)
+        assert sorted(train[lang]["topic"] + val[lang]["topic"]) == sorted(corpus[lang]["topic"])
+    shared = set(val["aa"]["topic"]) & set(val["bb"]["topic"])
+    assert len(shared) >= len(val["aa"]["topic"]) - 2
+    # a random sample does not keep translations together (the reason for the option)
+    _, sampled = split_for_validation(corpus, 0.25, seed=3)
+    assert len(set(sampled["aa"]["topic"]) & set(sampled["bb"]["topic"])) < len(shared)
+    # the place depends on the seed
+    starts = {split_for_validation(corpus, 0.25, seed=s, by_position=True)[1]["aa"]["topic"][0] for s in range(5)}
+    assert len(starts) > 1
+
+
+def test_chatterbot_unseen_lines_task_validates_by_position():
+    split = prepare_languages(MetaConfig(task="chatterbot_topics_train", held_out_language=["ko"]))
+    val, train = split.val["it"]["emotion"], split.train["it"]["emotion"]
+    rows = chatterbot.read_language("it", (0.0, 0.5))["emotion"]
+    held = [rows.index(t) for t in val]
+    assert held == list(range(held[0], held[0] + len(held)))  # one run of consecutive lines
+    assert not set(val) & set(train)

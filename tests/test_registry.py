@@ -225,8 +225,9 @@ def test_tatoeba_needs_its_folder_and_aligned_files(tmp_path):
     (LOCAL_SOURCE, "labels: [a, b]\n", "text,label\nhi,a\nyo,c\n", ["language 'en' has label 'c'", "field 'labels'"]),
     (LOCAL_SOURCE + "  txt_column: text\n", "", "text,label\nhi,a\n", ["unknown field 'source.txt_column'"]),
     ("  kind: chatterbot_corpus\n  file_part: [0.6, 0.5]\n", "", "", ["field 'source.file_part'", "[0.6, 0.5]"]),
+    (LOCAL_SOURCE, "validation_split: lines\n", "text,label\nhi,a\n", ["field 'validation_split'", "by_position"]),
 ], ids=["missing-field", "unknown-kind", "missing-column", "language-without-data", "label-not-in-labels",
-        "unknown-field", "empty-file-part"])
+        "unknown-field", "empty-file-part", "unknown-validation-split"])
 def test_bad_task_input_is_one_line_naming_file_and_field(tmp_path, source, top, data, needles):
     task_dir = user_task(tmp_path, source, top)
     (task_dir / "data").mkdir()

@@ -194,8 +194,11 @@ def prepare_languages(cfg: MetaConfig) -> LanguageSplit:
     if cfg.held_out_task or "," in cfg.task:  # listed now, so that a wrong language fails before training; read later
         check_known(held_out_task_of(cfg), cfg.held_out_language)
     assert not set(names) & set(cfg.held_out_language + cfg.validation_languages), "held-out language leaked into training"
-    split = split_pairs_for_validation if task.type == "translation_ranking" else split_for_validation
-    train, val = split(corpus, cfg.val_fraction, cfg.seed)
+    if task.type == "translation_ranking":
+        train, val = split_pairs_for_validation(corpus, cfg.val_fraction, cfg.seed)
+    else:
+        by_position = all(t.validation_split == "by_position" for t in training_tasks(cfg))
+        train, val = split_for_validation(corpus, cfg.val_fraction, cfg.seed, by_position)
     usable = usable_in(task, train, cfg)
     if by_user:  # a language the user named must work: the sampler raises the reason it does not
         sampler = RankingSampler if task.type == "translation_ranking" else EpisodeSampler

@@ -18,7 +18,9 @@ BUILTIN_TASK_DIR = Path(__file__).resolve().parents[2] / "tasks"
 # What each task type needs its source to give: labelled texts, labelled (premise, hypothesis) pairs, or
 # (sentence, pivot-language sentence) pairs.
 TASK_TYPES = {"classification": LABELLED, "pair_classification": LABELLED_PAIRS, "translation_ranking": PAIRS}
-TOP_FIELDS = ("name", "type", "source", "labels", "parallel_task")
+TOP_FIELDS = ("name", "type", "source", "labels", "parallel_task", "validation_split")
+# How meta-validation's share of each training language is chosen (meta_nlp/data/episodes.py split_for_validation).
+VALIDATION_SPLITS = ("random", "by_position")
 
 Corpus = dict[str, Labelled]  # language -> label -> texts (or text pairs)
 
@@ -33,6 +35,7 @@ class TaskSpec:
     labels: list[str] | None = None  # sorted; None: whatever labels the data holds
     data_dir: Path | None = None  # --data-dir: replaces the source's data folder
     parallel_task: str | None = None  # a translation_ranking task with this task's languages (cross-lingual support)
+    validation_split: str = "random"  # one of VALIDATION_SPLITS
     reader: Source | None = field(default=None, repr=False, compare=False)  # built from `source` when None
 
     def __post_init__(self) -> None:
@@ -73,6 +76,12 @@ def task_name(path: Path, key: str, value: object) -> str | None:
     return value
 
 
+def validation_split(path: Path, value: object) -> str:
+    if value not in VALIDATION_SPLITS:
+        raise MetaNLPError(f"{path}: field 'validation_split' is {value!r}; supported: {', '.join(VALIDATION_SPLITS)}")
+    return value
+
+
 def _task_files(task_dirs: list[str]) -> list[Path]:
     dirs = [BUILTIN_TASK_DIR] + [Path(d) for d in task_dirs]
     for d in dirs[1:]:
@@ -99,7 +108,8 @@ def read_task_file(path: Path) -> TaskSpec:
     extra = {k: v for k, v in doc.items() if k not in TOP_FIELDS}
     return TaskSpec(name=str(doc["name"]), type=doc["type"], source=doc["source"], path=path, extra=extra,
                     labels=sorted_labels(path, doc.get("labels")),
-                    parallel_task=task_name(path, "parallel_task", doc.get("parallel_task")))
+                    parallel_task=task_name(path, "parallel_task", doc.get("parallel_task")),
+                    validation_split=validation_split(path, doc.get("validation_split", "random")))
 
 
 def list_tasks(task_dirs: list[str] | None = None) -> list[TaskSpec]:
