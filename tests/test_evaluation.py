@@ -275,7 +275,7 @@ def test_episodes_scored_side_by_side_on_threads_score_as_one_after_another(tiny
                                                                          fresh_accelerate_state):
     """On CPU, episodes run side by side, one torch thread each, each thread adapting its own modules over the same
     weights: the same scores as one episode after another (no thread adapts with another's fast weights), every
-    thread used, torch's thread count restored, the allocator's free memory handed back first."""
+    thread used (the calling one too), torch's thread count restored, the allocator's free memory handed back first."""
     import threading
     from accelerate import Accelerator
     from meta_nlp.algorithms.test_time import test_time_rule
@@ -302,6 +302,7 @@ def test_episodes_scored_side_by_side_on_threads_score_as_one_after_another(tiny
             scores[n] = evaluator.score_episodes(model, tokenizer, test_time_rule("finetune", model, cfg), Episodes(),
                                                  6, 2, 1.0, cfg, accelerator, "test")
             assert len(threads) == n and torch.get_num_threads() == n
+            assert threading.get_ident() in threads  # this thread scores a share: its arena holds what training freed
     finally:
         torch.set_num_threads(before)
     assert np.array_equal(scores[2], scores[1]) and scores[1].shape == (6, 3)

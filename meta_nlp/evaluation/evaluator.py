@@ -178,11 +178,18 @@ def measured_scores(model: MetaModel, rule: TestTimeRule, batches: list[EpisodeB
     models = [model, *(module_copy(model) for _ in range(threads - 1))]  # before any thread adapts `model`
     bar = tqdm(total=len(mine), desc=desc, disable=not accelerator.is_local_main_process, leave=False, dynamic_ncols=True)
     stop = threading.Event()  # an interrupted pass ends after each thread's current episode, not after its share
-    with torch_threads_per_op(op_threads(accelerator)), concurrent.futures.ThreadPoolExecutor(threads) as pool:
-        shares = [pool.submit(predicted_share, models[t], rule, batches, mine[t::threads], steps, lr_factor, head_init,
-                              accelerator, bar.update, stop) for t in range(threads)]
+
+    def share(t: int) -> list[tuple[int, list[list[int]]]]:
+        return predicted_share(models[t], rule, batches, mine[t::threads], steps, lr_factor, head_init, accelerator,
+                               bar.update, stop)
+
+    # This thread scores the first share itself: its allocator arena holds what training freed, which a new thread's
+    # arena cannot reuse (with a pool thread for every share, a 1-thread study run peaked at 6.4-7.7 GB, not 3.5).
+    with torch_threads_per_op(op_threads(accelerator)), concurrent.futures.ThreadPoolExecutor(max(threads - 1, 1)) as pool:
+        others = [pool.submit(share, t) for t in range(1, threads)]
         try:
-            predictions = dict(pair for share in shares for pair in share.result())
+            predictions = dict(share(0))
+            predictions.update(pair for other in others for pair in other.result())
         finally:
             stop.set()
             bar.close()
@@ -200,7 +207,7 @@ def predicted_share(model: MetaModel, rule: TestTimeRule, batches: list[EpisodeB
     run's --mixed-precision, as in meta-training (bf16 took the default job from 934 s to 417-529 s on a CPU with
     native bf16, results.md "fifth measurements")."""
     out = []
-    with reusing_lower_states(model), accelerator.autocast():  # φ is frozen: each text runs through the frozen layers once
+    with torch.enable_grad(), reusing_lower_states(model), accelerator.autocast():  # φ is frozen: each text runs through the frozen layers once
         for i in episodes:
             if stop.is_set():
                 break
