@@ -56,8 +56,8 @@ def run_peak_mib() -> int:
 def release_free_memory() -> None:
     """Hand the C allocator's free memory back to the system: glibc's malloc_trim, which frees unused pages of every
     arena (elsewhere nothing). Threads that score episodes side by side allocate from arenas of their own and cannot
-    reuse what the main thread freed after training; without it the default job's peak was training's plus scoring's
-    (7.5 GB, against 3.6 GB before the threads; results.md "twenty-sixth measurements")."""
+    reuse what the main thread freed after training, nor training what they freed; without it the default job's peak
+    was training's plus scoring's (7.5 GB, against 3.6 GB before the threads; results.md "twenty-sixth measurements")."""
     trim = malloc_trim()
     if trim is not None:
         trim(0)

@@ -193,6 +193,8 @@ def measured_scores(model: MetaModel, rule: TestTimeRule, batches: list[EpisodeB
         finally:
             stop.set()
             bar.close()
+    if threads > 1:
+        release_free_memory()  # and what the other threads freed, which training's arena (this thread's) cannot reuse
     rows = [(i, [metric.compute(predictions=p, references=batches[i].query_labels.tolist())["accuracy"]
                  for p in predictions[i]]) for i in mine]
     rows = sorted(gather_object(rows)) if accelerator.num_processes > 1 else rows
