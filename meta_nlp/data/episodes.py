@@ -74,7 +74,7 @@ def held_back_rows(n_texts: int, n_val: int, seed: int, label: str) -> range:
     topic files), a random sample holds back a line in one language and trains on its translation in another, so
     validation reads content meta-training has seen, unlike a held-out language evaluated on unseen lines; one
     block at the same place holds the translations back everywhere (up to a few lines of drift at its two ends)."""
-    start_fraction = np.random.default_rng([seed, 7, zlib.crc32(label.encode('utf-8'))]).uniform()
+    start_fraction = np.random.default_rng([seed, 7, zlib.crc32(label.encode("utf-8"))]).uniform()
     start = int(round(start_fraction * (n_texts - n_val)))
     return range(start, start + n_val)
 

@@ -185,7 +185,8 @@ def measured_scores(model: MetaModel, rule: TestTimeRule, batches: list[EpisodeB
 
     # This thread scores the first share itself: its allocator arena holds what training freed, which a new thread's
     # arena cannot reuse (with a pool thread for every share, a 1-thread study run peaked at 6.4-7.7 GB, not 3.5).
-    with torch_threads_per_op(op_threads(accelerator)), concurrent.futures.ThreadPoolExecutor(max(threads - 1, 1)) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max(threads - 1, 1))  # threads start only when a share is submitted
+    with torch_threads_per_op(op_threads(accelerator)), pool:
         others = [pool.submit(share, t) for t in range(1, threads)]
         try:
             predictions = dict(share(0))
@@ -209,7 +210,8 @@ def predicted_share(model: MetaModel, rule: TestTimeRule, batches: list[EpisodeB
     run's --mixed-precision, as in meta-training (bf16 took the default job from 934 s to 417-529 s on a CPU with
     native bf16, results.md "fifth measurements")."""
     out = []
-    with torch.enable_grad(), reusing_lower_states(model), accelerator.autocast():  # φ is frozen: each text runs through the frozen layers once
+    # φ is frozen: each text runs through the frozen layers once (reusing_lower_states)
+    with torch.enable_grad(), reusing_lower_states(model), accelerator.autocast():
         for i in episodes:
             if stop.is_set():
                 break
