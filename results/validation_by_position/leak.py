@@ -20,11 +20,12 @@ def leaked_share(by_position: bool) -> tuple[int, int]:
     leaked = total = 0
     for seed in (0, 1):
         train, val = split_for_validation(places, 0.25, seed, by_position)
+        trained = {lang: {topic: set(kept) for topic, kept in topics.items()} for lang, topics in train.items()}
         for lang in TRANSLATED:
             for topic, held in val[lang].items():
                 others = [b for b in TRANSLATED if b != lang and topic in places[b]]
                 for place in held:
-                    leaked += any(places[b][topic][int(place * len(places[b][topic]))] in set(train[b][topic])
+                    leaked += any(places[b][topic][int(place * len(places[b][topic]))] in trained[b][topic]
                                   for b in others)
                     total += 1
     return leaked, total
