@@ -6,13 +6,15 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
 from conftest import ROOT, SHARED_DATA
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.languages import prepare_languages
-from meta_nlp.data.ranking import RankingSampler, distinct_pairs, retrieval_accuracy
+from meta_nlp.data.ranking import RankingSampler, distinct_pairs, retrieval_accuracy, split_pairs_for_validation
+from meta_nlp.data.registry import find_task, load_pairs
 from meta_nlp.errors import MetaNLPError
 
 TATOEBA = SHARED_DATA / "tatoeba"
@@ -46,6 +48,48 @@ def test_too_few_pairs_and_duplicates():
         RankingSampler({"xx": pairs}, n_way=2, k_shot=2, n_query=3, seed=0)
 
 
+def test_validation_holds_back_the_same_pivot_sentences_in_every_language():
+    # Three languages paired with one pivot: each has its own subset of the pivot sentences, in its own order
+    # (a per-language sample would hold a pair back in one language and train on its pivot in another).
+    rng = np.random.default_rng(0)
+    corpus = {lang: [(f"{lang} {i}", f"english sentence {i}") for i in rng.permutation(400)[:size]]
+              for lang, size in (("xx", 400), ("yy", 300), ("zz", 250))}
+    train, val = split_pairs_for_validation(corpus, 0.25, seed=3)
+    trained_pivots = {t for pairs in train.values() for _, t in pairs}
+    assert not trained_pivots & {t for pairs in val.values() for _, t in pairs}
+    for lang, pairs in corpus.items():
+        assert sorted(train[lang] + val[lang]) == sorted(pairs)
+        assert 0.18 < len(val[lang]) / len(pairs) < 0.32
+    assert split_pairs_for_validation(corpus, 0.25, seed=3) == (train, val)
+    assert split_pairs_for_validation(corpus, 0.25, seed=4)[1] != val
+
+
+@pytest.mark.parametrize("task_type, fields, needles", [
+    ("translation_ranking", "validation_split: by_position\n", ["field 'validation_split' is for labelled tasks",
+                                                                "same pivot sentences"]),
+    ("translation_ranking", "pivot_part: [0.5, 0.5]\n", ["field 'pivot_part' must be [start, end]", "[0.5, 0.5]"]),
+    ("classification", "pivot_part: [0.0, 0.6]\n", ["field 'pivot_part' is for translation_ranking tasks"]),
+], ids=["validation-split", "empty-pivot-part", "pivot-part-of-classification"])
+def test_pair_only_and_label_only_task_fields_are_one_line_errors(tmp_path, task_type, fields, needles):
+    (tmp_path / "my_names.yaml").write_text(f"name: my_names\ntype: {task_type}\n{fields}source:\n  kind: cldr_names\n")
+    with pytest.raises(MetaNLPError) as err:
+        find_task("my_names", [str(tmp_path)])
+    assert "my_names.yaml" in str(err.value) and all(needle in str(err.value) for needle in needles), err.value
+
+
+@needs_tatoeba
+def test_tatoeba_train_and_test_never_share_an_english_sentence():
+    train_task, test_task = (find_task(name, data_dir=TATOEBA) for name in ("tatoeba_train", "tatoeba_test"))
+    whole = find_task("tatoeba", data_dir=TATOEBA)
+    languages = [lang for lang in whole.languages() if lang != "eng"]
+    train = {lang: load_pairs(train_task, lang) for lang in languages}
+    test = {lang: load_pairs(test_task, lang) for lang in languages}
+    assert not {t for pairs in train.values() for _, t in pairs} & {t for pairs in test.values() for _, t in pairs}
+    for lang in languages:
+        assert sorted(train[lang] + test[lang]) == sorted(load_pairs(whole, lang))
+        assert 0.33 < len(test[lang]) / (len(train[lang]) + len(test[lang])) < 0.47
+
+
 def test_retrieval_accuracy_both_directions():
     pairs = toy_pairs(4)
     vectors = {f"xx sentence {i}": i for i in range(4)} | {f"english sentence {i}": i for i in range(4)}
@@ -65,7 +109,9 @@ def test_pivot_and_classification_only_options_are_refused():
         prepare_languages(MetaConfig(task="tatoeba", data_dir=str(TATOEBA), held_out_language=["jpn"], smlmt_ratio=0.5))
     split = prepare_languages(MetaConfig(task="tatoeba", data_dir=str(TATOEBA), held_out_language=["jpn"]))
     assert "jpn" not in split.train and "eng" not in split.train and len(split.train) == 9
-    assert all(len(split.val[lang]) == 250 for lang in split.val)  # 25% of 1000 pairs
+    assert all(200 < len(split.val[lang]) < 300 for lang in split.val)  # about 25% of 1000 pairs
+    trained_pivots = {t for pairs in split.train.values() for _, t in pairs}
+    assert not trained_pivots & {t for pairs in split.val.values() for _, t in pairs}
 
 
 @needs_tatoeba

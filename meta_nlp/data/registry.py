@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from meta_nlp.data.ranking import pivot_place
 from meta_nlp.data.sources import LABELLED, LABELLED_PAIRS, PAIRS, Fields, Labelled, Pairs, Source, source_for
 from meta_nlp.errors import MetaNLPError
 
@@ -18,8 +19,10 @@ BUILTIN_TASK_DIR = Path(__file__).resolve().parents[2] / "tasks"
 # What each task type needs its source to give: labelled texts, labelled (premise, hypothesis) pairs, or
 # (sentence, pivot-language sentence) pairs.
 TASK_TYPES = {"classification": LABELLED, "pair_classification": LABELLED_PAIRS, "translation_ranking": PAIRS}
-TOP_FIELDS = ("name", "type", "source", "labels", "parallel_task", "validation_split")
-# How meta-validation's share of each training language is chosen (meta_nlp/data/episodes.py split_for_validation).
+TOP_FIELDS = ("name", "type", "source", "labels", "parallel_task", "validation_split", "pivot_part")
+# How meta-validation's share of each training language of a labelled task is chosen (meta_nlp/data/episodes.py
+# split_for_validation). translation_ranking tasks always hold back the same pivot sentences in every language
+# (meta_nlp/data/ranking.py split_pairs_for_validation).
 VALIDATION_SPLITS = ("random", "by_position")
 
 Corpus = dict[str, Labelled]  # language -> label -> texts (or text pairs)
@@ -36,6 +39,7 @@ class TaskSpec:
     data_dir: Path | None = None  # --data-dir: replaces the source's data folder
     parallel_task: str | None = None  # a translation_ranking task with this task's languages (cross-lingual support)
     validation_split: str = "random"  # one of VALIDATION_SPLITS
+    pivot_part: tuple[float, float] = (0.0, 1.0)  # translation_ranking: the pivot sentences read (`pivot_part`)
     reader: Source | None = field(default=None, repr=False, compare=False)  # built from `source` when None
 
     def __post_init__(self) -> None:
@@ -76,10 +80,29 @@ def task_name(path: Path, key: str, value: object) -> str | None:
     return value
 
 
-def validation_split(path: Path, value: object) -> str:
+def validation_split(path: Path, task_type: str, value: object) -> str:
+    if value is None:
+        return "random"
+    if TASK_TYPES.get(task_type) == PAIRS:
+        raise MetaNLPError(f"{path}: field 'validation_split' is for labelled tasks; a translation_ranking task "
+                           "always holds back the same pivot sentences in every language (remove the field)")
     if value not in VALIDATION_SPLITS:
         raise MetaNLPError(f"{path}: field 'validation_split' is {value!r}; supported: {', '.join(VALIDATION_SPLITS)}")
     return value
+
+
+def pivot_part(path: Path, task_type: str, value: object) -> tuple[float, float]:
+    """`pivot_part: [start, end]` of a translation_ranking task: only the pairs whose pivot sentence has its place
+    (`pivot_place`, a hash of its text) in [start, end). Two tasks with disjoint parts of one source never share a
+    pivot sentence, in any language: one can meta-train and the other evaluate on translations never read."""
+    if value is None:
+        return (0.0, 1.0)
+    if TASK_TYPES.get(task_type) != PAIRS:
+        raise MetaNLPError(f"{path}: field 'pivot_part' is for translation_ranking tasks")
+    if (not isinstance(value, list) or len(value) != 2 or not all(isinstance(x, (int, float)) for x in value)
+            or not 0 <= value[0] < value[1] <= 1):
+        raise MetaNLPError(f"{path}: field 'pivot_part' must be [start, end] with 0 <= start < end <= 1, got {value!r}")
+    return float(value[0]), float(value[1])
 
 
 def _task_files(task_dirs: list[str]) -> list[Path]:
@@ -109,7 +132,8 @@ def read_task_file(path: Path) -> TaskSpec:
     return TaskSpec(name=str(doc["name"]), type=doc["type"], source=doc["source"], path=path, extra=extra,
                     labels=sorted_labels(path, doc.get("labels")),
                     parallel_task=task_name(path, "parallel_task", doc.get("parallel_task")),
-                    validation_split=validation_split(path, doc.get("validation_split", "random")))
+                    validation_split=validation_split(path, doc["type"], doc.get("validation_split")),
+                    pivot_part=pivot_part(path, doc["type"], doc.get("pivot_part")))
 
 
 def list_tasks(task_dirs: list[str] | None = None) -> list[TaskSpec]:
@@ -169,4 +193,11 @@ def load_pairs(task: TaskSpec, lang: str, pivot: str = "en") -> Pairs:
     check_known(task, [lang, pivot], also=(task.reader.pivot,))
     if lang == pivot:
         raise MetaNLPError(f"task {task.name}: {lang!r} is the pivot language itself")
-    return task.reader.read_pairs(lang, pivot)
+    pairs = task.reader.read_pairs(lang, pivot)
+    if task.pivot_part == (0.0, 1.0):
+        return pairs
+    if pivot != task.reader.pivot:
+        raise MetaNLPError(f"task {task.name}: field 'pivot_part' selects {task.reader.pivot} sentences, so its pairs "
+                           f"can be read only against {task.reader.pivot}, not {pivot!r}")
+    start, end = task.pivot_part
+    return [(x, t) for x, t in pairs if start <= pivot_place(t, "part") < end]
