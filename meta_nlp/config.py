@@ -102,7 +102,8 @@ class MetaConfig:
     n_query: int = _f(5, "query examples per class")
     train_n_way: int = _f(10, "meta-training episodes take up to this many classes, as many as each training language "
                               "has with k_shot+n_query examples (never fewer than --n-way); meta-validation and the "
-                              "held-out episodes keep --n-way; translation-ranking episodes keep --n-way candidates. "
+                              "held-out episodes keep --n-way. Translation-ranking training groups take up to this "
+                              "many candidates (results/ranking_ways). "
                               "Prototypical networks learned more from training episodes with more classes than "
                               "tested (Snell et al. 2017); 10-class episodes beat 5-class ones on 150 fresh validation "
                               "episodes per seed (results/train_n_way). 0: --n-way")
@@ -277,17 +278,16 @@ class MetaConfig:
 
     @property
     def train_ways(self) -> int:
-        """The most classes a meta-training episode of a classification task has (--train-n-way, never fewer than
-        --n-way)."""
+        """The most classes (a ranking task: candidates a group) a meta-training episode has (--train-n-way, never
+        fewer than --n-way)."""
         return max(self.n_way, self.train_n_way)
 
-    def multitask_budget(self, num_processes: int = 1, ranking: bool = False) -> tuple[int, int]:
-        """(steps, batch size) of the multitask baseline: by default the labelled examples the meta-learners see,
-        so that the baseline is not starved (meta-learning gains often vanish against a well-fed baseline); at
-        most, where a training language has fewer than --train-n-way classes. Ranking episodes keep --n-way."""
+    def multitask_budget(self, num_processes: int = 1) -> tuple[int, int]:
+        """(steps, batch size) of the multitask baseline: by default the labelled examples (ranking: pairs) the
+        meta-learners see, so that the baseline is not starved (meta-learning gains often vanish against a well-fed
+        baseline); at most, where a training language has fewer than --train-n-way classes or candidate groups."""
         steps = self.multitask_steps or self.max_steps
-        ways = self.n_way if ranking else self.train_ways
-        batch = self.multitask_batch_size or self.meta_batch_size * num_processes * ways * (self.k_shot + self.n_query)
+        batch = self.multitask_batch_size or self.meta_batch_size * num_processes * self.train_ways * (self.k_shot + self.n_query)
         return steps, batch
 
     def validate(self) -> "MetaConfig":

@@ -68,7 +68,6 @@ def test_multitask_budget_defaults_to_the_meta_learners_examples():
     assert cfg.multitask_budget(num_processes=4) == (40, 400)
     assert MetaConfig(multitask_steps=7, multitask_batch_size=3).multitask_budget() == (7, 3)
     assert MetaConfig(train_n_way=10, meta_batch_size=1).multitask_budget() == (40, 100)  # at most 10 classes a task
-    assert MetaConfig().multitask_budget(ranking=True) == (40, 200)  # a ranking episode keeps 5 candidates
 
 
 @pytest.mark.parametrize("method", ["multitask", "fomaml"])

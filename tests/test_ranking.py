@@ -41,6 +41,21 @@ def test_every_text_finds_its_translation_in_its_group():
     assert again == ep
 
 
+def test_training_groups_take_up_to_max_way_candidates():
+    corpus = {"xx": toy_pairs(100), "yy": toy_pairs(70, "yy")}  # yy fills groups of 7 with 5 support + 5 query
+    wide = RankingSampler(corpus, n_way=5, k_shot=5, n_query=5, seed=0, max_way=10)
+    for lang, ways in (("xx", 10), ("yy", 7)):
+        ep = wide.episode(3, lang)
+        assert len(ep.label_names) == ways and len(ep.support_texts) == len(ep.query_texts) == 5 * ways
+        for texts, targets, labels in ((ep.support_texts, ep.support_targets, ep.support_labels),
+                                       (ep.query_texts, ep.query_targets, ep.query_labels)):
+            for i, (text, label) in enumerate(zip(texts, labels)):
+                assert targets[i - i % ways + label] == "english" + text[2:]
+    narrow = RankingSampler(corpus, n_way=5, k_shot=5, n_query=5, seed=0)
+    assert RankingSampler(corpus, 5, 5, 5, seed=0, max_way=5).episode(3) == narrow.episode(3)  # n_way: as before
+    assert len(narrow.episode(3).label_names) == 5
+
+
 def test_too_few_pairs_and_duplicates():
     pairs = toy_pairs(10) + [("xx sentence 0", "another translation")]  # sentence 0 twice: dropped
     assert len(distinct_pairs(pairs)) == 9
@@ -112,6 +127,9 @@ def test_pivot_and_classification_only_options_are_refused():
     assert all(200 < len(split.val[lang]) < 300 for lang in split.val)  # about 25% of 1000 pairs
     trained_pivots = {t for pairs in split.train.values() for _, t in pairs}
     assert not trained_pivots & {t for pairs in split.val.values() for _, t in pairs}
+    cfg = MetaConfig(task="tatoeba", data_dir=str(TATOEBA), held_out_language=["jpn"])
+    assert len(split.train_sampler(cfg).episode(0).label_names) == cfg.train_ways == 10  # wider training groups
+    assert len(split.val_sampler(cfg).episode(0).label_names) == cfg.n_way == 5
 
 
 @needs_tatoeba
@@ -122,7 +140,7 @@ def test_meta_train_on_tatoeba_reports_episode_and_retrieval_accuracy(tmp_path, 
             "--held-out-language", "jpn", "--train-languages", "deu", "--train-languages", "ita",
             "--model", tiny_model_dir, "--algorithm", "anil", "--max-steps", "2", "--val-episodes", "2",
             "--eval-episodes", "3", "--eval-lr-grid", "1", "--multitask-steps", "2", "--mlti-ratio", "1",
-            "--output-dir", str(out)]
+            "--train-n-way", "0", "--output-dir", str(out)]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())["results"]

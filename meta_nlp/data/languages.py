@@ -48,7 +48,8 @@ class LanguageSplit:
 
     def train_sampler(self, cfg: MetaConfig) -> EpisodeSampler | RankingSampler:
         if self.ranking:
-            return RankingSampler(self.train, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.training_seed)
+            return RankingSampler(self.train, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.training_seed,
+                                  max_way=cfg.train_ways)
         return EpisodeSampler(self.train, cfg.n_way, cfg.k_shot, cfg.n_query, cfg.training_seed,
                               cross_lingual=cfg.cross_lingual_episodes, max_way=cfg.train_ways)
 
@@ -106,7 +107,7 @@ def task_of(cfg: MetaConfig) -> TaskSpec:
         if asked:
             raise MetaNLPError(f"task {task.name} is a translation_ranking task: {asked[0]} applies to classification "
                                "tasks only")
-    elif cfg.mlti_ratio > 0 and cfg.train_ways > cfg.n_way:  # a ranking episode keeps --n-way candidates
+    if cfg.mlti_ratio > 0 and cfg.train_ways > cfg.n_way:
         raise MetaNLPError("--mlti-ratio mixes two meta-training episodes class by class, so they need one size: add "
                            "--train-n-way 0 (every episode --n-way classes; --meta-batch-size 2 keeps the texts a step)")
     return task

@@ -75,10 +75,14 @@ def usable_pair_languages(corpus: PairCorpus, n_way: int, k_shot: int, n_query: 
 
 
 class RankingSampler:
-    """Deterministic translation-ranking episodes: `sampler.episode(i)` is the same for a given seed."""
+    """Deterministic translation-ranking episodes: `sampler.episode(i)` is the same for a given seed.
+    max_way (`MetaConfig.train_ways`; 0: n_way): groups of up to max_way candidates, as many as the language's pairs
+    fill (never fewer than n_way); the episode's support and query groups are all of that size."""
 
-    def __init__(self, corpus: PairCorpus, n_way: int, k_shot: int, n_query: int, seed: int, what: str = "training"):
+    def __init__(self, corpus: PairCorpus, n_way: int, k_shot: int, n_query: int, seed: int, what: str = "training",
+                 max_way: int = 0):
         self.n_way, self.k_shot, self.n_query, self.seed, self.what = n_way, k_shot, n_query, seed, what
+        self.max_way = max_way or n_way
         self.corpus = {lang: distinct_pairs(pairs) for lang, pairs in sorted(corpus.items())}
         self.languages = sorted(self.corpus)
         if not self.languages:
@@ -94,26 +98,14 @@ class RankingSampler:
     def episode(self, index: int, language: str | None = None) -> Episode:
         rng, language = episode_rng(self.seed, index, language, self.languages, self.what)
         pairs = self.corpus[language]
-        n_support = self.n_way * self.k_shot
-        picks = [pairs[j] for j in rng.choice(len(pairs), pairs_needed(self.n_way, self.k_shot, self.n_query),
-                                             replace=False)]
-        support, query = picks[:n_support], picks[n_support:]
+        ways = min(self.max_way, len(pairs) // (self.k_shot + self.n_query))
+        picks = [pairs[j] for j in rng.choice(len(pairs), pairs_needed(ways, self.k_shot, self.n_query), replace=False)]
+        support, query = picks[:ways * self.k_shot], picks[ways * self.k_shot:]
         # Candidates of a group are its own translations in a fresh random order: label = where each one went.
-        s_texts, s_targets, s_labels = self._grouped(support, rng)
-        q_texts, q_targets, q_labels = self._grouped(query, rng)
-        return Episode(s_texts, s_labels, q_texts, q_labels, [f"candidate {j}" for j in range(self.n_way)], language,
+        s_texts, s_targets, s_labels = grouped(support, ways, rng)
+        q_texts, q_targets, q_labels = grouped(query, ways, rng)
+        return Episode(s_texts, s_labels, q_texts, q_labels, [f"candidate {j}" for j in range(ways)], language,
                        support_targets=s_targets, query_targets=q_targets)
-
-    def _grouped(self, pairs: Pairs, rng: np.random.Generator) -> tuple[list[str], list[str], list[int]]:
-        texts, targets, labels = [], [], []
-        for g in range(0, len(pairs), self.n_way):
-            group = pairs[g: g + self.n_way]
-            order = rng.permutation(self.n_way)  # candidate slot j holds the translation of sentence order[j]
-            texts += [x for x, _ in group]
-            targets += [group[i][1] for i in order]
-            slot_of = np.argsort(order)
-            labels += [int(slot_of[i]) for i in range(self.n_way)]
-        return texts, targets, labels
 
     def cross_lingual_episode(self, index: int, query_language: str | None = None) -> Episode:
         raise MetaNLPError("cross-lingual episodes (--cross-lingual-episodes, --pseudo-target-queries, "
@@ -121,6 +113,20 @@ class RankingSampler:
 
     def episodes(self, start: int, count: int) -> list[Episode]:
         return [self.episode(i) for i in range(start, start + count)]
+
+
+def grouped(pairs: Pairs, ways: int, rng: np.random.Generator) -> tuple[list[str], list[str], list[int]]:
+    """(sentences, candidates, labels) of `pairs` cut into groups of `ways`: each group's candidates are its own
+    translations in a fresh random order, and a sentence's label is the slot its translation went to."""
+    texts, targets, labels = [], [], []
+    for g in range(0, len(pairs), ways):
+        group = pairs[g: g + ways]
+        order = rng.permutation(ways)  # candidate slot j holds the translation of sentence order[j]
+        texts += [x for x, _ in group]
+        targets += [group[i][1] for i in order]
+        slot_of = np.argsort(order)
+        labels += [int(slot_of[i]) for i in range(ways)]
+    return texts, targets, labels
 
 
 @torch.no_grad()

@@ -61,7 +61,7 @@ class MultitaskObjective(Objective):
             hidden = encoder.config.hidden_size
             self.head = torch.nn.ParameterDict({"weight": torch.nn.Parameter(torch.zeros(len(self.label_names), hidden)),
                                                 "bias": torch.nn.Parameter(torch.zeros(len(self.label_names)))})
-        self.steps, self.batch_size = cfg.multitask_budget(num_processes, self.ranking)
+        self.steps, self.batch_size = cfg.multitask_budget(num_processes)
 
     def trained_modules(self) -> dict[str, torch.nn.Module]:
         return {"model": self.model, "head": self.head}
