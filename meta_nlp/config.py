@@ -103,7 +103,7 @@ class MetaConfig:
     train_n_way: int = _f(10, "meta-training episodes take up to this many classes, as many as each training language "
                               "has with k_shot+n_query examples (never fewer than --n-way); meta-validation and the "
                               "held-out episodes keep --n-way. Translation-ranking training groups take up to this "
-                              "many candidates (results/ranking_ways). "
+                              "many candidates (kept on validation: results/meta_batch_4/plan.md, addendum 22). "
                               "Prototypical networks learned more from training episodes with more classes than "
                               "tested (Snell et al. 2017); 10-class episodes beat 5-class ones on 150 fresh validation "
                               "episodes per seed (results/train_n_way). 0: --n-way")
