@@ -92,6 +92,17 @@ def test_pair_only_and_label_only_task_fields_are_one_line_errors(tmp_path, task
     assert "my_names.yaml" in str(err.value) and all(needle in str(err.value) for needle in needles), err.value
 
 
+def test_pivot_part_keeps_its_share_of_english_names_and_refuses_another_pivot(tmp_path):
+    (tmp_path / "half_names.yaml").write_text("name: half_names\ntype: translation_ranking\npivot_part: [0.0, 0.5]\n"
+                                              "source:\n  kind: cldr_names\n")
+    half, whole = find_task("half_names", [str(tmp_path)]), find_task("cldr_names")
+    kept, pairs = load_pairs(half, "ja"), load_pairs(whole, "ja")
+    assert set(kept) < set(pairs) and 0.4 < len(kept) / len(pairs) < 0.6
+    # The part is drawn over the pivot's (English) sentences: against French it would mean nothing.
+    with pytest.raises(MetaNLPError, match="field 'pivot_part' selects en sentences.*not 'fr'"):
+        load_pairs(half, "ja", pivot="fr")
+
+
 @needs_tatoeba
 def test_tatoeba_train_and_test_never_share_an_english_sentence():
     train_task, test_task = (find_task(name, data_dir=TATOEBA) for name in ("tatoeba_train", "tatoeba_test"))
