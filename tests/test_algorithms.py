@@ -236,6 +236,26 @@ def test_every_algorithm_learns_translation_ranking(tiny_model, ranking_batch, a
     assert sum(g.abs().sum() for g in encoder) > 0
 
 
+def test_protonet_scores_every_group_of_a_ranking_episode(tiny_model, tokenizer):
+    """ProtoNet adapts nothing on a ranking episode, so its loss is the mean over all groups, support's and query's
+    (it once dropped the support groups: half the pairs drawn)."""
+    ep = tiny_ranking_episode()
+
+    def loss(support, query) -> float:
+        (texts, labels, targets), (q_texts, q_labels, q_targets) = support, query
+        episode = Episode(texts, labels, q_texts, q_labels, ep.label_names, "xx", support_targets=targets,
+                          query_targets=q_targets)
+        algorithm = build_algorithm(cfg_for("protonet"))
+        algorithm.setup(tiny_model)
+        return algorithm.accumulate_meta_gradient(tiny_model, to_batch(episode, tokenizer, 16, torch.device("cpu")),
+                                                  step=10, weight=1.0)["loss"]
+    support = (ep.support_texts, ep.support_labels, ep.support_targets)
+    query = (ep.query_texts, ep.query_labels, ep.query_targets)
+    assert loss(support, query) == pytest.approx(loss(query, support), rel=1e-9)
+    assert loss(support, query) == pytest.approx((loss(support, support) + loss(query, query)) / 2, rel=1e-9)
+    assert loss(support, support) != pytest.approx(loss(query, query), rel=1e-3)  # so the halves differ
+
+
 def test_ranking_inner_loop_adapts_the_projection_head(tiny_model, ranking_batch):
     """ANIL on a ranking episode adapts only the per-episode map, which starts as the identity, and the
     support loss falls."""

@@ -2,11 +2,14 @@
 On a translation-ranking episode the candidates play the prototypes: logits = scale·cosine similarity."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 import torch.nn.functional as F
 
 from meta_nlp.algorithms.base import Algorithm
 from meta_nlp.algorithms.inner import EpisodeBatch, TextSet
+from meta_nlp.algorithms.reptile import whole_task
 from meta_nlp.models.encoder import MetaModel, prototypes, ranking_head
 
 
@@ -16,6 +19,7 @@ class ProtoNet(Algorithm):
     def accumulate_meta_gradient(self, model: MetaModel, batch: EpisodeBatch, step: int, weight: float) -> dict:
         scale = model.log_scale.exp()
         if batch.query_targets is not None:  # translation ranking: the candidates are the prototypes
+            batch = every_group_as_query(batch)
             query = TextSet(model, batch.query, batch.query_targets, [], batch.n_way)
             features = query.embed({})
             logits = query.logits(features, ranking_head(features[0].shape[-1], features[0]), scale)
@@ -41,3 +45,11 @@ class ProtoNet(Algorithm):
         if self.cfg.protonet_distance == "cosine":
             return scale * (z_q @ F.normalize(protos, dim=-1).t())
         return -scale * ((z_q.unsqueeze(1) - protos.unsqueeze(0)) ** 2).sum(-1)
+
+
+def every_group_as_query(batch: EpisodeBatch) -> EpisodeBatch:
+    """A ranking episode whose query holds all its groups, support's and query's. ProtoNet adapts nothing on a
+    ranking episode (the candidates are the prototypes), so the support groups are more examples to learn from,
+    not a set to adapt on; without them meta-training saw half the pairs the multitask baseline's batch holds."""
+    whole = whole_task(batch)
+    return replace(batch, query=whole.support, query_labels=whole.support_labels, query_targets=whole.support_targets)
