@@ -127,7 +127,7 @@ def test_fomaml_is_maml_without_the_second_order_term(tiny_model, batch):
 def test_reptile_moves_phi_towards_the_adapted_weights(tiny_model, batch):
     cfg = cfg_for("reptile")
     names = tiny_model.adaptable_names(-1)
-    from meta_nlp.algorithms.reptile import whole_task
+    from meta_nlp.algorithms.inner import whole_task
     for state in inner_loop(tiny_model, whole_task(batch), names, cfg.inner_steps, constant_lr(cfg.inner_lr),
                             create_graph=False, head_init=cfg.head_init, track_meta_grad=False):
         pass

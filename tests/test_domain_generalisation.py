@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from conftest import tiny_cfg
 from meta_nlp.algorithms import build_algorithm
 from meta_nlp.algorithms.inner import to_batch
-from meta_nlp.algorithms.reptile import whole_task
+from meta_nlp.algorithms.inner import whole_task
 from meta_nlp.config import MetaConfig
 from meta_nlp.data import chatterbot
 from meta_nlp.data.episodes import EpisodeSampler

@@ -5,7 +5,7 @@ own parameters are never modified, so the meta-gradient flows back to φ through
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
 import torch
@@ -67,6 +67,15 @@ def concat_padded(a: dict, b: dict) -> dict:
     """Two model-input batches (token ids, or MLTI's input embeddings) as one, the shorter padded to the longer."""
     length = max(a["attention_mask"].shape[1], b["attention_mask"].shape[1])
     return {k: torch.cat([padded(a[k], length), padded(b[k], length)]) for k in a}
+
+
+def whole_task(batch: EpisodeBatch) -> EpisodeBatch:
+    """Support and query concatenated into the support slot, ranking groups kept whole: the task for learners that
+    train on all of its examples (Reptile, MLDG's meta-train step, ProtoNet's ranking loss)."""
+    both = concat_padded(batch.support, batch.query)
+    targets = None if batch.support_targets is None else concat_padded(batch.support_targets, batch.query_targets)
+    labels = torch.cat([batch.support_labels, batch.query_labels])
+    return replace(batch, support=both, support_labels=labels, support_targets=targets)
 
 
 TaskBatch = EpisodeBatch | list[EpisodeBatch]  # several episodes: MLDG's meta-train and pseudo-target ones

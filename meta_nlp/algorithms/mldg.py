@@ -19,8 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from meta_nlp.algorithms.base import Algorithm, pseudo_target_language
-from meta_nlp.algorithms.inner import EpisodeBatch, constant_lr, inner_loop, query_logits
-from meta_nlp.algorithms.reptile import whole_task
+from meta_nlp.algorithms.inner import EpisodeBatch, constant_lr, inner_loop, query_logits, whole_task
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import Episode, EpisodeSampler
 from meta_nlp.errors import MetaNLPError

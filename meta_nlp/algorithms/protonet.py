@@ -8,8 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from meta_nlp.algorithms.base import Algorithm
-from meta_nlp.algorithms.inner import EpisodeBatch, TextSet
-from meta_nlp.algorithms.reptile import whole_task
+from meta_nlp.algorithms.inner import EpisodeBatch, TextSet, whole_task
 from meta_nlp.models.encoder import MetaModel, prototypes, ranking_head
 
 

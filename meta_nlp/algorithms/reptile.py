@@ -4,21 +4,9 @@ Its meta-gradient is φ - φ̃, written as the gradient of ½|φ - stopgrad(φ̃
 optimiser, clipping and all-reduce treat it like any other meta-gradient."""
 from __future__ import annotations
 
-from dataclasses import replace
-
-import torch
-
 from meta_nlp.algorithms.base import Algorithm
-from meta_nlp.algorithms.inner import EpisodeBatch, concat_padded, constant_lr, inner_loop
+from meta_nlp.algorithms.inner import EpisodeBatch, constant_lr, inner_loop, whole_task
 from meta_nlp.models.encoder import MetaModel
-
-
-def whole_task(batch: EpisodeBatch) -> EpisodeBatch:
-    """Support and query concatenated: Reptile trains on all of a task's examples (ranking groups stay whole)."""
-    both = concat_padded(batch.support, batch.query)
-    targets = None if batch.support_targets is None else concat_padded(batch.support_targets, batch.query_targets)
-    labels = torch.cat([batch.support_labels, batch.query_labels])
-    return replace(batch, support=both, support_labels=labels, support_targets=targets)
 
 
 class Reptile(Algorithm):
