@@ -12,10 +12,12 @@ import torch
 
 from conftest import ROOT, SHARED_DATA
 from meta_nlp.config import MetaConfig
-from meta_nlp.data.languages import prepare_languages
-from meta_nlp.data.ranking import RankingSampler, distinct_pairs, retrieval_accuracy, split_pairs_for_validation
+from meta_nlp.data.languages import load_held_out, prepare_languages
+from meta_nlp.data.ranking import (RankingSampler, distinct_pairs, retrieval_accuracy, share_of_pivots_read,
+                                   split_pairs_for_validation)
 from meta_nlp.data.registry import find_task, load_pairs
 from meta_nlp.errors import MetaNLPError
+from meta_nlp.recipes.meta_learn import candidates_read_in_training
 
 TATOEBA = SHARED_DATA / "tatoeba"
 needs_tatoeba = pytest.mark.skipif(not TATOEBA.is_dir(), reason=f"{TATOEBA} is absent (../shared/data)")
@@ -103,17 +105,45 @@ def test_pivot_part_keeps_its_share_of_english_names_and_refuses_another_pivot(t
         load_pairs(half, "ja", pivot="fr")
 
 
-@needs_tatoeba
-def test_tatoeba_train_and_test_never_share_an_english_sentence():
-    train_task, test_task = (find_task(name, data_dir=TATOEBA) for name in ("tatoeba_train", "tatoeba_test"))
-    whole = find_task("tatoeba", data_dir=TATOEBA)
-    languages = [lang for lang in whole.languages() if lang != "eng"]
+SIB200 = SHARED_DATA / "sib200"
+SPLIT_RANKING_TASKS = [  # (a task with _train and _test parts, its data folder)
+    pytest.param("tatoeba", TATOEBA, marks=needs_tatoeba, id="tatoeba"),
+    pytest.param("chatterbot_parallel", None, id="chatterbot_parallel"),
+    pytest.param("sib200_parallel", SIB200, marks=pytest.mark.skipif(not SIB200.is_dir(), reason=f"{SIB200} is absent"),
+                 id="sib200_parallel"),
+]
+
+
+@pytest.mark.parametrize("name, data_dir", SPLIT_RANKING_TASKS)
+def test_train_and_test_parts_never_share_an_english_sentence(name, data_dir):
+    whole, train_task, test_task = (find_task(n, data_dir=data_dir) for n in (name, f"{name}_train", f"{name}_test"))
+    languages = [lang for lang in whole.languages() if lang != whole.reader.pivot]
     train = {lang: load_pairs(train_task, lang) for lang in languages}
     test = {lang: load_pairs(test_task, lang) for lang in languages}
-    assert not {t for pairs in train.values() for _, t in pairs} & {t for pairs in test.values() for _, t in pairs}
+    train_pivots = {t for pairs in train.values() for _, t in pairs}
+    test_pivots = {t for pairs in test.values() for _, t in pairs}
+    assert not train_pivots & test_pivots
+    assert 0.33 < len(test_pivots) / (len(train_pivots) + len(test_pivots)) < 0.47
     for lang in languages:
         assert sorted(train[lang] + test[lang]) == sorted(load_pairs(whole, lang))
-        assert 0.33 < len(test[lang]) / (len(train[lang]) + len(test[lang])) < 0.47
+
+
+def test_share_of_pivots_read_counts_held_out_candidates_seen_in_training():
+    held_out = toy_pairs(4, "ja")
+    read = [{"it": toy_pairs(2, "it")}, {"ko": [("ko sentence", "english sentence 3")]}]
+    assert share_of_pivots_read(held_out, read) == 0.75  # sentences 0 and 1 from it's pairs, 3 from ko's
+    assert share_of_pivots_read(held_out, []) == 0.0
+
+
+@pytest.mark.parametrize("tasks, share", [(dict(task="chatterbot_parallel"), 1.0),
+                                          (dict(task="chatterbot_parallel_train",
+                                                held_out_task="chatterbot_parallel_test"), 0.0)])
+def test_a_run_counts_the_held_out_candidates_meta_training_read(tasks, share):
+    """Chatterbot's files are translations of one another: every English candidate of held-out ja is the English
+    side of another language's pair, unless training and evaluation read disjoint parts of them."""
+    cfg = MetaConfig(held_out_language=["ja"], **tasks)
+    shares = candidates_read_in_training(prepare_languages(cfg), {"ja": load_held_out(cfg, "ja")})
+    assert shares == {"ja": share}
 
 
 def test_retrieval_accuracy_both_directions():
@@ -159,4 +189,5 @@ def test_meta_train_on_tatoeba_reports_episode_and_retrieval_accuracy(tmp_path, 
     for r in results:
         assert r["language"] == "jpn" and r["n_episodes"] == 3 and 0 <= r["accuracy"] <= 1
         assert r["retrieval"]["n_pairs"] > 900 and 0 <= r["retrieval"]["to_pivot"] <= 1
+        assert 0 <= r["candidates_read_in_training"] <= 1
     assert "Full retrieval" in (out / "report.md").read_text()

@@ -41,6 +41,10 @@ class LanguageSplit:
     def ranking(self) -> bool:
         return self.task.type == "translation_ranking"
 
+    def corpora_read(self) -> list[Corpus | PairCorpus]:
+        """Everything meta-training and model selection read (the held-out languages are not among them)."""
+        return [corpus for corpus in (self.train, self.val, self.held_out_val) if corpus is not None]
+
     @property
     def selection_rules(self) -> list[str]:
         """The validation sets that select models, the run's own first (the others are scored for comparison)."""

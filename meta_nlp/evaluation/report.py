@@ -81,6 +81,9 @@ def write_report(output_dir: Path, config: dict, results: list[dict], extra: dic
                   "| language | method | → pivot | pivot → | pairs |", "|---|---|---|---|---|"]
         lines += [f"| {r['language']} | {r['method']} | {r['retrieval']['to_pivot']:.4f} | "
                   f"{r['retrieval']['from_pivot']:.4f} | {r['retrieval']['n_pairs']} |" for r in retrieval]
+        read = {r["language"]: r["candidates_read_in_training"] for r in retrieval if "candidates_read_in_training" in r}
+        lines += [""] + [f"- {lang}: {share:.1%} of the held-out candidates (pivot sentences) are the pivot side of a "
+                         "pair meta-training or model selection read" for lang, share in read.items()]
     for r in results:
         if "vs_best_baseline" in r:
             v = r["vs_best_baseline"]

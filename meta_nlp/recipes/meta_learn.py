@@ -18,7 +18,7 @@ from meta_nlp.algorithms.test_time import test_time_rule
 from meta_nlp.config import NOT_MEASURED, MetaConfig, config_from_dict, ran_settings, saved_config
 from meta_nlp.data.languages import (LanguageSplit, load_held_out, pivot_of, prepare_languages, read_training_data,
                                      task_of, usable_in)
-from meta_nlp.data.ranking import RankingSampler, retrieval_accuracy
+from meta_nlp.data.ranking import RankingSampler, retrieval_accuracy, share_of_pivots_read
 from meta_nlp.engine.trainer import EngineSettings, Trainer, compared_best_dir, make_accelerator, resolved_precision
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.evaluator import SCORES_DIR, evaluate_method, scoring_cost, scoring_run
@@ -195,23 +195,45 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator, me
     val_samplers = {(k, rule): languages.val_sampler(c, rule) for k, c in by_shots.items()
                     for rule in {own_rule, *selected_on.values()}}
     test_samplers = {k: {lang: load_held_out(c, lang) for lang in cfg.held_out_language} for k, c in by_shots.items()}
+    candidates_read = candidates_read_in_training(languages, next(iter(test_samplers.values())))
+    warn_of_candidates_read(candidates_read, acc)
     results = []
     for method in methods:
         model, tokenizer, selection, (saved_as, saved_cfg) = model_for(method, cfg, learners.get(method), acc)
         selection.update(training.get(method, {}))
         rule = test_time_rule(saved_as, model, cfg if saved_as == method else saved_cfg)
-        retrieval = {lang: full_retrieval(model, tokenizer, sampler, cfg, acc)  # the corpus: the same at every K
-                     for lang, sampler in next(iter(test_samplers.values())).items()} if languages.ranking else {}
+        ranking = {lang: {"retrieval": full_retrieval(model, tokenizer, sampler, cfg, acc),  # the same at every K
+                          "candidates_read_in_training": candidates_read[lang]}
+                   for lang, sampler in next(iter(test_samplers.values())).items()} if languages.ranking else {}
         for k, cfg_k in by_shots.items():
             val = val_samplers[k, selected_on.get(method, own_rule)]
             for scores in evaluate_method(method, model, tokenizer, rule, val, test_samplers[k], cfg_k, acc):
                 results.append(scores.summary(cfg_k) | {"episode_accuracy": [
                     round(float(x), 4) for x in scores.by_episode_step[:, scores.steps]]}
-                    | ({"retrieval": retrieval[scores.language]} if retrieval else {})
+                    | ranking.get(scores.language, {})
                     | ({"selection": selection} if selection else {}))
                 if record_choice and method == main and k == cfg.k_shot and acc.is_main_process:
                     record_test_time_choice(learners[method], scores.lr_factor, scores.steps)
     return add_vs_best_baseline(results, cfg.baselines)
+
+
+def candidates_read_in_training(languages: LanguageSplit, test_samplers: dict[str, RankingSampler]) -> dict[str, float]:
+    """For translation ranking, each held-out language's share of candidates (pivot sentences) that are the pivot
+    side of a pair meta-training or model selection read: its episodes then test translations into sentences the
+    model was trained on. Empty for classification."""
+    if not languages.ranking:
+        return {}
+    return {lang: share_of_pivots_read(sampler.corpus[lang], languages.corpora_read())
+            for lang, sampler in test_samplers.items()}
+
+
+def warn_of_candidates_read(shares: dict[str, float], acc: Accelerator) -> None:
+    for lang, share in shares.items():
+        if share > 0:
+            acc.print(f"warning: {share:.1%} of {lang}'s held-out candidates are pivot sentences that meta-training "
+                      "or model selection read (as the pivot side of another language's pair); for candidates never "
+                      "read, meta-train and evaluate on disjoint parts of the pivot sentences, e.g. --task "
+                      "tatoeba_train --held-out-task tatoeba_test (README, translation ranking)")
 
 
 def full_retrieval(model: MetaModel, tokenizer, sampler: RankingSampler, cfg: MetaConfig, acc: Accelerator) -> dict:
