@@ -189,6 +189,38 @@ def test_list_tasks_shows_every_task_with_its_languages(tmp_path):
         assert proc.stdout.split()[2:] == SIB200_LANGUAGES
 
 
+def test_a_task_that_includes_another_changes_only_the_fields_it_names(tmp_path):
+    task_dir = user_task(tmp_path, LOCAL_SOURCE, top=f"labels: [{', '.join(LABELS)}]\n")
+    (task_dir / "my_topics_v2.yaml").write_text("name: my_topics_v2\ninclude: my_topics.yaml\nsource:\n  data_dir: v2\n")
+    write_table(task_dir / "data" / "en.csv", topic_rows("en"))
+    write_table(task_dir / "v2" / "en.csv", topic_rows("v2", per_label=3))
+    base, v2 = find_task("my_topics", [str(task_dir)]), find_task("my_topics_v2", [str(task_dir)])
+    assert v2.source == {**base.source, "data_dir": "v2"} and v2.labels == base.labels == LABELS
+    assert v2.type == "classification" and v2.path.name == "my_topics_v2.yaml"
+    assert load_corpus(v2, ["en"])["en"]["food"] == [f"v2 food sentence {i}" for i in range(3)]
+    assert len(load_corpus(base, ["en"])["en"]["food"]) == 8
+    # A built-in task's file, from a user's folder: chatterbot_topics with a part of each file of its own.
+    (task_dir / "early_topics.yaml").write_text("name: early_topics\ninclude: chatterbot_topics.yaml\n"
+                                                "source:\n  file_part: [0.0, 0.3]\n")
+    early = find_task("early_topics", [str(task_dir)])
+    assert early.source == {**find_task("chatterbot_topics").source, "file_part": [0.0, 0.3]}
+
+
+@pytest.mark.parametrize("files, needles", [
+    ({"a.yaml": "name: a\ninclude: nowhere.yaml\n"}, ["a.yaml: field 'include' names nowhere.yaml", "not a file"]),
+    ({"a.yaml": "name: a\ninclude: b.yaml\n", "b.yaml": "name: b\ninclude: a.yaml\n"}, ["includes this file again"]),
+    ({"a.yaml": "include: my_topics.yaml\n"}, ["a.yaml: a task that includes another needs a 'name'"]),
+    ({"a.yaml": "name: a\ninclude: [my_topics.yaml]\n"}, ["a.yaml: field 'include' must be the file name"]),
+], ids=["missing-file", "cycle", "no-name", "not-a-name"])
+def test_bad_include_is_one_line_naming_the_file(tmp_path, files, needles):
+    task_dir = user_task(tmp_path, LOCAL_SOURCE)
+    for name, text in files.items():
+        (task_dir / name).write_text(text)
+    with pytest.raises(MetaNLPError) as err:
+        find_task("my_topics", [str(task_dir)])
+    assert "\n" not in str(err.value) and all(needle in str(err.value) for needle in needles), str(err.value)
+
+
 # --- Tatoeba ---------------------------------------------------------------------------------------
 
 

@@ -113,14 +113,48 @@ def _task_files(task_dirs: list[str]) -> list[Path]:
     return [p for d in dirs for p in sorted(d.glob("*.yaml")) if not p.name.startswith("_")]
 
 
-def read_task_file(path: Path) -> TaskSpec:
-    """Parse and check one task YAML; errors name the file and the field. Reads no data."""
+def yaml_mapping(path: Path) -> dict:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise MetaNLPError(f"{path}: broken YAML: {getattr(e, 'problem', e)}") from None
     if not isinstance(doc, dict):
         raise MetaNLPError(f"{path}: a task file must be a mapping")
+    return doc
+
+
+def task_document(path: Path, including: tuple[Path, ...] = ()) -> dict:
+    """A task file's fields over those of the file its `include:` names (a path relative to its folder or to the
+    built-in tasks/, as lm-evaluation-harness's task YAMLs include a base): a task that is another's data with a field or two changed
+    (tasks/tatoeba_test.yaml: tatoeba.yaml's pairs, another `pivot_part`) says only what changes. Mappings merge
+    key by key (a `source:` here changes the base's source fields it names, and keeps the rest)."""
+    doc = yaml_mapping(path)
+    if "include" not in doc:
+        return doc
+    base = doc.pop("include")
+    if not isinstance(base, str) or not base.strip():
+        raise MetaNLPError(f"{path}: field 'include' must be the file name of another task, got {base!r}")
+    if "name" not in doc:
+        raise MetaNLPError(f"{path}: a task that includes another needs a 'name' of its own")
+    # Beside this file, else a built-in task's file (a user's folder can start from tasks/sib200.yaml).
+    base_path = next((p.resolve() for p in (path.parent / base, BUILTIN_TASK_DIR / base) if p.is_file()), None)
+    if base_path is None:
+        raise MetaNLPError(f"{path}: field 'include' names {base}, which is not a file in {path.parent} or "
+                           f"{BUILTIN_TASK_DIR}")
+    if base_path in (path.resolve(), *including):
+        raise MetaNLPError(f"{path}: field 'include' names {base}, which includes this file again")
+    return merged_fields(task_document(base_path, (*including, path.resolve())), doc)
+
+
+def merged_fields(base: dict, changes: dict) -> dict:
+    return base | {key: merged_fields(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict)
+                   else value for key, value in changes.items()}
+
+
+def read_task_file(path: Path) -> TaskSpec:
+    """Parse and check one task YAML (with the file it includes); errors name the file and the field. Reads no
+    data."""
+    doc = task_document(path)
     for key in ("name", "type", "source"):
         if key not in doc:
             raise MetaNLPError(f"{path}: missing field '{key}'")
