@@ -109,6 +109,7 @@ SIB200 = SHARED_DATA / "sib200"
 SPLIT_RANKING_TASKS = [  # (a task with _train and _test parts, its data folder)
     pytest.param("tatoeba", TATOEBA, marks=needs_tatoeba, id="tatoeba"),
     pytest.param("chatterbot_parallel", None, id="chatterbot_parallel"),
+    pytest.param("cldr_names", None, id="cldr_names"),
     pytest.param("sib200_parallel", SIB200, marks=pytest.mark.skipif(not SIB200.is_dir(), reason=f"{SIB200} is absent"),
                  id="sib200_parallel"),
 ]

@@ -232,8 +232,9 @@ def warn_of_candidates_read(shares: dict[str, float], acc: Accelerator) -> None:
         if share > 0:
             acc.print(f"warning: {share:.1%} of {lang}'s held-out candidates are pivot sentences that meta-training "
                       "or model selection read (as the pivot side of another language's pair); for candidates never "
-                      "read, meta-train and evaluate on disjoint parts of the pivot sentences, e.g. --task "
-                      "tatoeba_train --held-out-task tatoeba_test (README, translation ranking)")
+                      "read, meta-train and evaluate on disjoint parts of the pivot sentences: --task <task>_train "
+                      "--held-out-task <task>_test for tatoeba, chatterbot_parallel, cldr_names and sib200_parallel "
+                      "(a task's pivot_part, README: translation ranking)")
 
 
 def full_retrieval(model: MetaModel, tokenizer, sampler: RankingSampler, cfg: MetaConfig, acc: Accelerator) -> dict:
