@@ -125,9 +125,9 @@ def yaml_mapping(path: Path) -> dict:
 
 def task_document(path: Path, including: tuple[Path, ...] = ()) -> dict:
     """A task file's fields over those of the file its `include:` names (a path relative to its folder or to the
-    built-in tasks/, as lm-evaluation-harness's task YAMLs include a base): a task that is another's data with a field or two changed
-    (tasks/tatoeba_test.yaml: tatoeba.yaml's pairs, another `pivot_part`) says only what changes. Mappings merge
-    key by key (a `source:` here changes the base's source fields it names, and keeps the rest)."""
+    built-in tasks/, as lm-evaluation-harness's task YAMLs include a base): a task that is another's data with a
+    field or two changed (tasks/tatoeba_test.yaml: tatoeba.yaml's pairs, another `pivot_part`) says only what
+    changes. Mappings merge key by key (a `source:` here changes the base's source fields it names, keeps the rest)."""
     doc = yaml_mapping(path)
     if "include" not in doc:
         return doc
