@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from meta_nlp.data.ranking import (RankingSampler, distinct_pairs, retrieval_acc
                                    split_pairs_for_validation)
 from meta_nlp.data.registry import find_task, load_pairs
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.recipes.meta_learn import candidates_read_in_training
+from meta_nlp.recipes.meta_learn import candidates_read_in_training, warn_of_candidates_read
 
 TATOEBA = SHARED_DATA / "tatoeba"
 needs_tatoeba = pytest.mark.skipif(not TATOEBA.is_dir(), reason=f"{TATOEBA} is absent (../shared/data)")
@@ -145,6 +146,13 @@ def test_a_run_counts_the_held_out_candidates_meta_training_read(tasks, share):
     cfg = MetaConfig(held_out_language=["ja"], **tasks)
     shares = candidates_read_in_training(prepare_languages(cfg), {"ja": load_held_out(cfg, "ja")})
     assert shares == {"ja": share}
+    printed = []
+    warn_of_candidates_read(shares, cfg.task, [], SimpleNamespace(print=printed.append))
+    if share:  # the fix named is the task's own parts, which the registry has
+        assert len(printed) == 1 and "100.0% of ja's" in printed[0]
+        assert "--task chatterbot_parallel_train --held-out-task chatterbot_parallel_test" in printed[0]
+    else:
+        assert printed == []
 
 
 def test_retrieval_accuracy_both_directions():

@@ -19,6 +19,7 @@ from meta_nlp.config import NOT_MEASURED, MetaConfig, config_from_dict, ran_sett
 from meta_nlp.data.languages import (LanguageSplit, load_held_out, pivot_of, prepare_languages, read_training_data,
                                      task_of, usable_in)
 from meta_nlp.data.ranking import RankingSampler, retrieval_accuracy, share_of_pivots_read
+from meta_nlp.data.registry import list_tasks
 from meta_nlp.engine.trainer import EngineSettings, Trainer, compared_best_dir, make_accelerator, resolved_precision
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.evaluator import SCORES_DIR, evaluate_method, scoring_cost, scoring_run
@@ -195,16 +196,17 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator, me
     val_samplers = {(k, rule): languages.val_sampler(c, rule) for k, c in by_shots.items()
                     for rule in {own_rule, *selected_on.values()}}
     test_samplers = {k: {lang: load_held_out(c, lang) for lang in cfg.held_out_language} for k, c in by_shots.items()}
-    candidates_read = candidates_read_in_training(languages, next(iter(test_samplers.values())))
-    warn_of_candidates_read(candidates_read, acc)
+    corpora = next(iter(test_samplers.values()))  # the held-out pairs: the same at every K
+    candidates_read = candidates_read_in_training(languages, corpora)
+    warn_of_candidates_read(candidates_read, languages.task.name, cfg.task_dir, acc)
     results = []
     for method in methods:
         model, tokenizer, selection, (saved_as, saved_cfg) = model_for(method, cfg, learners.get(method), acc)
         selection.update(training.get(method, {}))
         rule = test_time_rule(saved_as, model, cfg if saved_as == method else saved_cfg)
-        ranking = {lang: {"retrieval": full_retrieval(model, tokenizer, sampler, cfg, acc),  # the same at every K
+        ranking = {lang: {"retrieval": full_retrieval(model, tokenizer, sampler, cfg, acc),
                           "candidates_read_in_training": candidates_read[lang]}
-                   for lang, sampler in next(iter(test_samplers.values())).items()} if languages.ranking else {}
+                   for lang, sampler in corpora.items()} if languages.ranking else {}
         for k, cfg_k in by_shots.items():
             val = val_samplers[k, selected_on.get(method, own_rule)]
             for scores in evaluate_method(method, model, tokenizer, rule, val, test_samplers[k], cfg_k, acc):
@@ -227,14 +229,19 @@ def candidates_read_in_training(languages: LanguageSplit, test_samplers: dict[st
             for lang, sampler in test_samplers.items()}
 
 
-def warn_of_candidates_read(shares: dict[str, float], acc: Accelerator) -> None:
+def warn_of_candidates_read(shares: dict[str, float], task: str, task_dirs: list[str], acc: Accelerator) -> None:
+    """A warning for each held-out language some of whose candidates were read, with the fix: the task's own
+    `_train` / `_test` parts where the registry has them, else a `pivot_part` of one's own."""
+    if not any(share > 0 for share in shares.values()):
+        return
+    names = {t.name for t in list_tasks(task_dirs)}
+    fix = (f"--task {task}_train --held-out-task {task}_test" if {f"{task}_train", f"{task}_test"} <= names
+           else "two tasks with disjoint `pivot_part`s (tasks/_template.yaml)")
     for lang, share in shares.items():
         if share > 0:
             acc.print(f"warning: {share:.1%} of {lang}'s held-out candidates are pivot sentences that meta-training "
                       "or model selection read (as the pivot side of another language's pair); for candidates never "
-                      "read, meta-train and evaluate on disjoint parts of the pivot sentences: --task <task>_train "
-                      "--held-out-task <task>_test for tatoeba, chatterbot_parallel, cldr_names and sib200_parallel "
-                      "(a task's pivot_part, README: translation ranking)")
+                      f"read, meta-train and evaluate on disjoint parts of the pivot sentences: {fix}")
 
 
 def full_retrieval(model: MetaModel, tokenizer, sampler: RankingSampler, cfg: MetaConfig, acc: Accelerator) -> dict:
