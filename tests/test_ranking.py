@@ -14,7 +14,7 @@ import torch
 from conftest import ROOT, SHARED_DATA
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.languages import load_held_out, prepare_languages
-from meta_nlp.data.ranking import (RankingSampler, distinct_pairs, retrieval_accuracy, share_of_pivots_read,
+from meta_nlp.data.ranking import (RankingSampler, distinct_pairs, pivots_read, retrieval_accuracy, share_of_pivots_read,
                                    split_pairs_for_validation)
 from meta_nlp.data.registry import find_task, load_pairs
 from meta_nlp.errors import MetaNLPError
@@ -133,8 +133,8 @@ def test_train_and_test_parts_never_share_an_english_sentence(name, data_dir):
 def test_share_of_pivots_read_counts_held_out_candidates_seen_in_training():
     held_out = toy_pairs(4, "ja")
     read = [{"it": toy_pairs(2, "it")}, {"ko": [("ko sentence", "english sentence 3")]}]
-    assert share_of_pivots_read(held_out, read) == 0.75  # sentences 0 and 1 from it's pairs, 3 from ko's
-    assert share_of_pivots_read(held_out, []) == 0.0
+    assert share_of_pivots_read(held_out, pivots_read(read)) == 0.75  # sentences 0 and 1 from it's pairs, 3 from ko's
+    assert share_of_pivots_read(held_out, pivots_read([])) == 0.0
 
 
 @pytest.mark.parametrize("tasks, share", [(dict(task="chatterbot_parallel"), 1.0),

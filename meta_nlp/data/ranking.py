@@ -65,12 +65,16 @@ def pivot_place(pivot: str, purpose: str) -> float:
     return int.from_bytes(digest, "big") / 2 ** 64
 
 
-def share_of_pivots_read(pairs: Pairs, read: list[PairCorpus]) -> float:
-    """The share of `pairs` (a held-out language's) whose pivot sentence is the pivot side of a pair in `read` (what
+def pivots_read(read: list[PairCorpus]) -> set[str]:
+    """The pivot sentences of every pair in `read` (what meta-training and model selection read)."""
+    return {pivot for corpus in read for language_pairs in corpus.values() for _, pivot in language_pairs}
+
+
+def share_of_pivots_read(pairs: Pairs, seen: set[str]) -> float:
+    """The share of `pairs` (a held-out language's) whose pivot sentence is in `seen` (`pivots_read` of what
     meta-training and model selection read): its evaluation candidates seen in training. Where languages share
     pivot sentences (parallel corpora: every chatterbot and SIB-200 candidate), only a task read in disjoint
     `pivot_part`s brings it to 0."""
-    seen = {pivot for corpus in read for language_pairs in corpus.values() for _, pivot in language_pairs}
     return sum(pivot in seen for _, pivot in pairs) / len(pairs) if pairs else 0.0
 
 

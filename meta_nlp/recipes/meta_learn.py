@@ -18,7 +18,7 @@ from meta_nlp.algorithms.test_time import test_time_rule
 from meta_nlp.config import NOT_MEASURED, MetaConfig, config_from_dict, ran_settings, saved_config
 from meta_nlp.data.languages import (LanguageSplit, load_held_out, pivot_of, prepare_languages, read_training_data,
                                      task_of, usable_in)
-from meta_nlp.data.ranking import RankingSampler, retrieval_accuracy, share_of_pivots_read
+from meta_nlp.data.ranking import RankingSampler, pivots_read, retrieval_accuracy, share_of_pivots_read
 from meta_nlp.data.registry import list_tasks
 from meta_nlp.engine.trainer import EngineSettings, Trainer, compared_best_dir, make_accelerator, resolved_precision
 from meta_nlp.errors import MetaNLPError
@@ -225,8 +225,8 @@ def candidates_read_in_training(languages: LanguageSplit, test_samplers: dict[st
     model was trained on. Empty for classification."""
     if not languages.ranking:
         return {}
-    return {lang: share_of_pivots_read(sampler.corpus[lang], languages.corpora_read())
-            for lang, sampler in test_samplers.items()}
+    seen = pivots_read(languages.corpora_read())
+    return {lang: share_of_pivots_read(sampler.corpus[lang], seen) for lang, sampler in test_samplers.items()}
 
 
 def warn_of_candidates_read(shares: dict[str, float], task: str, task_dirs: list[str], acc: Accelerator) -> None:
