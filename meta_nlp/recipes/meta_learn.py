@@ -196,8 +196,8 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator, me
     val_samplers = {(k, rule): languages.val_sampler(c, rule) for k, c in by_shots.items()
                     for rule in {own_rule, *selected_on.values()}}
     test_samplers = {k: {lang: load_held_out(c, lang) for lang in cfg.held_out_language} for k, c in by_shots.items()}
-    corpora = next(iter(test_samplers.values()))  # the held-out pairs: the same at every K
-    candidates_read = candidates_read_in_training(languages, corpora)
+    held_out = next(iter(test_samplers.values()))  # each language's held-out sampler: its pairs are the same at every K
+    candidates_read = candidates_read_in_training(languages, held_out)
     warn_of_candidates_read(candidates_read, languages.task.name, cfg.task_dir, acc)
     results = []
     for method in methods:
@@ -206,7 +206,7 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator, me
         rule = test_time_rule(saved_as, model, cfg if saved_as == method else saved_cfg)
         ranking = {lang: {"retrieval": full_retrieval(model, tokenizer, sampler, cfg, acc),
                           "candidates_read_in_training": candidates_read[lang]}
-                   for lang, sampler in corpora.items()} if languages.ranking else {}
+                   for lang, sampler in held_out.items()} if languages.ranking else {}
         for k, cfg_k in by_shots.items():
             val = val_samplers[k, selected_on.get(method, own_rule)]
             for scores in evaluate_method(method, model, tokenizer, rule, val, test_samplers[k], cfg_k, acc):

@@ -2,10 +2,15 @@
 languages no study has held out (fa, pt), seed 0, the same 200 held-out episodes per language for every rule.
 `fresh_seed0` ran the full grid; each `fresh_seed0_gridG` is a copy of it re-evaluated with --eval-lr-grid G (the same
 checkpoints: checked below), so every method's held-out accuracy is known at the steps validation picks within each
-factor. `no_x3` is the best of 0.3 and 1 on the full run's validation grid (ties: the grid's first factor, fewer
-steps, as pick_test_time_setting breaks them).
+factor. `no_x3` is the best of 0.3 and 1 on the full run's validation grid, picked by the evaluator's own
+pick_test_time_setting (its means stand in for the episodes: the mean of one row is the row).
 Run from the repository root: python results/test_time_grid/compare.py"""
+import json
+
+import numpy as np
+
 from meta_nlp.evaluation.comparison import paired_difference, result_row, validation_by_step
+from meta_nlp.evaluation.evaluator import pick_test_time_setting
 
 FOLDER = "results/test_time_grid"
 FULL = f"{FOLDER}/fresh_seed0"
@@ -15,8 +20,8 @@ LANGUAGES = ("fa", "pt")
 
 
 def best_setting(grid: dict[str, list[float]], factors: tuple[float, ...]) -> tuple[float, int]:
-    settings = [(f, t) for f in factors for t in range(len(grid[format(f, "g")]))]
-    return max(settings, key=lambda s: grid[format(s[0], "g")][s[1]])  # max keeps the first of equals
+    """The (lr factor, steps) --test-time-selection best picks among `factors` from a results.json validation grid."""
+    return pick_test_time_setting({f: np.array([grid[format(f, "g")]]) for f in factors}, "best")
 
 
 for method in METHODS:
@@ -47,3 +52,13 @@ for method in METHODS:
                   f"{language} by step {[round(x, 4) for x in row['accuracy_by_step']]}")
 print(f"mean no_x3 − full over the {len(differences)} (method, language) pairs: "
       f"{100 * sum(differences) / len(differences):+.2f} points")
+
+print("the full run's rows (today's default grid; seed 0, 200 episodes per language):")
+for language in LANGUAGES:
+    rows = {m: result_row(FULL, m, language) for m in METHODS}
+    print(f"  {language}: " + ", ".join(f"{m} {r['accuracy']:.4f} ± {r['ci95']:.4f}" for m, r in rows.items()))
+    print(f"    protonet − multitask {paired_difference(rows['protonet'], rows['multitask'])}; "
+          f"protonet − finetune {paired_difference(rows['protonet'], rows['finetune'])}")
+run = json.load(open(f"{FULL}/results.json"))
+print(f"  ProtoNet kept step {run['training']['selected_step']} (validation {run['training']['val_accuracy_by_step']}); "
+      f"{run['wall_time_s']} s, {run['peak_memory_mib']} MiB, precision {run['mixed_precision']}")
