@@ -17,6 +17,7 @@ import numpy as np
 import yaml
 
 from meta_nlp.errors import MetaNLPError
+from meta_nlp.yaml_parse import parse_yaml
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 TRAINING_DRAW_STREAM = 7  # keeps the seeds of training draws apart from other streams derived from --seed
@@ -532,7 +533,7 @@ def load_yaml_config(path: str) -> dict:
     if not p.is_file():
         raise MetaNLPError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        data = parse_yaml(p.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         where = getattr(e, "problem_mark", None)
         line = f" line {where.line + 1}" if where is not None else ""

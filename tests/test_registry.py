@@ -285,3 +285,17 @@ def test_missing_top_level_field_and_data_dir_without_local_layout(tmp_path):
         find_task("hub_only", [str(task_dir)], data_dir=tmp_path)
     with pytest.raises(MetaNLPError, match=r"chatterbot_topics.yaml: field 'source.kind'.*--data-dir"):
         find_task("chatterbot_topics", data_dir=tmp_path)
+
+
+def test_parse_yaml_gives_what_safe_load_gives_and_its_error_messages():
+    """The fast parser must change no object read (every shipped task file, a chatterbot topic in two scripts), and a
+    broken document must still get the pure-Python parser's message, which names the offending tab."""
+    import yaml
+    from meta_nlp.yaml_parse import parse_yaml
+    files = sorted((ROOT / "tasks").glob("*.yaml")) + [chatterbot.language_folder(code) / "food.yml"
+                                                       for code in ("ja", "uk")]
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert repr(parse_yaml(text)) == repr(yaml.safe_load(text)), path
+    with pytest.raises(yaml.YAMLError, match=r"found character '\\t'"):
+        parse_yaml("name: x\n\tlabels: [a]\n")

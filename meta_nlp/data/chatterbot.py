@@ -13,9 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import yaml
-
 from meta_nlp.errors import MetaNLPError
+from meta_nlp.yaml_parse import parse_yaml
 
 # Folder name -> ISO 639-1 (BCP-47 where 639-1 has no code).
 FOLDER_TO_CODE = {
@@ -52,7 +51,7 @@ def conversations(path: Path) -> list[list[str]]:
     """The conversations of one topic file, each its utterances stripped, duplicates kept (positions matter for
     alignment); a non-text entry stays as "" so that it still takes its position."""
     with open(path, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh) or {}
+        doc = parse_yaml(fh.read()) or {}
     return [[utterance.strip() if isinstance(utterance, str) else ""
              for utterance in (conversation if isinstance(conversation, list) else [conversation])]
             for conversation in doc.get("conversations") or []]

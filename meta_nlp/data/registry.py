@@ -13,6 +13,7 @@ import yaml
 from meta_nlp.data.ranking import pivot_place
 from meta_nlp.data.sources import LABELLED, LABELLED_PAIRS, PAIRS, Fields, Labelled, Pairs, Source, source_for
 from meta_nlp.errors import MetaNLPError
+from meta_nlp.yaml_parse import parse_yaml
 
 # Where the project's own task YAMLs live (repository root / tasks).
 BUILTIN_TASK_DIR = Path(__file__).resolve().parents[2] / "tasks"
@@ -115,7 +116,7 @@ def _task_files(task_dirs: list[str]) -> list[Path]:
 
 def yaml_mapping(path: Path) -> dict:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise MetaNLPError(f"{path}: broken YAML: {getattr(e, 'problem', e)}") from None
     if not isinstance(doc, dict):
