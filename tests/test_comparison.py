@@ -147,6 +147,19 @@ def test_seeds_pool_into_one_run_that_compares_like_one_with_any_method(tmp_path
     assert pool_run_seeds([resumed, runs[1]], tmp_path / "resumed", n_resamples=200)["seeds"] == [0, 1]
     with pytest.raises(MetaNLPError, match="no multitask result"):
         compare_runs([tmp_path / "other"], tmp_path / "pooled", method="multitask")
+    assert "chosen on the training languages (their --val-fraction share);" in (tmp_path / "pooled" / "report.md").read_text()
+
+
+def test_a_pooled_report_names_the_validation_languages_that_selected(tmp_path):
+    from meta_nlp.recipes.study import pool_run_seeds
+    runs = [seed_run(tmp_path / f"s{s}", s, {"fomaml": [0.6, 0.4], "fomaml@training-languages": [0.5, 0.4],
+                                               "finetune": [0.4, 0.4]}, validation_languages=["fa", "pt"])
+            for s in (0, 1)]
+    pool_run_seeds(runs, tmp_path / "pooled", n_resamples=200)
+    report = (tmp_path / "pooled" / "report.md").read_text()
+    assert "chosen on the validation languages fa, pt (never meta-trained on) (fomaml@training-languages: the same " \
+           "meta-training, selected on the training languages instead)" in report
+    assert "ranked by meta-validation accuracy on the validation languages fa, pt" in report
 
 
 def test_runs_of_different_meta_learners_pool_into_one_study(tmp_path):

@@ -31,10 +31,11 @@ from meta_nlp.data.languages import prepare_languages
 from meta_nlp.engine.trainer import make_accelerator
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.report import (plot_accuracy_by_language, plot_accuracy_by_shots, plot_accuracy_by_step,
-                                        write_results)
+                                        selected_on, write_results)
 from meta_nlp.evaluation.stats import add_vs_best_baseline, bootstrap_difference, interval, mean_ci95, paired_bootstrap
 from meta_nlp.recipes.meta_learn import (MULTITASK_DIR, evaluate_run, finished_run, how_it_ran, run_experiment,
-                                         running, sweep_folds, sweep_languages, write_outputs)
+                                         running, selected_by_compared_rule, sweep_folds, sweep_languages,
+                                         write_outputs)
 
 STUDY_OUTPUT_DIR = "runs/study"  # used when --output-dir is left at meta_train's default
 BASELINE_RUN = "baselines"  # the folder of each (fold, seed)'s baseline run
@@ -323,10 +324,11 @@ def ranked_on_validation(results: list[dict], k_shot: int) -> list[dict]:
     """Every method at K=`k_shot`, best first by its mean meta-validation accuracy over the (held-out language,
     seed) runs that every ranked method has (each fold's validation episodes are the same for all its methods),
     with its held-out accuracy beside it (mean over languages). The first is the method a study recommends
-    without reading any held-out language."""
+    without reading any held-out language. A '<algorithm>@<rule>' row is left out: its validation accuracy is on
+    another rule's episodes, not comparable."""
     by_method = {}
     for r in results:
-        if r["k_shot"] == k_shot:
+        if r["k_shot"] == k_shot and not selected_by_compared_rule(r["method"]):
             scores = {(r["language"], seed): v
                       for seed, v in zip(r["seeds"], r.get("validation_by_seed", [])) if v is not None}
             if scores:
@@ -410,6 +412,13 @@ def retraining_lines(pairs) -> list[str]:
     return [*lines, ""]
 
 
+def compared_rows_note(results: list[dict]) -> str:
+    """The clause naming the rows selected by the run's other rule, if any."""
+    compared = sorted({r["method"] for r in results if selected_by_compared_rule(r["method"])})
+    return "".join(f" ({method}: the same meta-training, selected on the {method.split('@', 1)[1].replace('-', ' ')} "
+                   "instead)" for method in compared)
+
+
 def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: list[dict], comparisons: dict,
                        not_finished: list[str] = ()) -> Path:
     main_k = [r for r in results if r["k_shot"] == cfg.k_shot]
@@ -422,8 +431,8 @@ def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: lis
              f"Methods {', '.join(spec.methods)} and baselines {', '.join(cfg.baselines) or 'none'}; seeds "
              f"{', '.join(map(str, seeds))}; {episodes} held-out episodes per seed, the same for every method; "
              f"{cfg.max_steps} meta-training steps on `{cfg.model}`. Checkpoints (the meta-learners' and the multitask "
-             "baseline's, φ⁰ a candidate for both) and test-time settings were chosen on the training languages' "
-             "validation share; each held-out language was read only by its final evaluation.",
+             f"baseline's, φ⁰ a candidate for both) and test-time settings were chosen on {selected_on(cfg.to_dict())}"
+             f"{compared_rows_note(results)}; each held-out language was read only by its final evaluation.",
              "Accuracy ± 95% CI over the pooled (seed, episode) pairs; Δ = method − best baseline on the same "
              "episodes, with its paired-bootstrap 95% interval (resampling episodes within seeds); **bold**: the "
              "interval excludes 0.", ""]
@@ -473,7 +482,7 @@ def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: lis
     ranking = comparisons.get("ranked_on_validation", [])
     if ranking:
         lines += ["## the pick on validation alone", "",
-                  f"Methods ranked by meta-validation accuracy on the training languages (the test-time setting each "
+                  f"Methods ranked by meta-validation accuracy on {selected_on(cfg.to_dict())} (the test-time setting each "
                   f"chose; mean over the {ranking[0]['runs']} (held-out language, seed) runs all of them have): what "
                   f"a study can recommend without reading a held-out language. **{ranking[0]['method']}** comes first.",
                   "", "| method | meta-validation accuracy | held-out accuracy (mean over languages) |", "|---|---|---|"]
