@@ -55,17 +55,17 @@ def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> d
     return {"results": results, **extra}
 
 
-def compared_selections(cfg: MetaConfig, languages: LanguageSplit) -> dict[str, str]:
-    """The meta-learner as the run's other selection rules chose it, evaluated as '<algorithm>@<rule>': name -> the
-    rule (its learner is saved in `compared_best_dir`; the rule's validation episodes also pick its test-time setting)."""
-    return {f"{cfg.algorithm}{COMPARED_RULE_MARK}{rule}": rule for rule in languages.selection_rules[1:]}
-
-
 COMPARED_RULE_MARK = "@"  # '<algorithm>@<rule>': a row selected on another rule's validation episodes than the run's
 
 
 def selected_by_compared_rule(method: str) -> bool:
     return COMPARED_RULE_MARK in method
+
+
+def compared_selections(cfg: MetaConfig, languages: LanguageSplit) -> dict[str, str]:
+    """The meta-learner as the run's other selection rules chose it, evaluated as '<algorithm>@<rule>': name -> the
+    rule (its learner is saved in `compared_best_dir`; the rule's validation episodes also pick its test-time setting)."""
+    return {f"{cfg.algorithm}{COMPARED_RULE_MARK}{rule}": rule for rule in languages.selection_rules[1:]}
 
 
 def train(method: str, cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator) -> dict:

@@ -33,9 +33,9 @@ from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.report import (plot_accuracy_by_language, plot_accuracy_by_shots, plot_accuracy_by_step,
                                         selected_on, write_results)
 from meta_nlp.evaluation.stats import add_vs_best_baseline, bootstrap_difference, interval, mean_ci95, paired_bootstrap
-from meta_nlp.recipes.meta_learn import (MULTITASK_DIR, evaluate_run, finished_run, how_it_ran, run_experiment,
-                                         running, selected_by_compared_rule, sweep_folds, sweep_languages,
-                                         write_outputs)
+from meta_nlp.recipes.meta_learn import (COMPARED_RULE_MARK, MULTITASK_DIR, evaluate_run, finished_run, how_it_ran,
+                                         run_experiment, running, selected_by_compared_rule, sweep_folds,
+                                         sweep_languages, write_outputs)
 
 STUDY_OUTPUT_DIR = "runs/study"  # used when --output-dir is left at meta_train's default
 BASELINE_RUN = "baselines"  # the folder of each (fold, seed)'s baseline run
@@ -415,8 +415,9 @@ def retraining_lines(pairs) -> list[str]:
 def compared_rows_note(results: list[dict]) -> str:
     """The clause naming the rows selected by the run's other rule, if any."""
     compared = sorted({r["method"] for r in results if selected_by_compared_rule(r["method"])})
-    return "".join(f" ({method}: the same meta-training, selected on the {method.split('@', 1)[1].replace('-', ' ')} "
-                   "instead)" for method in compared)
+    rules = {method: method.split(COMPARED_RULE_MARK, 1)[1].replace("-", " ") for method in compared}
+    return "".join(f" ({method}: the same meta-training, selected on the {rule} instead)"
+                   for method, rule in rules.items())
 
 
 def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: list[dict], comparisons: dict,
@@ -482,8 +483,8 @@ def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: lis
     ranking = comparisons.get("ranked_on_validation", [])
     if ranking:
         lines += ["## the pick on validation alone", "",
-                  f"Methods ranked by meta-validation accuracy on {selected_on(cfg.to_dict())} (the test-time setting each "
-                  f"chose; mean over the {ranking[0]['runs']} (held-out language, seed) runs all of them have): what "
+                  f"Methods ranked by meta-validation accuracy on {selected_on(cfg.to_dict())} (the test-time setting "
+                  f"each chose; mean over the {ranking[0]['runs']} (held-out language, seed) runs all of them have): what "
                   f"a study can recommend without reading a held-out language. **{ranking[0]['method']}** comes first.",
                   "", "| method | meta-validation accuracy | held-out accuracy (mean over languages) |", "|---|---|---|"]
         lines += [f"| {r['method']} | {r['validation']:.4f} | {r['held_out']:.4f} |" for r in ranking]
