@@ -66,6 +66,7 @@ def test_a_row_repeats_an_earlier_run_field_by_field_but_for_its_baseline_compar
     row = dict(result_row(earlier, "anil", "ja"), vs_best_baseline={"delta": 0.1})
     assert repeated_by(row, earlier) == "every field the same"
     assert repeated_by(dict(row, accuracy=0.5, adapt_steps=2), earlier) == "differs in ['accuracy', 'adapt_steps']"
+    assert repeated_by(dict(row, accuracy=0.5, adapt_steps=2), earlier, ("adapt_steps",)) == "differs in ['accuracy']"
 
 
 def test_chosen_validation_reads_the_grid_at_the_chosen_setting(tmp_path):

@@ -50,8 +50,7 @@ def language_folder(code: str) -> Path:
 def conversations(path: Path) -> list[list[str]]:
     """The conversations of one topic file, each its utterances stripped, duplicates kept (positions matter for
     alignment); a non-text entry stays as "" so that it still takes its position."""
-    with open(path, encoding="utf-8") as fh:
-        doc = parse_yaml(fh.read()) or {}
+    doc = parse_yaml(path.read_text(encoding="utf-8")) or {}
     return [[utterance.strip() if isinstance(utterance, str) else ""
              for utterance in (conversation if isinstance(conversation, list) else [conversation])]
             for conversation in doc.get("conversations") or []]

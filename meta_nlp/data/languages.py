@@ -28,6 +28,17 @@ QUIZ_SEED_OFFSET = 3  # distillation's quiz rows and episodes: seed + 3
 # --val-fraction share, or from --validation-languages that meta-training never sees (DomainBed's
 # leave-one-domain-out selection: it rewards what transfers to an unseen language).
 TRAINING_LANGUAGES, VALIDATION_LANGUAGES = "training-languages", "validation-languages"
+COMPARED_RULE_MARK = "@"  # '<algorithm>@<rule>': the meta-learner as a rule other than the run's own selected it
+
+
+def compared_method(algorithm: str, rule: str) -> str:
+    """The name of the row of `algorithm` selected on `rule`'s validation episodes instead of the run's own."""
+    return f"{algorithm}{COMPARED_RULE_MARK}{rule}"
+
+
+def compared_rule(method: str) -> str | None:
+    """The selection rule of a `compared_method` row; None for a row the run's own rule selected."""
+    return method.split(COMPARED_RULE_MARK, 1)[1] if COMPARED_RULE_MARK in method else None
 
 
 @dataclass

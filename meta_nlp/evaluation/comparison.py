@@ -67,12 +67,14 @@ def chosen_validation(run: str | Path, method: str, language: str) -> float:
     return row["val_grid"][format(row["lr_factor"], "g")][row["adapt_steps"]]
 
 
-def repeated_by(row: dict, earlier_run: str | Path) -> str:
+def repeated_by(row: dict, earlier_run: str | Path, ignoring: tuple[str, ...] = ()) -> str:
     """Whether a result row repeats the same method's row on the same language in `earlier_run`, field by field ('every
     field the same' or 'differs in [...]'; the vs_best_baseline column depends on the other methods of a run, so it is
-    left out): how the analysis scripts check that a run reproduces the runs it should."""
+    left out, and so are the fields `ignoring` names, e.g. the validation grid of a run re-evaluated on another lr
+    grid): how the analysis scripts check that a run reproduces the runs it should."""
     earlier = result_row(earlier_run, row["method"], row["language"])
-    differing = sorted(k for k in row if k != "vs_best_baseline" and row[k] != earlier.get(k))
+    left_out = {"vs_best_baseline", *ignoring}
+    differing = sorted(k for k in row if k not in left_out and row[k] != earlier.get(k))
     return f"differs in {differing}" if differing else "every field the same"
 
 

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from meta_nlp.config import saved_config
+from meta_nlp.data.languages import compared_method
 from meta_nlp.evaluation.stats import interval
 
 
@@ -113,7 +114,7 @@ def compared_selection_note(config: dict, training: dict | None) -> list[str]:
     compared = (training or {}).get("compared_selection", {})
     if not compared:
         return []
-    kept = "; ".join(f"on {rule}: step {c['selected_step']} ({config['algorithm']}@{rule} above)"
+    kept = "; ".join(f"on {rule}: step {c['selected_step']} ({compared_method(config['algorithm'], rule)} above)"
                      for rule, c in compared.items())
     return ["", f"**Selection rules compared on this meta-training**: the validation languages kept step "
                 f"{training['selected_step']} ({config['algorithm']} above); {kept}."]

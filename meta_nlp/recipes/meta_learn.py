@@ -16,8 +16,8 @@ from accelerate.utils import set_seed
 
 from meta_nlp.algorithms.test_time import test_time_rule
 from meta_nlp.config import NOT_MEASURED, MetaConfig, config_from_dict, ran_settings, saved_config
-from meta_nlp.data.languages import (LanguageSplit, load_held_out, pivot_of, prepare_languages, read_training_data,
-                                     task_of, usable_in)
+from meta_nlp.data.languages import (LanguageSplit, compared_method, load_held_out, pivot_of, prepare_languages,
+                                     read_training_data, task_of, usable_in)
 from meta_nlp.data.ranking import RankingSampler, pivots_read, retrieval_accuracy, share_of_pivots_read
 from meta_nlp.data.registry import list_tasks
 from meta_nlp.engine.trainer import EngineSettings, Trainer, compared_best_dir, make_accelerator, resolved_precision
@@ -55,17 +55,10 @@ def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> d
     return {"results": results, **extra}
 
 
-COMPARED_RULE_MARK = "@"  # '<algorithm>@<rule>': a row selected on another rule's validation episodes than the run's
-
-
-def selected_by_compared_rule(method: str) -> bool:
-    return COMPARED_RULE_MARK in method
-
-
 def compared_selections(cfg: MetaConfig, languages: LanguageSplit) -> dict[str, str]:
     """The meta-learner as the run's other selection rules chose it, evaluated as '<algorithm>@<rule>': name -> the
     rule (its learner is saved in `compared_best_dir`; the rule's validation episodes also pick its test-time setting)."""
-    return {f"{cfg.algorithm}{COMPARED_RULE_MARK}{rule}": rule for rule in languages.selection_rules[1:]}
+    return {compared_method(cfg.algorithm, rule): rule for rule in languages.selection_rules[1:]}
 
 
 def train(method: str, cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator) -> dict:

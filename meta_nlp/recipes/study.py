@@ -27,15 +27,14 @@ import numpy as np
 from accelerate.state import PartialState
 
 from meta_nlp.config import ALGORITHMS, NOT_MEASURED, MetaConfig, config_from_dict, ran_settings
-from meta_nlp.data.languages import prepare_languages
+from meta_nlp.data.languages import compared_rule, prepare_languages
 from meta_nlp.engine.trainer import make_accelerator
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.report import (plot_accuracy_by_language, plot_accuracy_by_shots, plot_accuracy_by_step,
                                         selected_on, write_results)
 from meta_nlp.evaluation.stats import add_vs_best_baseline, bootstrap_difference, interval, mean_ci95, paired_bootstrap
-from meta_nlp.recipes.meta_learn import (COMPARED_RULE_MARK, MULTITASK_DIR, evaluate_run, finished_run, how_it_ran,
-                                         run_experiment, running, selected_by_compared_rule, sweep_folds,
-                                         sweep_languages, write_outputs)
+from meta_nlp.recipes.meta_learn import (MULTITASK_DIR, evaluate_run, finished_run, how_it_ran, run_experiment,
+                                         running, sweep_folds, sweep_languages, write_outputs)
 
 STUDY_OUTPUT_DIR = "runs/study"  # used when --output-dir is left at meta_train's default
 BASELINE_RUN = "baselines"  # the folder of each (fold, seed)'s baseline run
@@ -328,7 +327,7 @@ def ranked_on_validation(results: list[dict], k_shot: int) -> list[dict]:
     another rule's episodes, not comparable."""
     by_method = {}
     for r in results:
-        if r["k_shot"] == k_shot and not selected_by_compared_rule(r["method"]):
+        if r["k_shot"] == k_shot and compared_rule(r["method"]) is None:
             scores = {(r["language"], seed): v
                       for seed, v in zip(r["seeds"], r.get("validation_by_seed", [])) if v is not None}
             if scores:
@@ -414,10 +413,9 @@ def retraining_lines(pairs) -> list[str]:
 
 def compared_rows_note(results: list[dict]) -> str:
     """The clause naming the rows selected by the run's other rule, if any."""
-    compared = sorted({r["method"] for r in results if selected_by_compared_rule(r["method"])})
-    rules = {method: method.split(COMPARED_RULE_MARK, 1)[1].replace("-", " ") for method in compared}
-    return "".join(f" ({method}: the same meta-training, selected on the {rule} instead)"
-                   for method, rule in rules.items())
+    compared = sorted({r["method"] for r in results if compared_rule(r["method"])})
+    return "".join(f" ({method}: the same meta-training, selected on the {compared_rule(method).replace('-', ' ')} "
+                   "instead)" for method in compared)
 
 
 def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: list[dict], comparisons: dict,
@@ -425,6 +423,7 @@ def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: lis
     main_k = [r for r in results if r["k_shot"] == cfg.k_shot]
     episodes = main_k[0]["n_episodes"] // len(main_k[0]["seeds"]) if main_k else 0
     seeds = sorted({s for r in results for s in r["seeds"]})
+    chosen_on = selected_on(cfg.to_dict())
     lines = [f"# meta_nlp study: {cfg.task}, {cfg.n_way}-way {cfg.k_shot}-shot ({cfg.eval_mode.replace('_', '-')})", "",
              *([f"**Under way**: not finished yet, so left out here: {', '.join(not_finished)}.", ""] if not_finished else []),
              *([f"**Held-out task**: evaluated on `{cfg.held_out_task}`, never meta-trained on.", ""]
@@ -432,7 +431,7 @@ def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: lis
              f"Methods {', '.join(spec.methods)} and baselines {', '.join(cfg.baselines) or 'none'}; seeds "
              f"{', '.join(map(str, seeds))}; {episodes} held-out episodes per seed, the same for every method; "
              f"{cfg.max_steps} meta-training steps on `{cfg.model}`. Checkpoints (the meta-learners' and the multitask "
-             f"baseline's, φ⁰ a candidate for both) and test-time settings were chosen on {selected_on(cfg.to_dict())}"
+             f"baseline's, φ⁰ a candidate for both) and test-time settings were chosen on {chosen_on}"
              f"{compared_rows_note(results)}; each held-out language was read only by its final evaluation.",
              "Accuracy ± 95% CI over the pooled (seed, episode) pairs; Δ = method − best baseline on the same "
              "episodes, with its paired-bootstrap 95% interval (resampling episodes within seeds); **bold**: the "
@@ -483,8 +482,8 @@ def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: lis
     ranking = comparisons.get("ranked_on_validation", [])
     if ranking:
         lines += ["## the pick on validation alone", "",
-                  f"Methods ranked by meta-validation accuracy on {selected_on(cfg.to_dict())} (the test-time setting "
-                  f"each chose; mean over the {ranking[0]['runs']} (held-out language, seed) runs all of them have): what "
+                  f"Methods ranked by meta-validation accuracy on {chosen_on} (the test-time setting each chose; "
+                  f"mean over the {ranking[0]['runs']} (held-out language, seed) runs all of them have): what "
                   f"a study can recommend without reading a held-out language. **{ranking[0]['method']}** comes first.",
                   "", "| method | meta-validation accuracy | held-out accuracy (mean over languages) |", "|---|---|---|"]
         lines += [f"| {r['method']} | {r['validation']:.4f} | {r['held_out']:.4f} |" for r in ranking]

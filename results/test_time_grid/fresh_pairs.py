@@ -3,18 +3,18 @@ old grid (lr x0.3, x1, x3) and was re-evaluated from its checkpoints on today's 
 each of its rows must repeat the old grid's episode by episode (every method had picked x0.3). Then each seed's
 ProtoNet against the baselines and the pooled rows. Run from the repository root:
 python results/test_time_grid/fresh_pairs.py"""
-from meta_nlp.evaluation.comparison import paired_difference, result_row
+from meta_nlp.evaluation.comparison import paired_difference, repeated_by, result_row
 
 DIR = "results/test_time_grid"
 METHODS = ("protonet", "finetune", "multitask")
-SCORED = ("lr_factor", "adapt_steps", "accuracy", "accuracy_by_step", "episode_accuracy")
 
 for lang in ("fa", "pt"):
     print(f"held-out {lang}")
     for seed, run in ((0, "fresh_seed0_regrid"), (1, "fresh_seed1")):
         rows = {m: result_row(f"{DIR}/{run}", m, lang) for m in METHODS}
         if seed == 0:
-            repeats = all(rows[m][k] == result_row(f"{DIR}/fresh_seed0", m, lang)[k] for m in METHODS for k in SCORED)
+            repeats = all(repeated_by(rows[m], f"{DIR}/fresh_seed0", ("val_grid",)) == "every field the same"
+                          for m in METHODS)
             print(f"  seed 0 on today's grid repeats the old grid's rows, episode by episode: {repeats}")
         picks = ", ".join(f"{m} {r['accuracy']:.4f} (lr x{r['lr_factor']:g}, {r['adapt_steps']} steps)"
                           for m, r in rows.items())
