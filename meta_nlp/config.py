@@ -147,6 +147,10 @@ class MetaConfig:
                                  "100 texts each, which beat two (and two beat one) on 150 fresh validation episodes "
                                  "per seed (results/meta_batch_4, meta_batch_2); the multitask baseline's batch "
                                  "follows it")
+    auxiliary_weight: float = _f(0.0, "meta-learners: every task's meta-gradient also takes w x the multitask "
+                                      "baseline's supervised loss on as many pooled training-language rows as a "
+                                      "training episode has, through one head over the shared label space (TADAM's "
+                                      "auxiliary co-training, Oreshkin et al. 2018); classification tasks only (0: off)")
     max_steps: int = _f(40, "meta-training steps")
     warmup_steps: int = _f(4, "linear warm-up steps, then linear decay to 0")
     max_grad_norm: float = _f(1.0, "gradient clipping of the all-reduced meta-gradient")
@@ -453,7 +457,7 @@ AT_LEAST = {"n_way": 2, "train_n_way": 0, "k_shot": 1, "n_query": 1, "inner_step
             "max_length": 2, "meta_batch_size": 1, "max_steps": 0, "warmup_steps": 0, "eval_every": 1, "save_every": 1,
             "save_total_limit": 1, "val_episodes": 1, "eval_episodes": 1, "multi_step_loss_steps": 0,
             "first_order_steps": 0, "multitask_steps": 0, "setfit_iterations": 1, "multitask_batch_size": 0, "meta_param_lr": 0.0,
-            "mldg_beta": 0.0, "seed": 0, "training_draw": 0, "student_layers": 1, "edit_layers": 1, "edit_max_steps": 1,
+            "mldg_beta": 0.0, "auxiliary_weight": 0.0, "seed": 0, "training_draw": 0, "student_layers": 1, "edit_layers": 1, "edit_max_steps": 1,
             "editor_steps": 0, "editor_rank": 1, "edit_kl_weight": 0.0, "base_classifier_steps": 0, "cpu_threads": 0}
 POSITIVE = ("inner_lr", "meta_lr", "finetune_lr", "multitask_lr", "multitask_head_lr", "setfit_lr", "max_grad_norm", "logit_scale",
             "mlti_alpha", "kd_temperature", "pilot_lr", "teacher_lr", "edit_lr", "editor_lr")

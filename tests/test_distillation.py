@@ -44,7 +44,7 @@ def tiny_distillation(tokenizer, teacher_steps: int, alpha=0.7, temperature=2.0,
     objective.cfg, objective.model, objective.teacher, objective.tokenizer = cfg, student, teacher, tokenizer
     objective.device, objective.mode = torch.device("cpu"), "metadistil"
     episode, quiz = tiny_episode(), tiny_episode(n_way=2, k_shot=1, n_query=3, language="yy")
-    task = DistillationTask([episode], None, to_batch(quiz, tokenizer, 16, torch.device("cpu")))
+    task = DistillationTask([episode], None, quiz=to_batch(quiz, tokenizer, 16, torch.device("cpu")))
     return objective, task
 
 

@@ -13,6 +13,7 @@ import torch
 
 from conftest import ROOT, free_port, tiny_bert, tiny_cfg
 from meta_nlp.data.languages import prepare_languages
+from meta_nlp.errors import MetaNLPError
 from meta_nlp.engine.trainer import EngineSettings, Trainer, latest_checkpoint, make_accelerator
 from meta_nlp.objectives.base import Objective
 from meta_nlp.recipes.meta_learn import trainer_for
@@ -45,6 +46,7 @@ RESUMABLE = {
     "mldg": dict(algorithm="mldg"),
     "augmented": dict(algorithm="fomaml", mlti_ratio=0.5, smlmt_ratio=0.5, cross_lingual_support_ratio=0.5),
     "protonet": dict(algorithm="protonet"),
+    "auxiliary": dict(algorithm="protonet", auxiliary_weight=1.0),
 }
 
 
@@ -235,6 +237,37 @@ def test_meta_training_on_more_classes_than_tested_runs_and_learns(tmp_path, tin
     t.train()
     moved = [n for n, p in model.named_parameters() if not torch.equal(p.detach(), before[n])]
     assert any(n.startswith("encoder.encoder.layer") for n in moved)
+
+
+def test_the_auxiliary_loss_adds_its_weighted_gradient_to_the_meta_gradient_and_trains_its_own_head(tmp_path,
+                                                                                                    tiny_model_dir):
+    """--auxiliary-weight w: a task's gradient is ProtoNet's plus w x the cross-entropy gradient of the pooled rows
+    (linear in w), which reaches the encoder and a head over every training label; w = 0 trains no head."""
+    def task_gradient(weight: float) -> dict[str, torch.Tensor]:
+        cfg = tiny_cfg(tmp_path / str(weight), tiny_model_dir, algorithm="protonet", auxiliary_weight=weight)
+        objective = trainer(cfg).objective
+        if weight:  # the head starts at zero, which passes the encoder no gradient: as after some training instead
+            objective.auxiliary_head["weight"].data = torch.randn(objective.auxiliary_head["weight"].shape,
+                                                                  generator=torch.Generator().manual_seed(0))
+        modules = objective.trained_modules()
+        objective.task_gradients(objective.draw_task(0, 0, 2), 0, 1.0, lambda loss: loss.backward())
+        return {f"{k}.{n}": p.grad.clone() for k, m in modules.items() for n, p in m.named_parameters()
+                if p.grad is not None}
+    none, one, two = task_gradient(0.0), task_gradient(1.0), task_gradient(2.0)
+    assert not any(n.startswith("auxiliary_head") for n in none)
+    assert {n for n in one if n.startswith("auxiliary_head")} == {"auxiliary_head.weight", "auxiliary_head.bias"}
+    layer = next(n for n in none if ".encoder.layer.1." in n)
+    assert not torch.allclose(one[layer], none[layer])
+    for n in none:
+        assert torch.allclose(two[n] - none[n], 2 * (one[n] - none[n]), rtol=1e-3, atol=1e-6), n
+    assert torch.allclose(two["auxiliary_head.weight"], 2 * one["auxiliary_head.weight"], rtol=1e-4, atol=1e-7)
+
+
+def test_the_auxiliary_loss_needs_a_classification_task(tmp_path, tiny_model_dir):
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, algorithm="protonet", auxiliary_weight=1.0, task="chatterbot_parallel",
+                   train_languages=["it", "ko"])
+    with pytest.raises(MetaNLPError, match="classification task"):
+        trainer(cfg)
 
 
 def test_one_process_under_accelerate_launch_uses_every_core_but_a_users_thread_count_is_kept():

@@ -39,7 +39,7 @@ from meta_nlp.learner import save_head
 from meta_nlp.models.encoder import MetaModel, Params, double_backward_attention, head_logits, init_head
 from meta_nlp.objectives.base import Backward
 from meta_nlp.objectives.meta_learning import MetaLearningObjective, MetaTask
-from meta_nlp.objectives.multitask import pooled_examples
+from meta_nlp.objectives.multitask import pooled_examples, shared_label_head
 
 
 @dataclass
@@ -104,7 +104,7 @@ class DistillationObjective(MetaLearningObjective):
         quiz = None
         if self.mode == "metadistil":
             quiz = to_batch(self.quiz_sampler.episode(index), self.tokenizer, self.cfg.max_length, self.device)
-        return DistillationTask(task.episodes, task.mix, quiz)
+        return DistillationTask(task.episodes, task.mix, task.auxiliary, quiz=quiz)
 
     def task_gradients(self, task: DistillationTask, step: int, weight: float, backward: Backward,
                        phase: str = "main") -> dict[str, float]:
@@ -210,9 +210,7 @@ class SupervisedDistillationObjective(DistillationObjective):
         self.row_ids_by_label = [[i for i, y in enumerate(labels) if y == label] for label in range(len(self.label_names))]
         self.quiz_rows = self.rows_of(quiz) if quiz else []
         self.val_rows = self.rows_of(languages.val)
-        hidden = self.model.encoder.config.hidden_size
-        self.head = torch.nn.ParameterDict({"weight": torch.nn.Parameter(torch.zeros(len(self.label_names), hidden)),
-                                            "bias": torch.nn.Parameter(torch.zeros(len(self.label_names)))})
+        self.head = shared_label_head(len(self.label_names), self.model.encoder.config.hidden_size)
         self.steps, self.batch_size = cfg.multitask_budget(num_processes)
 
     def rows_of(self, corpus: dict) -> list[tuple[str, int]]:

@@ -4,9 +4,10 @@ ANIL, Meta-SGD / MAML++, ProtoNet, MLDG). A task is one or more episodes of the 
 meta-validation accuracy after the algorithm's own test-time rule."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from accelerate import Accelerator
 
@@ -17,16 +18,21 @@ from meta_nlp.augmentation.interpolation import Interpolation, TaskInterpolation
 from meta_nlp.augmentation.samplers import training_sampler
 from meta_nlp.data.episodes import Episode
 from meta_nlp.data.languages import LanguageSplit
+from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.evaluator import validation_accuracy
 from meta_nlp.learner import save_learner
 from meta_nlp.models.encoder import MetaModel, load_encoder
 from meta_nlp.objectives.base import Backward, Objective
+from meta_nlp.objectives.multitask import classification_loss, pooled_examples, shared_label_head
+
+AUXILIARY_STREAM = 17  # the auxiliary task's random stream (the multitask baseline's batches use 11)
 
 
 @dataclass
 class MetaTask:
     episodes: list[Episode]
     mix: Interpolation | None  # MLTI's partner and λ, when this task is interpolated
+    auxiliary: list[tuple[str, int]] = field(default_factory=list)  # the auxiliary task's (text, label id) rows
 
 
 class MetaLearningObjective(Objective):
@@ -45,22 +51,51 @@ class MetaLearningObjective(Objective):
         self.model = MetaModel(encoder, cfg.logit_scale)
         self.algorithm: Algorithm = build_algorithm(cfg)
         self.algorithm.setup(self.model)
+        # TADAM's auxiliary co-training (Oreshkin et al. 2018), under --auxiliary-weight: the multitask baseline's
+        # supervised loss, one head over the shared label space, added to every task's meta-gradient.
+        self.auxiliary_rows: list[tuple[str, int]] = []
+        self.auxiliary_head = torch.nn.ParameterDict()
+        if cfg.auxiliary_weight > 0:
+            if languages.ranking:
+                raise MetaNLPError("--auxiliary-weight trains a classifier over the task's labels: it needs a "
+                                   "classification task, not translation ranking")
+            texts, labels, names = pooled_examples(languages.train)
+            self.auxiliary_rows = list(zip(texts, labels))
+            self.auxiliary_head = shared_label_head(len(names), encoder.config.hidden_size)
 
     def trained_modules(self) -> dict[str, torch.nn.Module]:
-        return {"model": self.model}
+        return {"model": self.model, **({"auxiliary_head": self.auxiliary_head} if len(self.auxiliary_head) else {})}
 
     def param_groups(self, phase: str = "main") -> list[dict]:
-        return [{"params": self.model.trained_encoder_parameters(self.cfg.freeze_embeddings), "lr": self.cfg.meta_lr},
-                {"params": self.model.meta_params(), "lr": self.cfg.meta_param_lr, "weight_decay": 0.0}]
+        groups = [{"params": self.model.trained_encoder_parameters(self.cfg.freeze_embeddings), "lr": self.cfg.meta_lr},
+                  {"params": self.model.meta_params(), "lr": self.cfg.meta_param_lr, "weight_decay": 0.0}]
+        if len(self.auxiliary_head):
+            groups.append({"params": list(self.auxiliary_head.parameters()), "lr": self.cfg.multitask_head_lr})
+        return groups
 
     def draw_task(self, step: int, index: int, total: int) -> MetaTask:
         episodes = self.algorithm.draw_episodes(self.train_sampler, index, step)
-        return MetaTask(episodes, self.interpolation.draw(self.train_sampler, step, index, episodes))
+        return MetaTask(episodes, self.interpolation.draw(self.train_sampler, step, index, episodes),
+                        self.auxiliary_batch(index))
+
+    def auxiliary_batch(self, index: int) -> list[tuple[str, int]]:
+        """Task `index`'s auxiliary rows, as many as a training episode has texts, drawn from (seed, index) alone."""
+        if not self.auxiliary_rows:
+            return []
+        size = min(self.cfg.train_ways * (self.cfg.k_shot + self.cfg.n_query), len(self.auxiliary_rows))
+        rng = np.random.default_rng([self.cfg.training_seed, AUXILIARY_STREAM, index])
+        return [self.auxiliary_rows[i] for i in rng.choice(len(self.auxiliary_rows), size, replace=False)]
 
     def task_gradients(self, task: MetaTask, step: int, weight: float, backward: Backward,
                        phase: str = "main") -> dict[str, float]:
         self.algorithm.backward_fn = backward
-        return self.algorithm.accumulate_meta_gradient(self.model, self.task_batch(task), step, weight=weight)
+        metrics = self.algorithm.accumulate_meta_gradient(self.model, self.task_batch(task), step, weight=weight)
+        if task.auxiliary:
+            loss = classification_loss(self.model, self.tokenizer, self.auxiliary_head, task.auxiliary,
+                                       self.cfg.max_length, self.device)
+            backward(loss * weight * self.cfg.auxiliary_weight)
+            metrics = {**metrics, "auxiliary_loss": loss.item()}
+        return metrics
 
     def task_batch(self, task: MetaTask) -> TaskBatch:
         """The task's episodes tokenised and on the device (interpolated, for an MLTI task)."""

@@ -43,6 +43,22 @@ def pooled_examples(corpus: Corpus) -> tuple[list[str], list[int], list[str]]:
     return texts, labels, names
 
 
+def shared_label_head(n_labels: int, hidden: int) -> torch.nn.ParameterDict:
+    """A linear head over the training languages' shared label space, starting at zero (every label equally likely)."""
+    return torch.nn.ParameterDict({"weight": torch.nn.Parameter(torch.zeros(n_labels, hidden)),
+                                   "bias": torch.nn.Parameter(torch.zeros(n_labels))})
+
+
+def classification_loss(model: MetaModel, tokenizer, head: torch.nn.ParameterDict, batch: list[tuple[str, int]],
+                        max_length: int, device: torch.device) -> torch.Tensor:
+    """Cross-entropy of `head` on the encoder's embeddings of (text, label id) rows: the multitask baseline's loss,
+    and the meta-learners' auxiliary loss under --auxiliary-weight."""
+    z = model.embed(tokenize(tokenizer, [t for t, _ in batch], max_length, device))
+    labels = torch.tensor([y for _, y in batch], device=device)
+    logits = head_logits(z, {"head.weight": head["weight"], "head.bias": head["bias"]}, model.log_scale.exp().detach())
+    return F.cross_entropy(logits, labels)
+
+
 class MultitaskObjective(Objective):
     name = "multitask"
 
@@ -58,9 +74,7 @@ class MultitaskObjective(Objective):
         else:
             texts, labels, self.label_names = pooled_examples(languages.train)
             self.examples = list(zip(texts, labels))
-            hidden = encoder.config.hidden_size
-            self.head = torch.nn.ParameterDict({"weight": torch.nn.Parameter(torch.zeros(len(self.label_names), hidden)),
-                                                "bias": torch.nn.Parameter(torch.zeros(len(self.label_names)))})
+            self.head = shared_label_head(len(self.label_names), encoder.config.hidden_size)
         self.steps, self.batch_size = cfg.multitask_budget(num_processes)
 
     def trained_modules(self) -> dict[str, torch.nn.Module]:
@@ -81,15 +95,10 @@ class MultitaskObjective(Objective):
 
     def task_gradients(self, task: list, step: int, weight: float, backward: Backward,
                        phase: str = "main") -> dict[str, float]:
-        loss = self.contrastive_loss(task) if self.ranking else self.classification_loss(task)
+        loss = (self.contrastive_loss(task) if self.ranking else
+                classification_loss(self.model, self.tokenizer, self.head, task, self.cfg.max_length, self.device))
         backward(loss * weight)
         return {"loss": loss.item()}
-
-    def classification_loss(self, batch: list[tuple[str, int]]) -> torch.Tensor:
-        z = self.model.embed(tokenize(self.tokenizer, [t for t, _ in batch], self.cfg.max_length, self.device))
-        head = {"head.weight": self.head["weight"], "head.bias": self.head["bias"]}
-        labels = torch.tensor([y for _, y in batch], device=self.device)
-        return F.cross_entropy(head_logits(z, head, self.model.log_scale.exp().detach()), labels)
 
     def contrastive_loss(self, batch: list[tuple[str, str]]) -> torch.Tensor:
         cfg = self.cfg
