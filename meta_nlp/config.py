@@ -150,7 +150,8 @@ class MetaConfig:
     auxiliary_weight: float = _f(0.0, "meta-learners: every task's meta-gradient also takes w x the multitask "
                                       "baseline's supervised loss on as many pooled training-language rows as a "
                                       "training episode has, through one head over the shared label space (TADAM's "
-                                      "auxiliary co-training, Oreshkin et al. 2018); classification tasks only (0: off)")
+                                      "auxiliary co-training, Oreshkin et al. 2018); translation ranking: its in-batch "
+                                      "contrastive loss on as many pairs (0: off)")
     max_steps: int = _f(40, "meta-training steps")
     warmup_steps: int = _f(4, "linear warm-up steps, then linear decay to 0")
     max_grad_norm: float = _f(1.0, "gradient clipping of the all-reduced meta-gradient")

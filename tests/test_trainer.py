@@ -263,11 +263,15 @@ def test_the_auxiliary_loss_adds_its_weighted_gradient_to_the_meta_gradient_and_
     assert torch.allclose(two["auxiliary_head.weight"], 2 * one["auxiliary_head.weight"], rtol=1e-4, atol=1e-7)
 
 
-def test_the_auxiliary_loss_needs_a_classification_task(tmp_path, tiny_model_dir):
+def test_the_auxiliary_loss_of_translation_ranking_is_the_contrastive_loss_and_trains_no_head(tmp_path, tiny_model_dir):
     cfg = tiny_cfg(tmp_path, tiny_model_dir, algorithm="protonet", auxiliary_weight=1.0, task="chatterbot_parallel",
                    train_languages=["it", "ko"])
-    with pytest.raises(MetaNLPError, match="classification task"):
-        trainer(cfg)
+    objective = trainer(cfg).objective
+    task = objective.draw_task(0, 0, 2)
+    assert len(task.auxiliary) > 1 and all(isinstance(t, str) for pair in task.auxiliary for t in pair)
+    assert "auxiliary_head" not in objective.trained_modules()
+    metrics = objective.task_gradients(task, 0, 1.0, lambda loss: loss.backward())
+    assert metrics["auxiliary_loss"] > 0
 
 
 def test_one_process_under_accelerate_launch_uses_every_core_but_a_users_thread_count_is_kept():

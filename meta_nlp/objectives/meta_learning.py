@@ -18,12 +18,11 @@ from meta_nlp.augmentation.interpolation import Interpolation, TaskInterpolation
 from meta_nlp.augmentation.samplers import training_sampler
 from meta_nlp.data.episodes import Episode
 from meta_nlp.data.languages import LanguageSplit
-from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.evaluator import validation_accuracy
 from meta_nlp.learner import save_learner
 from meta_nlp.models.encoder import MetaModel, load_encoder
 from meta_nlp.objectives.base import Backward, Objective
-from meta_nlp.objectives.multitask import classification_loss, pooled_examples, shared_label_head
+from meta_nlp.objectives.multitask import supervised_loss, supervised_task
 
 AUXILIARY_STREAM = 17  # the auxiliary task's random stream (the multitask baseline's batches use 11)
 
@@ -32,7 +31,7 @@ AUXILIARY_STREAM = 17  # the auxiliary task's random stream (the multitask basel
 class MetaTask:
     episodes: list[Episode]
     mix: Interpolation | None  # MLTI's partner and λ, when this task is interpolated
-    auxiliary: list[tuple[str, int]] = field(default_factory=list)  # the auxiliary task's (text, label id) rows
+    auxiliary: list[tuple] = field(default_factory=list)  # the auxiliary task's rows (multitask.supervised_task)
 
 
 class MetaLearningObjective(Objective):
@@ -52,16 +51,11 @@ class MetaLearningObjective(Objective):
         self.algorithm: Algorithm = build_algorithm(cfg)
         self.algorithm.setup(self.model)
         # TADAM's auxiliary co-training (Oreshkin et al. 2018), under --auxiliary-weight: the multitask baseline's
-        # supervised loss, one head over the shared label space, added to every task's meta-gradient.
-        self.auxiliary_rows: list[tuple[str, int]] = []
+        # loss (classification: one head over the shared label space), added to every task's meta-gradient.
+        self.auxiliary_rows: list[tuple] = []
         self.auxiliary_head = torch.nn.ParameterDict()
         if cfg.auxiliary_weight > 0:
-            if languages.ranking:
-                raise MetaNLPError("--auxiliary-weight trains a classifier over the task's labels: it needs a "
-                                   "classification task, not translation ranking")
-            texts, labels, names = pooled_examples(languages.train)
-            self.auxiliary_rows = list(zip(texts, labels))
-            self.auxiliary_head = shared_label_head(len(names), encoder.config.hidden_size)
+            self.auxiliary_rows, self.auxiliary_head, _ = supervised_task(languages, encoder.config.hidden_size)
 
     def trained_modules(self) -> dict[str, torch.nn.Module]:
         return {"model": self.model, **({"auxiliary_head": self.auxiliary_head} if len(self.auxiliary_head) else {})}
@@ -78,8 +72,9 @@ class MetaLearningObjective(Objective):
         return MetaTask(episodes, self.interpolation.draw(self.train_sampler, step, index, episodes),
                         self.auxiliary_batch(index))
 
-    def auxiliary_batch(self, index: int) -> list[tuple[str, int]]:
-        """Task `index`'s auxiliary rows, as many as a training episode has texts, drawn from (seed, index) alone."""
+    def auxiliary_batch(self, index: int) -> list[tuple]:
+        """Task `index`'s auxiliary rows (or translation pairs), as many as a training episode has texts, drawn from
+        (seed, index) alone."""
         if not self.auxiliary_rows:
             return []
         size = min(self.cfg.train_ways * (self.cfg.k_shot + self.cfg.n_query), len(self.auxiliary_rows))
@@ -91,8 +86,8 @@ class MetaLearningObjective(Objective):
         self.algorithm.backward_fn = backward
         metrics = self.algorithm.accumulate_meta_gradient(self.model, self.task_batch(task), step, weight=weight)
         if task.auxiliary:
-            loss = classification_loss(self.model, self.tokenizer, self.auxiliary_head, task.auxiliary,
-                                       self.cfg.max_length, self.device)
+            loss = supervised_loss(self.model, self.tokenizer, self.auxiliary_head, task.auxiliary, self.cfg.max_length,
+                                   self.device)
             backward(loss * weight * self.cfg.auxiliary_weight)
             metrics = {**metrics, "auxiliary_loss": loss.item()}
         return metrics

@@ -49,14 +49,29 @@ def shared_label_head(n_labels: int, hidden: int) -> torch.nn.ParameterDict:
                                    "bias": torch.nn.Parameter(torch.zeros(n_labels))})
 
 
-def classification_loss(model: MetaModel, tokenizer, head: torch.nn.ParameterDict, batch: list[tuple[str, int]],
-                        max_length: int, device: torch.device) -> torch.Tensor:
-    """Cross-entropy of `head` on the encoder's embeddings of (text, label id) rows: the multitask baseline's loss,
-    and the meta-learners' auxiliary loss under --auxiliary-weight."""
-    z = model.embed(tokenize(tokenizer, [t for t, _ in batch], max_length, device))
+def supervised_task(languages: LanguageSplit, hidden: int) -> tuple[list[tuple], torch.nn.ParameterDict, list[str]]:
+    """(rows, head, label names) of the multitask baseline's task on the pooled training languages: classification,
+    (text, label id) rows and a head over the shared label space; translation ranking, (text, translation) pairs and
+    no head (the in-batch contrastive loss needs none). The meta-learners' auxiliary task under --auxiliary-weight."""
+    if languages.ranking:
+        pairs = [p for lang in sorted(languages.train) for p in distinct_pairs(languages.train[lang])]
+        return pairs, torch.nn.ParameterDict(), []
+    texts, labels, names = pooled_examples(languages.train)
+    return list(zip(texts, labels)), shared_label_head(len(names), hidden), names
+
+
+def supervised_loss(model: MetaModel, tokenizer, head: torch.nn.ParameterDict, batch: list[tuple], max_length: int,
+                    device: torch.device) -> torch.Tensor:
+    """The multitask loss of a batch of `supervised_task` rows: the head's cross-entropy or, with no head (translation
+    pairs), the in-batch contrastive loss (every other translation in the batch is a negative), both directions."""
+    scale = model.log_scale.exp().detach()
+    z = model.embed(tokenize(tokenizer, [x for x, _ in batch], max_length, device))
+    if not len(head):
+        zt = model.embed(tokenize(tokenizer, [t for _, t in batch], max_length, device))
+        sim, gold = scale * z @ zt.t(), torch.arange(len(batch), device=device)
+        return (F.cross_entropy(sim, gold) + F.cross_entropy(sim.t(), gold)) / 2
     labels = torch.tensor([y for _, y in batch], device=device)
-    logits = head_logits(z, {"head.weight": head["weight"], "head.bias": head["bias"]}, model.log_scale.exp().detach())
-    return F.cross_entropy(logits, labels)
+    return F.cross_entropy(head_logits(z, {"head.weight": head["weight"], "head.bias": head["bias"]}, scale), labels)
 
 
 class MultitaskObjective(Objective):
@@ -67,14 +82,7 @@ class MultitaskObjective(Objective):
         self.val_sampler = languages.val_sampler(cfg)
         encoder, self.tokenizer = load_encoder(cfg.model)
         self.model = MetaModel(encoder, cfg.logit_scale)
-        self.ranking = languages.ranking
-        if self.ranking:
-            self.examples = [p for lang in sorted(languages.train) for p in distinct_pairs(languages.train[lang])]
-            self.head = torch.nn.ParameterDict()
-        else:
-            texts, labels, self.label_names = pooled_examples(languages.train)
-            self.examples = list(zip(texts, labels))
-            self.head = shared_label_head(len(self.label_names), encoder.config.hidden_size)
+        self.examples, self.head, self.label_names = supervised_task(languages, encoder.config.hidden_size)
         self.steps, self.batch_size = cfg.multitask_budget(num_processes)
 
     def trained_modules(self) -> dict[str, torch.nn.Module]:
@@ -95,18 +103,9 @@ class MultitaskObjective(Objective):
 
     def task_gradients(self, task: list, step: int, weight: float, backward: Backward,
                        phase: str = "main") -> dict[str, float]:
-        loss = (self.contrastive_loss(task) if self.ranking else
-                classification_loss(self.model, self.tokenizer, self.head, task, self.cfg.max_length, self.device))
+        loss = supervised_loss(self.model, self.tokenizer, self.head, task, self.cfg.max_length, self.device)
         backward(loss * weight)
         return {"loss": loss.item()}
-
-    def contrastive_loss(self, batch: list[tuple[str, str]]) -> torch.Tensor:
-        cfg = self.cfg
-        zx = self.model.embed(tokenize(self.tokenizer, [x for x, _ in batch], cfg.max_length, self.device))
-        zt = self.model.embed(tokenize(self.tokenizer, [t for _, t in batch], cfg.max_length, self.device))
-        sim = self.model.log_scale.exp().detach() * zx @ zt.t()
-        gold = torch.arange(len(batch), device=self.device)
-        return (F.cross_entropy(sim, gold) + F.cross_entropy(sim.t(), gold)) / 2  # both retrieval directions
 
     def selection_score(self, accelerator: Accelerator) -> float:
         return validation_accuracy(self.model, self.tokenizer, baseline_rule(self.model, self.cfg), self.val_sampler,
