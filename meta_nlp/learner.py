@@ -39,6 +39,11 @@ def resolve_learner_dir(name_or_path: str, revision: str | None = None, token: s
         return p / "best"
     if (p / META_FILE).is_file():
         return p
+    if p.parent.name == "checkpoints" and p.name.startswith("checkpoint_") and p.is_dir():
+        run = p.parent.parent  # a resumable checkpoint holds optimiser and random states, not a loadable model
+        raise MetaNLPError(f"{name_or_path} is a checkpoint to resume training from, not a saved learner: load the run "
+                           f"({run}, its selected model in {run / 'best'}), or continue training with --output-dir "
+                           f"{run} --resume-from-checkpoint {p}")
     if p.exists() or name_or_path.startswith((".", "/")):
         raise MetaNLPError(f"{name_or_path} holds no saved learner ({META_FILE} not found)")
     try:

@@ -15,6 +15,7 @@ import pytest
 from meta_nlp.config import DEFAULT_MODEL, MetaConfig
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.hub import build_upload_folder, push_run, resolve_token
+from meta_nlp.learner import MetaLearner
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = "hello music song play loud guitar sports game ball team score goal the a is".split()
@@ -250,6 +251,13 @@ def test_incomplete_run_dir_is_a_clear_error(run_dir, tmp_path, layout, message)
         shutil.copytree(run_dir / "best", tmp_path / "best")
     with pytest.raises(MetaNLPError, match=message):
         build_upload_folder(tmp_path)
+
+
+def test_a_resumable_checkpoint_is_not_taken_for_a_learner_and_the_error_says_what_to_load(tmp_path):
+    checkpoint = tmp_path / "run" / "checkpoints" / "checkpoint_40"
+    checkpoint.mkdir(parents=True)
+    with pytest.raises(MetaNLPError, match=f"checkpoint to resume training from.*{tmp_path / 'run' / 'best'}"):
+        MetaLearner.from_pretrained(str(checkpoint))
 
 
 def test_dry_run_refuses_to_overwrite_an_unrelated_folder(run_dir, tmp_path):
