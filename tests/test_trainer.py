@@ -13,7 +13,6 @@ import torch
 
 from conftest import ROOT, free_port, tiny_bert, tiny_cfg
 from meta_nlp.data.languages import prepare_languages
-from meta_nlp.errors import MetaNLPError
 from meta_nlp.engine.trainer import EngineSettings, Trainer, latest_checkpoint, make_accelerator
 from meta_nlp.objectives.base import Objective
 from meta_nlp.recipes.meta_learn import trainer_for
