@@ -553,7 +553,7 @@ def load_yaml_config(path: str) -> dict:
 # back, resumed into a study and adapts as it ran.
 PREDATED_FIELDS = {"test_time_head": "sgd", "test_time_selection": "best", "label_name_weight": 0.0,
                    "meta_train_label_names": False, "train_n_way": 0, "training_draw": 0,
-                   "freeze_embeddings": False, "selection_steps": "last"}
+                   "freeze_embeddings": False, "selection_steps": "last", "auxiliary_weight": 0.0}
 
 # Settings that do not change what a run measured: where it read and wrote, how it resumed and logged, its CPU
 # threads, extra test-time K. Runs differing only in these are the same run (a study re-run reuses them, seeds pool).

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -67,6 +68,23 @@ def test_a_saved_run_that_predates_a_field_reads_back_with_the_value_it_ran_with
     assert finished_run(MetaConfig(output_dir=str(tmp_path), test_time_head="sgd"))["results"] == []
     with pytest.raises(MetaNLPError, match="finished earlier with test_time_head='sgd', not 'logistic'"):
         finished_run(MetaConfig(output_dir=str(tmp_path), test_time_head="logistic"))
+
+
+def test_a_run_that_predates_the_auxiliary_loss_pools_with_a_run_of_todays_default_but_not_with_one_that_uses_it(
+        tmp_path):
+    import json
+    from meta_nlp.recipes.study import runs_differing_only_in_seed
+
+    def run(name: str, seed: int, drop: str | None = None, **settings) -> Path:
+        config = MetaConfig(output_dir=str(tmp_path / name), seed=seed, **settings).to_dict()
+        config.pop(drop, None)
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps({"config": config, "results": []}))
+        return tmp_path / name
+    old, today, auxiliary = run("old", 0, drop="auxiliary_weight"), run("today", 1), run("aux", 1, auxiliary_weight=1.0)
+    assert len(runs_differing_only_in_seed([old, today])) == 2
+    with pytest.raises(MetaNLPError, match="differ in auxiliary_weight"):
+        runs_differing_only_in_seed([old, auxiliary])
 
 
 def test_a_finished_run_of_another_precision_is_not_reused(tmp_path):
