@@ -39,8 +39,8 @@ def resolve_learner_dir(name_or_path: str, revision: str | None = None, token: s
         return p / "best"
     if (p / META_FILE).is_file():
         return p
-    if p.parent.name == "checkpoints" and p.name.startswith("checkpoint_") and p.is_dir():
-        run = p.parent.parent  # a resumable checkpoint holds optimiser and random states, not a loadable model
+    from meta_nlp.engine.trainer import run_of_checkpoint  # here: loading a learner needs no accelerate
+    if (run := run_of_checkpoint(p)) is not None:  # optimiser and random states, not a loadable model
         raise MetaNLPError(f"{name_or_path} is a checkpoint to resume training from, not a saved learner: load the run "
                            f"({run}, its selected model in {run / 'best'}), or continue training with --output-dir "
                            f"{run} --resume-from-checkpoint {p}")

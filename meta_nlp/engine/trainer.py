@@ -357,14 +357,25 @@ def grad_norm_key(phase: str) -> str:
     return "grad_norm" if phase == "main" else f"grad_norm_{phase}"
 
 
+CHECKPOINT_NAME = re.compile(r"checkpoint_(\d+)")  # OUTPUT_DIR/checkpoints/checkpoint_<step>
+
+
 def checkpoint_dir(output_dir: Path, step: int) -> Path:
     return Path(output_dir) / "checkpoints" / f"checkpoint_{step}"
 
 
 def latest_checkpoint(output_dir: Path) -> Path | None:
     found = [(int(m.group(1)), p) for p in (Path(output_dir) / "checkpoints").glob("checkpoint_*")
-             if (m := re.fullmatch(r"checkpoint_(\d+)", p.name))]
+             if (m := CHECKPOINT_NAME.fullmatch(p.name))]
     return max(found)[1] if found else None
+
+
+def run_of_checkpoint(path: Path) -> Path | None:
+    """The run folder that a resumable checkpoint folder (`checkpoint_dir`) belongs to; None for any other path."""
+    path = Path(path)
+    if path.is_dir() and path.parent.name == "checkpoints" and CHECKPOINT_NAME.fullmatch(path.name):
+        return path.parent.parent
+    return None
 
 
 def all_reduce_gradients(params: list[torch.nn.Parameter], accelerator: Accelerator) -> None:

@@ -34,7 +34,9 @@ for lang in ("fa", "pt"):
         print(f"  seed {seed}: auxiliary {mine['accuracy']:.4f} (lr x{mine['lr_factor']:g}, {mine['adapt_steps']} steps; "
               f"by step {[round(a, 4) for a in mine['accuracy_by_step']]})")
         for method in ("protonet", "multitask", "finetune"):
-            print(f"    auxiliary − run F's {method} {paired_difference(mine, result_row(RUN_F[seed], method, lang))}")
+            theirs = result_row(RUN_F[seed], method, lang)
+            print(f"    auxiliary − run F's {method} {paired_difference(mine, theirs)} (its by step "
+                  f"{[round(a, 4) for a in theirs['accuracy_by_step']]})")
     mine = pooled([result_row(run, "protonet", lang) for run in AUXILIARY])
     print(f"  pooled: auxiliary {mine['accuracy']:.4f} ± {mine['ci95']:.4f}")
     for method in ("protonet", "multitask", "finetune"):
