@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from meta_nlp.algorithms.inner import to_batch
 from meta_nlp.config import MetaConfig, config_from_dict
 from meta_nlp.data.episodes import Episode
 from meta_nlp.models.encoder import SetEncoder, reusing_lower_states, tokenize
+from meta_nlp.recipes.meta_learn import note_texts_cut, texts_cut
 
 TEXTS = ["the cat sat", "a much longer sentence about the stock market and the rain today", "jazz",
          "old castle on the hill", "football match tonight at eight"]
@@ -402,6 +404,9 @@ def test_a_run_reads_back_the_passes_it_repeats(tmp_path, tiny_model_dir, monkey
     saved = json.loads((tmp_path / "run" / "results.json").read_text())
     assert all(saved[k] == run[k] for k in ("scoring_passes_computed", "scoring_passes_read_back",
                                              "validation_scoring_s", "held_out_scoring_s"))
+    # and what --max-length cut of each language's texts, meta-training's and the held-out one's
+    assert set(saved["training_texts_cut"]) == set(saved["train_languages"])
+    assert all(0 <= share <= 1 for share in [*saved["training_texts_cut"].values(), *(r["texts_cut"] for r in saved["results"])])
 
 
 def test_a_resumed_run_reads_back_the_passes_its_interrupted_self_finished(tmp_path, tiny_model_dir, monkeypatch):
@@ -530,3 +535,20 @@ def test_an_interrupted_write_keeps_the_previous_results_json(tmp_path, monkeypa
     monkeypatch.undo()
     assert json.loads((tmp_path / "results.json").read_text())["results"] == [{"method": "fomaml", "accuracy": 0.5}]
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_texts_cut_counts_what_max_length_cuts_and_the_note_names_the_length_that_keeps_them(tokenizer):
+    short, long = "hello there", " ".join(["word"] * 40)  # 4 and 42 tokens with [CLS] and [SEP]
+    corpus = {"xx": {"a": [short, long], "b": [short, short]}, "yy": {"a": [short, short]},
+              "zz": [(short, long), (short, short)]}  # ranking pairs: both sides are read
+    cut = texts_cut(tokenizer, corpus, max_length=32)
+    assert cut["xx"]["share"] == 0.25 and cut["yy"]["share"] == 0.0 and cut["zz"]["share"] == 0.25
+    assert cut["xx"]["whole_95"] > 32 and cut["yy"]["whole_95"] <= 32
+    assert texts_cut(tokenizer, corpus, max_length=64)["xx"]["share"] == 0.0
+    printed = []
+    note_texts_cut(cut, 32, "held-out", SimpleNamespace(print=printed.append))
+    assert len(printed) == 1 and "25% of xx, 25% of zz;" in printed[0] and "yy" not in printed[0]
+    assert f"--max-length {max(cut['xx']['whole_95'], cut['zz']['whole_95'])} keeps 95%" in printed[0]
+    printed.clear()
+    note_texts_cut(texts_cut(tokenizer, {"yy": corpus["yy"]}, 32), 32, "held-out", SimpleNamespace(print=printed.append))
+    assert printed == []  # nothing cut: nothing to say

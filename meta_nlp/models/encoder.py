@@ -45,18 +45,31 @@ def resolve_model_path(model: str) -> str:
 
 def load_encoder(model: str, attn_implementation: str | None = None) -> tuple[nn.Module, "object"]:
     """(encoder, tokenizer) from a Hub id or a local folder, with a one-line error when it cannot load."""
-    from transformers import AutoModel, AutoTokenizer
-    path = resolve_model_path(model)
+    from transformers import AutoModel
+    tokenizer = load_tokenizer(model)
+    kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
+    with loading(model):
+        encoder = AutoModel.from_pretrained(resolve_model_path(model), **kwargs)
+    return encoder, tokenizer
+
+
+def load_tokenizer(model: str):
+    """The tokenizer of a Hub id or a local folder, with `load_encoder`'s one-line error."""
+    from transformers import AutoTokenizer
+    with loading(model):
+        return AutoTokenizer.from_pretrained(resolve_model_path(model))
+
+
+@contextlib.contextmanager
+def loading(model: str):
+    """A model or tokenizer that cannot load fails with one line for the user, and what to try offline."""
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
-        encoder = AutoModel.from_pretrained(path, **kwargs)
+        yield
     except (OSError, ValueError) as e:
         offline = os.environ.get("HF_HUB_OFFLINE") == "1"
         hint = " (HF_HUB_OFFLINE=1: only cached models and local folders load)" if offline else \
             " (no network? pass a local folder, or set HF_HUB_OFFLINE=1 to use the cache)"
         raise MetaNLPError(f"cannot load model {model!r}: {str(e).splitlines()[0]}{hint}") from None
-    return encoder, tokenizer
 
 
 def layer_of(name: str) -> str:
@@ -424,6 +437,16 @@ def tokenize(tokenizer, texts: list[str] | list[tuple[str, str]], max_length: in
     else:
         batch = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
     return {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+
+
+def token_lengths(tokenizer, texts: list[str] | list[tuple[str, str]]) -> list[int]:
+    """Each text's length in tokens as `tokenize` reads it before cutting it to --max-length (special tokens counted;
+    a (premise, hypothesis) pair as one input)."""
+    if texts and isinstance(texts[0], (tuple, list)):
+        encoded = tokenizer([t[0] for t in texts], [t[1] for t in texts])
+    else:
+        encoded = tokenizer(list(texts))
+    return [len(ids) for ids in encoded["input_ids"]]
 
 
 def kept_layers(n_teacher: int, n_student: int) -> list[int]:

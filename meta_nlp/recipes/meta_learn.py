@@ -7,9 +7,11 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from accelerate import Accelerator
 from accelerate.state import PartialState
 from accelerate.utils import set_seed
@@ -27,7 +29,7 @@ from meta_nlp.evaluation.report import plot_accuracy_by_step, write_report, writ
 from meta_nlp.evaluation.stats import add_vs_best_baseline
 from meta_nlp.learner import META_FILE, MetaLearner, resolve_learner_dir
 from meta_nlp.memory import reset_peak_rss, run_peak_mib
-from meta_nlp.models.encoder import MetaModel, load_encoder, tokenize
+from meta_nlp.models.encoder import MetaModel, load_encoder, load_tokenizer, token_lengths, tokenize
 from meta_nlp.objectives import build_objective
 
 MULTITASK_DIR = "multitask"  # the multitask baseline's run inside a run folder: its checkpoints and best/
@@ -41,13 +43,16 @@ def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> d
         languages = prepare_languages(cfg)
         acc.print(f"meta-training languages: {', '.join(languages.train)}; "
                   f"held out: {', '.join(cfg.held_out_language)} (not read until evaluation)")
+        training_cut = texts_cut(load_tokenizer(cfg.model), languages.train, cfg.max_length)
+        note_texts_cut(training_cut, cfg.max_length, "meta-training", acc)
         training = train(cfg.algorithm, cfg, languages, acc)
         compared = compared_selections(cfg, languages)
         results = evaluate_run(cfg, languages, acc, methods=[cfg.algorithm, *compared, *cfg.baselines],
                                learners={cfg.algorithm: Path(cfg.output_dir) / "best",
                                          **{name: compared_best_dir(cfg.output_dir, rule) for name, rule in compared.items()}},
                                selected_on=compared)
-        extra = {"training": training, **how_it_ran(started, acc), "train_languages": list(languages.train)}
+        extra = {"training": training, **how_it_ran(started, acc), "train_languages": list(languages.train),
+                 "training_texts_cut": {lang: cut["share"] for lang, cut in training_cut.items()}}
         if acc.is_main_process:
             write_outputs(Path(cfg.output_dir), cfg, results, extra)
     if accelerator is None:
@@ -199,6 +204,9 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator, me
     held_out = next(iter(test_samplers.values()))  # each language's held-out sampler: its pairs are the same at every K
     candidates_read = candidates_read_in_training(languages, held_out)
     warn_of_candidates_read(candidates_read, languages.task.name, cfg.task_dir, acc)
+    held_out_cut = texts_cut(load_tokenizer(cfg.model), {lang: s.corpus[lang] for lang, s in held_out.items()},
+                             cfg.max_length)
+    note_texts_cut(held_out_cut, cfg.max_length, "held-out", acc)
     results = []
     for method in methods:
         model, tokenizer, selection, (saved_as, saved_cfg) = model_for(method, cfg, learners.get(method), acc)
@@ -211,7 +219,8 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator, me
             val = val_samplers[k, selected_on.get(method, own_rule)]
             for scores in evaluate_method(method, model, tokenizer, rule, val, test_samplers[k], cfg_k, acc):
                 results.append(scores.summary(cfg_k) | {"episode_accuracy": [
-                    round(float(x), 4) for x in scores.by_episode_step[:, scores.steps]]}
+                    round(float(x), 4) for x in scores.by_episode_step[:, scores.steps]],
+                    "texts_cut": held_out_cut[scores.language]["share"]}
                     | ranking.get(scores.language, {})
                     | ({"selection": selection} if selection else {}))
                 if record_choice and method == main and k == cfg.k_shot and acc.is_main_process:
@@ -242,6 +251,36 @@ def warn_of_candidates_read(shares: dict[str, float], task: str, task_dirs: list
             acc.print(f"warning: {share:.1%} of {lang}'s held-out candidates are pivot sentences that meta-training "
                       "or model selection read (as the pivot side of another language's pair); for candidates never "
                       f"read, meta-train and evaluate on disjoint parts of the pivot sentences: {fix}")
+
+
+# A language is named in the note on --max-length when it cuts more than this share of the language's texts.
+CUT_SHARE_NOTED = 0.10
+
+
+def texts_cut(tokenizer, corpus: Mapping, max_length: int) -> dict[str, dict]:
+    """{language: {"share": its texts longer than `max_length` tokens, which `tokenize` cuts to their first
+    `max_length`, "whole_95": the length that keeps 95% of them whole}}. A language's texts: every label's
+    (classification), both sides of every pair (translation ranking)."""
+    out = {}
+    for lang, entry in corpus.items():
+        texts = [t for texts in entry.values() for t in texts] if isinstance(entry, Mapping) else \
+            [side for pair in entry for side in pair]
+        lengths = np.array(token_lengths(tokenizer, texts))
+        out[lang] = {"share": round(float(np.mean(lengths > max_length)), 4),
+                     "whole_95": int(np.ceil(np.percentile(lengths, 95)))}
+    return out
+
+
+def note_texts_cut(cut: dict[str, dict], max_length: int, whose: str, acc: Accelerator) -> None:
+    """One line naming the languages of which --max-length cuts more than CUT_SHARE_NOTED of the texts, and the length
+    that keeps 95% of each whole: every SIB-200 run before it read only the first 32 tokens of Flores sentences with
+    medians of 47-115, and nothing said so."""
+    named = sorted((lang for lang, c in cut.items() if c["share"] > CUT_SHARE_NOTED), key=lambda x: (-cut[x]["share"], x))
+    if named:
+        whole = max(cut[lang]["whole_95"] for lang in named)
+        shares = ", ".join(f"{cut[lang]['share']:.0%} of {lang}" for lang in named)
+        acc.print(f"note: --max-length {max_length} cuts {whose} texts to their first {max_length} tokens: {shares}; "
+                  f"--max-length {whole} keeps 95% of each of these languages' texts whole (the cost grows with it)")
 
 
 def full_retrieval(model: MetaModel, tokenizer, sampler: RankingSampler, cfg: MetaConfig, acc: Accelerator) -> dict:
