@@ -97,7 +97,7 @@ class MetaConfig:
                                     repeat=True, comma=True)
     val_fraction: float = _f(0.25, "share of each training language's examples held back for meta-validation")
     max_length: int = _f(32, "tokens per text, the rest cut (a run names each language it cuts over a tenth of; "
-                               "chatterbot utterances: median 10-20 tokens; SIB-200 sentences 47-115, whole at 128); "
+                               "chatterbot utterances: median 10-20 tokens; SIB-200 sentences 40-115, most whole at 128); "
                                "cost grows with it")
     # --- episodes ------------------------------------------------------------------
     n_way: int = _f(5, "classes per episode")

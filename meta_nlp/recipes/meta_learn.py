@@ -274,7 +274,7 @@ def texts_cut(tokenizer, corpus: Mapping, max_length: int) -> dict[str, dict]:
 def note_texts_cut(cut: dict[str, dict], max_length: int, whose: str, acc: Accelerator) -> None:
     """One line naming the languages of which --max-length cuts more than CUT_SHARE_NOTED of the texts, and the length
     that keeps 95% of each whole: every SIB-200 run before it read only the first 32 tokens of Flores sentences with
-    medians of 47-115, and nothing said so."""
+    medians of 40-115, and nothing said so."""
     named = sorted((lang for lang, c in cut.items() if c["share"] > CUT_SHARE_NOTED), key=lambda x: (-cut[x]["share"], x))
     if named:
         whole = max(cut[lang]["whole_95"] for lang in named)
