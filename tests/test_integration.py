@@ -78,9 +78,10 @@ def test_saved_run_adapts_from_python_and_reproduces_its_numbers(default_run):
 
 def test_evaluate_script_on_another_language(default_run):
     proc = run([sys.executable, "scripts/evaluate.py", "--checkpoint", str(default_run), "--held-out-language", "ko",
-                "--baselines", "none", "--eval-episodes", "3"])
+                "--baselines", "none", "--eval-episodes", "3", "--max-length", "48"])
     data = json.loads((default_run / "eval_ko" / "results.json").read_text())
     assert [(r["method"], r["language"], r["n_episodes"]) for r in data["results"]] == [("protonet", "ko", 3)]
+    assert data["config"]["max_length"] == 48  # texts cut at 48 tokens, not at the run's 32
     assert "| ko | protonet |" in proc.stdout
     assert data["mixed_precision"] in ("no", "bf16")  # what --mixed-precision auto became here
 

@@ -5,6 +5,7 @@ examples:
   python scripts/evaluate.py --checkpoint runs/default --held-out-language ko --baselines none --eval-episodes 100
   python scripts/evaluate.py --checkpoint runs/default --held-out-language ja --test-time-head sgd   # the older head
   python scripts/evaluate.py --checkpoint runs/default --held-out-language ja --label-name-weight 1  # + class names
+  python scripts/evaluate.py --checkpoint runs/sib --held-out-language jpn_Jpan --max-length 128   # whole sentences
 
 The meta-learned checkpoint is the run's best/ (chosen on meta-validation). Test-time settings of
 every method are re-tuned on meta-validation episodes of the run's training languages, minus
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated baselines (default: the run's)")
     for name, kind in (("eval_episodes", int), ("eval_inner_steps", int), ("val_episodes", int), ("n_way", int),
                        ("k_shot", int), ("n_query", int), ("seed", int), ("test_time_head", str),
-                       ("test_time_selection", str), ("label_name_weight", float)):
+                       ("test_time_selection", str), ("label_name_weight", float), ("max_length", int)):
         p.add_argument(f"--{name.replace('_', '-')}", f"--{name}", dest=name, type=kind, help="default: the run's")
     p.add_argument("--output-dir", "--output_dir", dest="output_dir", help="default: CHECKPOINT/eval_<languages>")
     return p
