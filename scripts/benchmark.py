@@ -166,9 +166,9 @@ def student_config(args: argparse.Namespace, cfg: MetaConfig, teacher: str) -> M
 def save_tiny_model(path: Path, max_length: int, seed: int = 0) -> str:
     """A randomly initialised BERT (TINY_BERT) with the packaged MiniLM tokenizer, saved as a model folder."""
     import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
-    from meta_nlp.models.encoder import resolve_model_path
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(DEFAULTS.model))
+    from transformers import BertConfig, BertModel
+    from meta_nlp.models.encoder import load_tokenizer
+    tokenizer = load_tokenizer(DEFAULTS.model)
     torch.manual_seed(seed)
     config = BertConfig(vocab_size=len(tokenizer), max_position_embeddings=max(64, max_length + 2), **TINY_BERT)
     BertModel(config).save_pretrained(path)

@@ -36,16 +36,15 @@ def coverage(held_out: Counter, training: list[Counter], unk_id: int | None) -> 
 
 
 def main() -> int:
-    from transformers import AutoTokenizer
     from meta_nlp.config import parse_config
     from meta_nlp.data.languages import prepare_languages
     from meta_nlp.data.registry import load_corpus
     from meta_nlp.errors import MetaNLPError
     from meta_nlp.evaluation.report import library_versions
-    from meta_nlp.models.encoder import resolve_model_path
+    from meta_nlp.models.encoder import load_tokenizer
     from meta_nlp.recipes.meta_learn import sweep_folds, sweep_languages
     cfg = parse_config(sys.argv[1:], __doc__)
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(cfg.model))
+    tokenizer = load_tokenizer(cfg.model)
     folds = sweep_folds(cfg, sweep_languages(cfg)) if cfg.leave_one_out else [cfg]
     print("| held out | training languages | pieces shared with them | [UNK] | distinct pieces |\n|---|---|---|---|---|")
     rows = []

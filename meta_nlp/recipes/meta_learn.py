@@ -258,17 +258,21 @@ CUT_SHARE_NOTED = 0.10
 
 
 def texts_cut(tokenizer, corpus: Mapping, max_length: int) -> dict[str, dict]:
-    """{language: {"share": its texts longer than `max_length` tokens, which `tokenize` cuts to their first
-    `max_length`, "whole_95": the length that keeps 95% of them whole}}. A language's texts: every label's
-    (classification), both sides of every pair (translation ranking)."""
+    """`cut_at` for each language of `corpus`. A language's texts: every label's (classification), both sides of
+    every pair (translation ranking)."""
     out = {}
     for lang, entry in corpus.items():
         texts = [t for texts in entry.values() for t in texts] if isinstance(entry, Mapping) else \
             [side for pair in entry for side in pair]
-        lengths = np.array(token_lengths(tokenizer, texts))
-        out[lang] = {"share": round(float(np.mean(lengths > max_length)), 4),
-                     "whole_95": int(np.ceil(np.percentile(lengths, 95)))}
+        out[lang] = cut_at(token_lengths(tokenizer, texts), max_length)
     return out
+
+
+def cut_at(lengths: list[int], max_length: int) -> dict:
+    """{"share": of texts of these token lengths, those longer than `max_length`, which `tokenize` cuts to their
+    first `max_length` tokens, "whole_95": the length that keeps 95% of them whole}."""
+    lengths = np.asarray(lengths)
+    return {"share": round(float(np.mean(lengths > max_length)), 4), "whole_95": int(np.ceil(np.percentile(lengths, 95)))}
 
 
 def note_texts_cut(cut: dict[str, dict], max_length: int, whose: str, acc: Accelerator) -> None:

@@ -18,6 +18,7 @@ from meta_nlp.algorithms.inner import to_batch
 from meta_nlp.data.languages import prepare_languages, read_training_data, task_of
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 from meta_nlp.learner import MetaLearner
+from meta_nlp.models.encoder import token_lengths
 from meta_nlp.recipes.study import pooled
 
 FIRST, EPISODES, LENGTHS = 1000, 30, (32, 64)
@@ -32,7 +33,7 @@ def truncated_shares(run: str) -> None:
     print("share of utterances longer than 32 / 64 tokens:")
     for lang, by_label in sorted(data.items()):
         texts = [text for texts in by_label.values() for text in texts]
-        lengths = np.array([len(ids) for ids in learner.tokenizer(texts)["input_ids"]])
+        lengths = np.array(token_lengths(learner.tokenizer, texts))
         print(f"  {lang:8s} {len(lengths):5d} texts, median {np.median(lengths):4.0f}, >32 {np.mean(lengths > 32):6.1%}, "
               f">64 {np.mean(lengths > 64):6.1%}")
 
