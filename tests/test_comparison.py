@@ -12,7 +12,7 @@ from meta_nlp.config import MetaConfig
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.comparison import (accuracy_by_draw, chosen_validation, compare_runs,
                                               difference_with_retraining, paired_difference, repeated_by, result_row,
-                                              result_summary, rows_by_budget, run_choices,
+                                              result_summary, rows_by_budget, run_choices, target_verdict,
                                               validation_by_step)
 from meta_nlp.evaluation.stats import interval
 
@@ -225,3 +225,10 @@ def test_run_choices_says_what_a_run_chose_and_cost(tmp_path):
     (run / "results.json").write_text(json.dumps(data))
     assert run_choices(run) == ("812 s, 1900 MiB peak; selected steps {'anil': 20}; "
                                 "(accuracy, test-time steps, lr factor) {('anil', 'ja'): (0.375, 2, 0.3)}")
+
+
+def test_target_verdict_needs_the_margin_and_an_interval_above_zero():
+    assert target_verdict({"difference": 0.031, "ci95_low": 0.001, "ci95_high": 0.06}, 0.03) == "met"
+    assert target_verdict({"difference": 0.031, "ci95_low": -0.001, "ci95_high": 0.06}, 0.03) == "not met"
+    assert target_verdict({"difference": 0.02, "ci95_low": 0.01, "ci95_high": 0.03}, 0.03) == "not met"
+    assert target_verdict({"difference": -0.02, "ci95_low": -0.03, "ci95_high": -0.01}, 0.03) == "not met; significantly below"

@@ -121,6 +121,13 @@ def rows_by_budget(runs: dict[int, str | Path], methods: tuple[str, ...], langua
     return rows, "\n".join(lines)
 
 
+def target_verdict(d: dict, margin: float) -> str:
+    """'met' or 'not met' (a paired difference of at least `margin` with its interval above 0: issue 17's targets),
+    then '; significantly below' where the interval lies below 0, as the analysis scripts print it."""
+    met = d["difference"] >= margin and d["ci95_low"] > 0
+    return ("met" if met else "not met") + ("; significantly below" if d["ci95_high"] < 0 else "")
+
+
 def paired_difference(a: dict, b: dict) -> str:
     """'a − b = Δ [95% paired bootstrap]' of two results on the same episodes, as the analysis scripts print it."""
     return f"{a['accuracy']:.4f} − {b['accuracy']:.4f} = {interval(paired_bootstrap(a, b))}"

@@ -258,14 +258,16 @@ CUT_SHARE_NOTED = 0.10
 
 
 def texts_cut(tokenizer, corpus: Mapping, max_length: int) -> dict[str, dict]:
-    """`cut_at` for each language of `corpus`. A language's texts: every label's (classification), both sides of
-    every pair (translation ranking)."""
-    out = {}
-    for lang, entry in corpus.items():
-        texts = [t for texts in entry.values() for t in texts] if isinstance(entry, Mapping) else \
-            [side for pair in entry for side in pair]
-        out[lang] = cut_at(token_lengths(tokenizer, texts), max_length)
-    return out
+    """`cut_at` for each language of `corpus`, over its texts (`texts_of`)."""
+    return {lang: cut_at(token_lengths(tokenizer, texts_of(entry)), max_length) for lang, entry in corpus.items()}
+
+
+def texts_of(entry: Mapping | list) -> list[str]:
+    """Every text of one language's corpus entry: each label's texts (classification), both sides of each pair
+    (translation ranking)."""
+    if isinstance(entry, Mapping):
+        return [t for texts in entry.values() for t in texts]
+    return [side for pair in entry for side in pair]
 
 
 def cut_at(lengths: list[int], max_length: int) -> dict:

@@ -8,7 +8,7 @@ from meta_nlp.config import config_from_dict, saved_config
 from meta_nlp.data.languages import load_held_out
 from meta_nlp.evaluation.comparison import paired_difference, result_row, run_choices, validation_by_step
 from meta_nlp.models.encoder import load_tokenizer, token_lengths
-from meta_nlp.recipes.meta_learn import cut_at
+from meta_nlp.recipes.meta_learn import cut_at, texts_of
 
 RUNS = {32: "results/max_length/held_out_task_32_seed0", 128: "results/max_length/held_out_task_128_seed0"}
 METHODS, LANGUAGES = ("protonet", "multitask", "finetune"), ("ita_Latn", "jpn_Jpan")
@@ -21,7 +21,7 @@ tokenizer = load_tokenizer(cfg.model)
 for lang in LANGUAGES:
     rows = {(m, n): result_row(run, m, lang) for m in METHODS for n, run in RUNS.items()}
     # the runs predate the share in their rows (texts_cut)
-    lengths = token_lengths(tokenizer, [t for texts in load_held_out(cfg, lang).corpus[lang].values() for t in texts])
+    lengths = token_lengths(tokenizer, texts_of(load_held_out(cfg, lang).corpus[lang]))
     print(f"\n{lang} (texts cut: " + ", ".join(f"{cut_at(lengths, n)['share']:.0%} at {n}" for n in RUNS) + ")")
     for m in METHODS:
         print(f"  {m}: 128 − 32 {paired_difference(rows[m, 128], rows[m, 32])}")

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.evaluation.comparison import repeated_by, result_row, result_summary, run_choices
+from meta_nlp.evaluation.comparison import repeated_by, result_row, result_summary, run_choices, target_verdict
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 
 META = "protonet"
@@ -39,13 +39,6 @@ def pooled(folder: Path, part: str) -> Path | None:
 
 def label(part: str, language: str) -> str:
     return language if part == language else f"{part} {language}"
-
-
-def verdict(d: dict, margin: float) -> str:
-    """Whether a paired difference meets 'at least margin, interval above 0', and whether it is significantly below 0."""
-    met = d["difference"] >= margin and d["ci95_low"] > 0
-    below = d["ci95_high"] < 0
-    return ("met" if met else "not met") + ("; significantly below" if below else "")
 
 
 def against_replaced(run: Path, replaced: Path | str, method: str, language: str) -> str:
@@ -78,8 +71,8 @@ def part_lines(folder: Path, against: Path | None, part: str, language: str) -> 
         lines += [f"    seed {s} {m} against results/draws/default_seed{s}_draw0: "
                   f"{repeated_by(result_row(folder / f'ja_seed{s}', m, 'ja'), f'results/draws/default_seed{s}_draw0')}"
                   for s in (0, 1) for m in (META, *BASELINES)]
-    target = (f"≥ finetune + 5: {verdict(vs_finetune, MARGIN_OVER_FINETUNE)}" if part == "held_out_task"
-              else f"≥ best + 3: {verdict(vs_best, MARGIN_OVER_BASELINE)}")
+    target = (f"≥ finetune + 5: {target_verdict(vs_finetune, MARGIN_OVER_FINETUNE)}" if part == "held_out_task"
+              else f"≥ best + 3: {target_verdict(vs_best, MARGIN_OVER_BASELINE)}")
     name = f"{language} (held-out task)" if part == "held_out_task" else language
     row = (f"| {name} | {meta['accuracy']:.4f} ± {meta['ci95']:.4f} | {best['method']} {best['accuracy']:.4f} "
            f"| {interval(vs_best)} | {target} | {interval(vs_finetune)} |")
