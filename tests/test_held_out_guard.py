@@ -120,6 +120,32 @@ def test_a_held_out_task_is_read_only_by_the_final_evaluation(tmp_path, tiny_mod
     assert "**Held-out task**: evaluated on `sib200`" in (tmp_path / "run" / "report.md").read_text()
 
 
+def test_a_language_is_recognised_in_every_code_and_script():
+    from meta_nlp.data.languages import base_language, same_language
+    assert {base_language(c) for c in ("ja", "jpn", "jpn_Jpan")} == {"ja"}
+    assert {base_language(c) for c in ("zh", "zh-Hant", "zho_Hans", "cmn", "cmn_Hans")} == {"zh"}
+    assert base_language("hi-Latn") == "hi" and base_language("ita_Latn") == "it" and base_language("uk") == "uk"
+    assert same_language("it", ["jpn_Jpan", "ita_Latn"]) == "ita_Latn"
+    assert same_language("ko", ["jpn_Jpan", "ita_Latn"]) is None
+
+
+@pytest.mark.skipif(not SIB200.is_dir(), reason="needs ../shared/data/sib200 (the SIB-200 subset beside the project)")
+def test_a_held_out_task_keeps_its_language_out_of_meta_training_whatever_the_code(tmp_path, tiny_model_dir):
+    """SIB-200 writes Japanese jpn_Jpan, chatterbot ja: holding out jpn_Jpan holds out chatterbot's ja too."""
+    from meta_nlp.data.languages import prepare_languages
+    from meta_nlp.errors import MetaNLPError
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, held_out_task="sib200", held_out_data_dir=str(SIB200),
+                   held_out_language=["jpn_Jpan", "ita_Latn"], train_languages=[])
+    trained = set(prepare_languages(cfg).train)
+    assert "en" in trained and not trained & {"ja", "it"}
+    with pytest.raises(MetaNLPError, match="chatterbot_topics:ja is held-out jpn_Jpan in another code"):
+        prepare_languages(tiny_cfg(tmp_path, tiny_model_dir, held_out_task="sib200", held_out_data_dir=str(SIB200),
+                                   held_out_language=["jpn_Jpan"], train_languages=["en", "ja"]))
+    one_task = set(prepare_languages(tiny_cfg(tmp_path, tiny_model_dir, held_out_language=["zh"],
+                                              train_languages=[])).train)
+    assert "en" in one_task and not one_task & {"zh", "zh-Hant"}  # another script of a held-out language
+
+
 @pytest.mark.skipif(not SIB200.is_dir(), reason="needs ../shared/data/sib200 (the SIB-200 subset beside the project)")
 def test_a_held_out_task_checks_its_languages_and_kind_before_training(tmp_path, tiny_model_dir):
     from meta_nlp.data.languages import prepare_languages

@@ -6,11 +6,16 @@ only, and `load_held_out` is called by the final evaluation alone. In zero-shot 
 and meta-validation mirrors that: support in one training language, query in another.
 A translation_ranking task's languages are the ones paired with its pivot (English); the pivot
 itself is on both sides of every pair, so it is neither a training nor a held-out language.
+Tasks spell one language differently (chatterbot `ja`, SIB-200 `jpn_Jpan`, Tatoeba `jpn`; `zh`,
+`zh-Hant`, `cmn`): a training language that names a held-out language in another code or script
+is held out with it (`same_language`).
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+
+from babel.core import get_global
 
 from meta_nlp.config import MetaConfig
 from meta_nlp.data.episodes import Corpus, EpisodeSampler, split_for_validation, usable_languages
@@ -92,6 +97,19 @@ class LanguageSplit:
                               support_language=source)
 
 
+def base_language(code: str) -> str:
+    """The language a code names, whatever its code system or script: its ISO 639-1 code where CLDR has one
+    ('jpn_Jpan', 'jpn', 'ja' -> 'ja'; 'zho_Hans', 'cmn', 'zh-Hant' -> 'zh'; 'hi-Latn' -> 'hi')."""
+    language = code.replace("-", "_").split("_")[0].casefold()
+    alias = get_global("language_aliases").get(language)
+    return alias.replace("-", "_").split("_")[0] if alias else language
+
+
+def same_language(lang: str, held_out: list[str]) -> str | None:
+    """The held-out language that `lang` names in another code or script (or is), else None."""
+    return next((h for h in held_out if base_language(h) == base_language(lang)), None)
+
+
 def training_tasks(cfg: MetaConfig) -> list[TaskSpec]:
     """--task: one task (with --data-dir applied), or several (comma-separated) of one kind, met in this order."""
     names = cfg.task.split(",")
@@ -169,27 +187,49 @@ def training_language_names(cfg: MetaConfig, task: TaskSpec) -> tuple[list[str],
             raise MetaNLPError(f"task {task.name}: {lang!r} is the pivot language of every pair; pick another language")
         if lang not in known:
             raise MetaNLPError(f"task {task.name} has no language {lang!r}; available: {', '.join(known)}")
+    check_not_held_out(task.name, cfg.train_languages, cfg)
     if cfg.train_languages:
         return list(cfg.train_languages), True
-    return [lang for lang in known if lang not in cfg.held_out_language + cfg.validation_languages], False
+    return [lang for lang in not_held_out(task.name, known, cfg) if lang not in cfg.validation_languages], False
+
+
+def not_held_out(task: str, known: list[str], cfg: MetaConfig) -> list[str]:
+    """`known` less the held-out languages, in any code or script; those spelled otherwise are logged."""
+    kept, other_spelling = [], []
+    for lang in known:
+        held = same_language(lang, cfg.held_out_language)
+        if held is None:
+            kept.append(lang)
+        elif held != lang:
+            other_spelling.append(f"{task_language(task, lang)} ({held})")
+    if other_spelling:
+        logger.info("not meta-trained on, as held-out languages in another code or script: %s",
+                    ", ".join(other_spelling))
+    return kept
+
+
+def check_not_held_out(task: str, languages: list[str], cfg: MetaConfig) -> None:
+    """Languages the user asked to meta-train on (of `task`) must not be held out, in any code or script."""
+    for lang in languages:
+        held = same_language(lang, cfg.held_out_language)
+        if held:
+            how = "is held out" if held == lang else f"is held-out {held} in another code or script"
+            raise MetaNLPError(f"{task_language(task, lang)} {how}: it cannot be a training language")
 
 
 def several_tasks_corpus(cfg: MetaConfig) -> tuple[list[str], bool, Corpus | PairCorpus]:
     """(names, chosen_by_user, data) of several training tasks: every language of each, named 'task:language', less
     the held-out languages; or the --train-languages, each 'task:language' or a language of every task that has it."""
     names, corpus = [], {}
-    held_out_task = held_out_task_of(cfg).name
     for task in training_tasks(cfg):
         pivot = pivot_of(task)
         known = [lang for lang in task.languages() if lang != pivot]
         if cfg.train_languages:
             chosen = [lang for lang in known if lang in cfg.train_languages
                       or task_language(task.name, lang) in cfg.train_languages]
+            check_not_held_out(task.name, chosen, cfg)
         else:
-            chosen = [lang for lang in known if lang not in cfg.held_out_language]
-        leaked = [lang for lang in chosen if lang in cfg.held_out_language and task.name == held_out_task]
-        if leaked:
-            raise MetaNLPError(f"{task_language(task.name, leaked[0])} is held out: it cannot be a training language")
+            chosen = not_held_out(task.name, known, cfg)
         for lang, rows in read_training_data(task, chosen).items():
             names.append(task_language(task.name, lang))
             corpus[names[-1]] = rows
