@@ -1,7 +1,8 @@
 """Plan addendum 33 (B) and 33b: ProtoNet meta-trained with half its episodes SMLMT tasks (--smlmt-ratio 0.5) for the
 held-out task (chatterbot topics -> SIB-200 topics in ita_Latn and jpn_Jpan, texts whole at --max-length 128, float32),
 against ProtoNet without them and against the baselines, on the same 200 episodes per language and seed: at 40
-meta-steps seed by seed and pooled over the seeds both arms have, then at 160 meta-steps (seed 0). Reported, nothing
+meta-steps seed by seed and pooled over the seeds both arms have, then at 160 meta-steps (seed 0), each arm also
+against plain ProtoNet at 40. Reported, nothing
 decided (it reads the held-out languages). Run from the repository root: python results/smlmt/pairs.py"""
 from pathlib import Path
 
@@ -37,6 +38,10 @@ for (steps, seed), (smlmt, plain) in ARMS.items():
     for lang in LANGUAGES:
         with_smlmt, without = result_row(smlmt, "protonet", lang), result_row(plain, "protonet", lang)
         print(f"  {lang}: protonet with SMLMT − without {paired_difference(with_smlmt, without)}")
+        if steps != 40:
+            at_40 = result_row(ARMS[40, seed][1], "protonet", lang)
+            print(f"    without: {steps} − 40 meta-steps {paired_difference(without, at_40)}; with SMLMT: {steps} "
+                  f"steps − without at 40 {paired_difference(with_smlmt, at_40)}")
         for baseline in ("finetune", "multitask"):
             row = result_row(baselines_of(seed), baseline, lang)
             print(f"    with SMLMT − {baseline} {paired_difference(with_smlmt, row)}; "
