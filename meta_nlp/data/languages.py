@@ -187,8 +187,8 @@ def training_language_names(cfg: MetaConfig, task: TaskSpec) -> tuple[list[str],
             raise MetaNLPError(f"task {task.name}: {lang!r} is the pivot language of every pair; pick another language")
         if lang not in known:
             raise MetaNLPError(f"task {task.name} has no language {lang!r}; available: {', '.join(known)}")
-    check_not_held_out(task.name, cfg.train_languages, cfg)
     if cfg.train_languages:
+        check_not_held_out(task.name, cfg.train_languages, cfg)
         return list(cfg.train_languages), True
     return [lang for lang in not_held_out(task.name, known, cfg) if lang not in cfg.validation_languages], False
 
