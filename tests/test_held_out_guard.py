@@ -158,3 +158,25 @@ def test_a_held_out_task_checks_its_languages_and_kind_before_training(tmp_path,
         prepare_languages(tiny_cfg(tmp_path, tiny_model_dir, held_out_task="cldr_names"))
     with pytest.raises(MetaNLPError, match="is --task itself"):
         tiny_cfg(tmp_path, tiny_model_dir, held_out_task="chatterbot_topics")
+
+
+def test_validation_languages_are_kept_out_of_meta_training_whatever_the_script(tmp_path, tiny_model_dir):
+    """Selection on --validation-languages rewards what transfers to a language meta-training never saw: `zh` as a
+    validation language keeps `zh-Hant` out of meta-training too, and no validation language may be a held-out one
+    in another code."""
+    from meta_nlp.data.languages import prepare_languages
+    from meta_nlp.errors import MetaNLPError
+    from meta_nlp.recipes.meta_learn import sweep_languages
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, held_out_language=["ja"], validation_languages=["zh"], train_languages=[])
+    split = prepare_languages(cfg)
+    assert "en" in split.train and not set(split.train) & {"zh", "zh-Hant", "ja"}
+    assert set(split.held_out_val) == {"zh"}
+    with pytest.raises(MetaNLPError, match="chatterbot_topics:zh-Hant is validation language zh in another code"):
+        prepare_languages(tiny_cfg(tmp_path, tiny_model_dir, held_out_language=["ja"], validation_languages=["zh"],
+                                   train_languages=["en", "zh-Hant"]))
+    with pytest.raises(MetaNLPError, match="--validation-languages zh-Hant is held-out zh in another code"):
+        prepare_languages(tiny_cfg(tmp_path, tiny_model_dir, held_out_language=["zh"],
+                                   validation_languages=["zh-Hant"], train_languages=[]))
+    swept = sweep_languages(tiny_cfg(tmp_path, tiny_model_dir, leave_one_out=["all"], validation_languages=["zh"],
+                                     train_languages=[]))
+    assert "en" in swept and not set(swept) & {"zh", "zh-Hant"}

@@ -7,8 +7,9 @@ and meta-validation mirrors that: support in one training language, query in ano
 A translation_ranking task's languages are the ones paired with its pivot (English); the pivot
 itself is on both sides of every pair, so it is neither a training nor a held-out language.
 Tasks spell one language differently (chatterbot `ja`, SIB-200 `jpn_Jpan`, Tatoeba `jpn`; `zh`,
-`zh-Hant`, `cmn`): a training language that names a held-out language in another code or script
-is held out with it (`same_language`).
+`zh-Hant`, `cmn`): a training language that names a held-out or validation language in another
+code or script is kept out of meta-training with it (`same_language`), and a validation language must not name a
+held-out one.
 """
 from __future__ import annotations
 
@@ -188,33 +189,57 @@ def training_language_names(cfg: MetaConfig, task: TaskSpec) -> tuple[list[str],
         if lang not in known:
             raise MetaNLPError(f"task {task.name} has no language {lang!r}; available: {', '.join(known)}")
     if cfg.train_languages:
-        check_not_held_out(task.name, cfg.train_languages, cfg)
+        check_trainable(task.name, cfg.train_languages, cfg)
         return list(cfg.train_languages), True
-    return [lang for lang in not_held_out(task.name, known, cfg) if lang not in cfg.validation_languages], False
+    return trainable(task.name, known, cfg), False
 
 
-def not_held_out(task: str, known: list[str], cfg: MetaConfig) -> list[str]:
-    """`known` less the held-out languages, in any code or script; those spelled otherwise are logged."""
+def kept_out_as(lang: str, cfg: MetaConfig) -> tuple[str, str] | None:
+    """('held-out' or 'validation language', the language of that flag that `lang` is, in any code or script) where
+    `lang` must not be meta-trained on, else None."""
+    for role, languages in (("held-out", cfg.held_out_language), ("validation language", cfg.validation_languages)):
+        named = same_language(lang, languages)
+        if named:
+            return role, named
+    return None
+
+
+def trainable(task: str, known: list[str], cfg: MetaConfig) -> list[str]:
+    """`known` less the held-out and validation languages, in any code or script; those spelled otherwise are
+    logged."""
     kept, other_spelling = [], []
     for lang in known:
-        held = same_language(lang, cfg.held_out_language)
-        if held is None:
+        kept_out = kept_out_as(lang, cfg)
+        if kept_out is None:
             kept.append(lang)
-        elif held != lang:
-            other_spelling.append(f"{task_language(task, lang)} ({held})")
+        elif kept_out[1] != lang:
+            other_spelling.append(f"{task_language(task, lang)} ({kept_out[0]} {kept_out[1]})")
     if other_spelling:
-        logger.info("not meta-trained on, as held-out languages in another code or script: %s",
+        logger.info("not meta-trained on, as held-out or validation languages in another code or script: %s",
                     ", ".join(other_spelling))
     return kept
 
 
-def check_not_held_out(task: str, languages: list[str], cfg: MetaConfig) -> None:
-    """Languages the user asked to meta-train on (of `task`) must not be held out, in any code or script."""
+def check_trainable(task: str, languages: list[str], cfg: MetaConfig) -> None:
+    """Languages the user asked to meta-train on (of `task`) must not be held out or validation languages, in any
+    code or script."""
     for lang in languages:
+        kept_out = kept_out_as(lang, cfg)
+        if kept_out:
+            role, named = kept_out
+            how = f"is {role} {named} in another code or script"
+            if named == lang:
+                how = "is held out" if role == "held-out" else "is a validation language"
+            raise MetaNLPError(f"{task_language(task, lang)} {how}: it cannot be a training language")
+
+
+def check_validation_not_held_out(cfg: MetaConfig) -> None:
+    """Model selection never reads a held-out language, in any code or script (the same name is a config error)."""
+    for lang in cfg.validation_languages:
         held = same_language(lang, cfg.held_out_language)
         if held:
-            how = "is held out" if held == lang else f"is held-out {held} in another code or script"
-            raise MetaNLPError(f"{task_language(task, lang)} {how}: it cannot be a training language")
+            raise MetaNLPError(f"--validation-languages {lang} is held-out {held} in another code or script: "
+                               "model selection must not read it")
 
 
 def several_tasks_corpus(cfg: MetaConfig) -> tuple[list[str], bool, Corpus | PairCorpus]:
@@ -227,9 +252,9 @@ def several_tasks_corpus(cfg: MetaConfig) -> tuple[list[str], bool, Corpus | Pai
         if cfg.train_languages:
             chosen = [lang for lang in known if lang in cfg.train_languages
                       or task_language(task.name, lang) in cfg.train_languages]
-            check_not_held_out(task.name, chosen, cfg)
+            check_trainable(task.name, chosen, cfg)
         else:
-            chosen = not_held_out(task.name, known, cfg)
+            chosen = trainable(task.name, known, cfg)
         for lang, rows in read_training_data(task, chosen).items():
             names.append(task_language(task.name, lang))
             corpus[names[-1]] = rows
@@ -242,6 +267,7 @@ def several_tasks_corpus(cfg: MetaConfig) -> tuple[list[str], bool, Corpus | Pai
 
 def prepare_languages(cfg: MetaConfig) -> LanguageSplit:
     task = task_of(cfg)
+    check_validation_not_held_out(cfg)
     if "," in cfg.task:
         names, by_user, corpus = several_tasks_corpus(cfg)
     else:

@@ -19,7 +19,7 @@ from accelerate.utils import set_seed
 from meta_nlp.algorithms.test_time import test_time_rule
 from meta_nlp.config import NOT_MEASURED, MetaConfig, config_from_dict, ran_settings, saved_config
 from meta_nlp.data.languages import (LanguageSplit, compared_method, load_held_out, pivot_of, prepare_languages,
-                                     read_training_data, task_of, usable_in)
+                                     read_training_data, same_language, task_of, usable_in)
 from meta_nlp.data.ranking import RankingSampler, pivots_read, retrieval_accuracy, share_of_pivots_read
 from meta_nlp.data.registry import list_tasks
 from meta_nlp.engine.trainer import EngineSettings, Trainer, compared_best_dir, make_accelerator, resolved_precision
@@ -138,8 +138,8 @@ def sweep_languages(cfg: MetaConfig) -> list[str]:
     run still reads its held-out language only in its final evaluation."""
     if cfg.leave_one_out == ["all"]:
         task = task_of(cfg)
-        pool = cfg.train_languages or [lang for lang in task.languages()
-                                       if lang != pivot_of(task) and lang not in cfg.validation_languages]
+        pool = cfg.train_languages or [lang for lang in task.languages() if lang != pivot_of(task)
+                                       and same_language(lang, cfg.validation_languages) is None]
         languages = usable_in(task, read_training_data(task, pool), cfg)
     else:
         languages = list(cfg.leave_one_out)
