@@ -8,8 +8,8 @@ A translation_ranking task's languages are the ones paired with its pivot (Engli
 itself is on both sides of every pair, so it is neither a training nor a held-out language.
 Tasks spell one language differently (chatterbot `ja`, SIB-200 `jpn_Jpan`, Tatoeba `jpn`; `zh`,
 `zh-Hant`, `cmn`): a training language that names a held-out or validation language in another
-code or script is kept out of meta-training with it (`same_language`), and a validation language must not name a
-held-out one.
+code or script is kept out of meta-training with it (`same_language`), and a validation language
+must not name a held-out one.
 """
 from __future__ import annotations
 
