@@ -227,9 +227,8 @@ def check_trainable(task: str, languages: list[str], cfg: MetaConfig) -> None:
         kept_out = kept_out_as(lang, cfg)
         if kept_out:
             role, named = kept_out
-            how = f"is {role} {named} in another code or script"
-            if named == lang:
-                how = "is held out" if role == "held-out" else "is a validation language"
+            how = (f"is {role} {named} in another code or script" if named != lang
+                   else "is held out" if role == "held-out" else "is a validation language")
             raise MetaNLPError(f"{task_language(task, lang)} {how}: it cannot be a training language")
 
 

@@ -14,6 +14,9 @@ PAIRING = ("task", "data_dir", "seed", "n_way", "k_shot", "n_query", "eval_episo
            "held_out_task", "held_out_data_dir")
 # Settings that say nothing about the method (shown in no row).
 NOT_SETTINGS = (*NOT_MEASURED, "push_to_hub", "hub_model_id", "hub_dry_run")
+# Issue 17's targets, in accuracy (`target_verdict`): the best meta-learner ≥ the best baseline + 3 points; on a
+# held-out task, ≥ fine-tuning + 5 points.
+MARGIN_OVER_BASELINE, MARGIN_OVER_FINETUNE = 0.03, 0.05
 
 
 def run_summary(path: Path, method: str | None = None) -> tuple[dict, dict]:

@@ -7,13 +7,13 @@ Run from the repository root after pooling each budget's seeds (see results.md):
 import sys
 from pathlib import Path
 
-from meta_nlp.evaluation.comparison import paired_difference, result_row, run_choices, target_verdict, validation_by_step
+from meta_nlp.evaluation.comparison import (MARGIN_OVER_FINETUNE, paired_difference, result_row, run_choices, target_verdict,
+                                            validation_by_step)
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 from meta_nlp.recipes.budget import plot_accuracy_by_budget
 
 HERE = Path(__file__).parent
 LANGUAGES = ("ita_Latn", "jpn_Jpan")
-MARGIN_OVER_FINETUNE = 0.05  # issue 17: on a held-out task, the best meta-learner ≥ fine-tuning + 5 points
 RUNS = {  # (meta-steps, seed or 'pooled') -> run; the 40-step runs hold the baselines
     (40, 0): "results/max_length/held_out_task_128_seed0",
     (40, 1): "results/max_length/held_out_task_128_seed1",
@@ -43,8 +43,8 @@ for (steps, seed), run in RUNS.items():
 plotted = []
 for lang in LANGUAGES:
     protonet = {key: result_row(run, "protonet", lang) for key, run in RUNS.items()}
-    for seed in (0, 1, "pooled"):
-        finetune = result_row(RUNS[40, seed], "finetune", lang)
+    finetune_by_seed = {seed: result_row(RUNS[40, seed], "finetune", lang) for seed in (0, 1, "pooled")}
+    for seed, finetune in finetune_by_seed.items():
         lines += ["", f"{lang}, seed {seed}: {summary(finetune)}"]
         for steps in BUDGETS:
             row = protonet[steps, seed]
@@ -57,8 +57,7 @@ for lang in LANGUAGES:
     # the plot, 2 seeds pooled: ProtoNet at each budget, the baselines at 40 steps (finetune drawn flat: it does not
     # meta-train; multitask's budget was 40 alone)
     plotted += [{**protonet[s, "pooled"], "budget": s, "method": "protonet"} for s in BUDGETS]
-    finetune = result_row(RUNS[40, "pooled"], "finetune", lang)
-    plotted += [{**finetune, "budget": s, "method": "finetune (no meta-training)"} for s in BUDGETS]
+    plotted += [{**finetune_by_seed["pooled"], "budget": s, "method": "finetune (no meta-training)"} for s in BUDGETS]
     plotted.append({**result_row(RUNS[40, "pooled"], "multitask", lang), "budget": 40, "method": "multitask"})
 (HERE / "budget_curve.txt").write_text("\n".join(lines) + "\n")
 plot_accuracy_by_budget(HERE, plotted, n_way=5)

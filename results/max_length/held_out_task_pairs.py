@@ -2,12 +2,12 @@
 sentences (--max-length 128, float32), seeds 0 and 1 pooled: ProtoNet against finetune (the held-out task's target:
 >= finetune + 5 with its interval above 0) and against multitask, paired over (seed, episode).
 Run from the repository root: python results/max_length/held_out_task_pairs.py"""
-from meta_nlp.evaluation.comparison import result_row, result_summary, run_choices, target_verdict, validation_by_step
+from meta_nlp.evaluation.comparison import (MARGIN_OVER_FINETUNE, result_row, result_summary, run_choices, target_verdict,
+                                            validation_by_step)
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 
 SEEDS = ("results/max_length/held_out_task_128_seed0", "results/max_length/held_out_task_128_seed1")
 POOLED = "results/max_length/held_out_task_128_2seeds"
-MARGIN_OVER_FINETUNE = 0.05  # issue 17: on a held-out task, the best meta-learner ≥ fine-tuning + 5 points
 
 for run in SEEDS:
     print(f"{run}: ProtoNet's validation by meta-step {validation_by_step(run, 'protonet')}")

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.evaluation.comparison import repeated_by, result_row, result_summary, run_choices, target_verdict
+from meta_nlp.evaluation.comparison import (MARGIN_OVER_BASELINE, MARGIN_OVER_FINETUNE, repeated_by, result_row,
+                                            result_summary, run_choices, target_verdict)
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 
 META = "protonet"
@@ -29,7 +30,6 @@ PARTS = {("ja", "ja"): "results/draws/draw0_pooled",
          ("held_out_task", "jpn_Jpan"): "results/meta_batch_4/held_out_task",
          **{(lang, lang): f"results/meta_batch_4/{lang}/pooled" for lang in ("it", "ko", "uk")}}
 SETFIT = "results/setfit_fp32/pooled"
-MARGIN_OVER_BASELINE, MARGIN_OVER_FINETUNE = 0.03, 0.05  # issue 17's targets, in accuracy
 
 
 def pooled(folder: Path, part: str) -> Path | None:
