@@ -95,6 +95,15 @@ class MetaConfig:
                                         "beside it as '<algorithm>@training-languages'. Default: none, select on that "
                                         "share",
                                     repeat=True, comma=True)
+    validation_labels: list = _f([], "labels of the training task kept out of meta-training (and of the baselines' "
+                                     "training) in every training language, and read only to select the checkpoint "
+                                     "and the test-time rule: episodes of these labels, in the training languages "
+                                     "(novel classes, as few-shot benchmarks split them: it rewards what transfers to "
+                                     "a label set never trained on, as a held-out task needs; at least --n-way of "
+                                     "them; repeatable, or comma-separated). The meta-learner selected on the "
+                                     "training languages' share is evaluated beside it as "
+                                     "'<algorithm>@training-languages'. Default: none",
+                                 repeat=True, comma=True)
     val_fraction: float = _f(0.25, "share of each training language's examples held back for meta-validation")
     max_length: int = _f(32, "tokens per text, the rest cut (a run names each language it cuts over a tenth of; "
                                "chatterbot utterances: median 10-20 tokens; SIB-200 sentences 40-115, most whole at 128); "
@@ -324,9 +333,12 @@ class MetaConfig:
             overlap = sorted(set(self.validation_languages) & set(other))
             if overlap:
                 raise MetaNLPError(f"language {overlap[0]!r} is both a --validation-languages language and {what}")
-        if self.validation_languages and (self.teacher or self.algorithm in EDITORS):
-            raise MetaNLPError("--validation-languages selects meta-learners; distillation and editing runs select "
-                               "on the training languages' share")
+        for name in ("validation_languages", "validation_labels"):
+            if getattr(self, name) and (self.teacher or self.algorithm in EDITORS):
+                raise MetaNLPError(f"{flag(name)} selects meta-learners; distillation and editing runs select on the "
+                                   "training languages' share")
+        if self.validation_languages and self.validation_labels:
+            raise MetaNLPError("--validation-languages and --validation-labels are two selection rules: choose one")
         for name in ("data_dir", "held_out_data_dir"):
             if getattr(self, name) is not None and not Path(getattr(self, name)).expanduser().is_dir():
                 raise MetaNLPError(f"{flag(name)} {getattr(self, name)} is not a folder")
@@ -555,7 +567,8 @@ def load_yaml_config(path: str) -> dict:
 # back, resumed into a study and adapts as it ran.
 PREDATED_FIELDS = {"test_time_head": "sgd", "test_time_selection": "best", "label_name_weight": 0.0,
                    "meta_train_label_names": False, "train_n_way": 0, "training_draw": 0,
-                   "freeze_embeddings": False, "selection_steps": "last", "auxiliary_weight": 0.0}
+                   "freeze_embeddings": False, "selection_steps": "last", "auxiliary_weight": 0.0,
+                   "validation_labels": []}
 
 # Settings that do not change what a run measured: where it read and wrote, how it resumed and logged, its CPU
 # threads, extra test-time K. Runs differing only in these are the same run (a study re-run reuses them, seeds pool).

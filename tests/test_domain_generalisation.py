@@ -320,6 +320,34 @@ def test_validation_languages_select_apart_from_training_and_both_rules_are_comp
         replace(cfg, validation_languages=["ja"]).validate()
 
 
+def test_validation_labels_are_never_meta_trained_on_and_select_the_run(tmp_path, tiny_model_dir):
+    from meta_nlp.data import languages as language_data
+    from meta_nlp.recipes import meta_learn
+    labels = ["food", "history", "money"]
+    cfg = tiny_cfg(tmp_path, tiny_model_dir, validation_labels=labels, baselines=["multitask"],
+                   max_steps=2, eval_every=1, val_episodes=2, eval_episodes=2, n_way=3)
+    split = language_data.prepare_languages(cfg)
+    for part in (split.train, split.val):  # neither meta-training nor the training languages' share reads them
+        assert all(not set(labels) & set(rows) for rows in part.values())
+    assert {lang: sorted(rows) for lang, rows in split.held_out_val.items()} == {"en": labels, "it": labels}
+    assert split.selection_rules == [language_data.VALIDATION_LABELS, language_data.TRAINING_LANGUAGES]
+    episode = split.val_sampler(cfg).episode(0)
+    assert sorted(episode.label_names) == labels  # the run's own rule: episodes of the validation labels only
+
+    out = meta_learn.run_experiment(cfg)
+    rows = {r["method"]: r for r in out["results"]}
+    assert set(rows) == {"fomaml", "fomaml@training-languages", "multitask"}
+    assert "validation-labels" not in out["training"]["compared_selection"]
+    report = (Path(cfg.output_dir) / "report.md").read_text()
+    assert "the validation labels food, history, money in the training languages" in report
+    with pytest.raises(MetaNLPError, match="'trivial' is no label of the training languages; they have: ai, "):
+        language_data.prepare_languages(replace(cfg, validation_labels=["food", "trivial"]))
+    with pytest.raises(MetaNLPError, match="no training language has 5 classes .* among the --validation-labels"):
+        language_data.prepare_languages(replace(cfg, n_way=5)).val_sampler(replace(cfg, n_way=5))
+    with pytest.raises(MetaNLPError, match="two selection rules: choose one"):
+        replace(cfg, validation_languages=["ko"]).validate()
+
+
 def test_study_pools_seeds_pairs_with_the_best_baseline_and_resumes(tmp_path, tiny_model_dir, monkeypatch):
     from meta_nlp.recipes import study
     cfg = tiny_cfg(tmp_path, tiny_model_dir, train_languages=["en"], held_out_language=["it"],

@@ -32,8 +32,10 @@ QUIZ_SEED_OFFSET = 3  # distillation's quiz rows and episodes: seed + 3
 
 # Model selection's validation episodes (the checkpoint and the test-time rule): from the training languages'
 # --val-fraction share, or from --validation-languages that meta-training never sees (DomainBed's
-# leave-one-domain-out selection: it rewards what transfers to an unseen language).
+# leave-one-domain-out selection: it rewards what transfers to an unseen language), or from --validation-labels
+# that meta-training never sees (novel classes: it rewards what transfers to an unseen label set).
 TRAINING_LANGUAGES, VALIDATION_LANGUAGES = "training-languages", "validation-languages"
+VALIDATION_LABELS = "validation-labels"
 COMPARED_RULE_MARK = "@"  # '<algorithm>@<rule>': the meta-learner as a rule other than the run's own selected it
 
 
@@ -52,7 +54,8 @@ class LanguageSplit:
     task: TaskSpec
     train: Corpus | PairCorpus
     val: Corpus | PairCorpus  # the training languages' meta-validation share
-    held_out_val: Corpus | PairCorpus | None = None  # every row of the --validation-languages
+    held_out_val: Corpus | PairCorpus | None = None  # every row of the --validation-languages (or --validation-labels)
+    held_out_val_rule: str = VALIDATION_LANGUAGES  # which of the two `held_out_val` holds
 
     @property
     def ranking(self) -> bool:
@@ -65,7 +68,7 @@ class LanguageSplit:
     @property
     def selection_rules(self) -> list[str]:
         """The validation sets that select models, the run's own first (the others are scored for comparison)."""
-        return [VALIDATION_LANGUAGES, TRAINING_LANGUAGES] if self.held_out_val is not None else [TRAINING_LANGUAGES]
+        return [self.held_out_val_rule, TRAINING_LANGUAGES] if self.held_out_val is not None else [TRAINING_LANGUAGES]
 
     def train_sampler(self, cfg: MetaConfig) -> EpisodeSampler | RankingSampler:
         if self.ranking:
@@ -77,13 +80,16 @@ class LanguageSplit:
     def val_sampler(self, cfg: MetaConfig, rule: str | None = None) -> EpisodeSampler | RankingSampler:
         """Meta-validation episodes of a selection rule (default: the run's own, the first of `selection_rules`)."""
         rule = rule or self.selection_rules[0]
-        corpus = self.held_out_val if rule == VALIDATION_LANGUAGES else self.val
+        corpus = self.val if rule == TRAINING_LANGUAGES else self.held_out_val
         usable = usable_in(self.task, corpus, cfg)
         if not usable:
             need = f"{cfg.n_way * (cfg.k_shot + cfg.n_query)} translation pairs" if self.ranking else \
                 f"{cfg.n_way} classes with {cfg.k_shot + cfg.n_query} examples"
             if rule == VALIDATION_LANGUAGES:
                 raise MetaNLPError(f"no --validation-languages language has {need}: name another one")
+            if rule == VALIDATION_LABELS:
+                raise MetaNLPError(f"no training language has {need} among the --validation-labels: name at least "
+                                   f"--n-way ({cfg.n_way}) labels that the training languages share")
             raise MetaNLPError(f"no training language keeps {need} in its meta-validation share (--val-fraction "
                                f"{cfg.val_fraction}); raise --val-fraction or lower --n-query")
         if self.ranking:
@@ -275,6 +281,8 @@ def prepare_languages(cfg: MetaConfig) -> LanguageSplit:
     if cfg.held_out_task or "," in cfg.task:  # listed now, so that a wrong language fails before training; read later
         check_known(held_out_task_of(cfg), cfg.held_out_language)
     assert not set(names) & set(cfg.held_out_language + cfg.validation_languages), "held-out language leaked into training"
+    if cfg.validation_labels:
+        corpus, label_val = labels_kept_out(task, corpus, cfg.validation_labels)
     if task.type == "translation_ranking":
         train, val = split_pairs_for_validation(corpus, cfg.val_fraction, cfg.seed)
     else:
@@ -289,8 +297,27 @@ def prepare_languages(cfg: MetaConfig) -> LanguageSplit:
         logger.info("skipping languages too small for %d-way %d-shot: %s", cfg.n_way, cfg.k_shot, ", ".join(skipped))
     if not usable:
         raise MetaNLPError(f"no training language has {cfg.n_way} classes with {cfg.k_shot + cfg.n_query} examples")
+    train, val = {lang: train[lang] for lang in usable}, {lang: val[lang] for lang in usable}
+    if cfg.validation_labels:
+        return LanguageSplit(task, train, val, {lang: label_val[lang] for lang in usable}, VALIDATION_LABELS)
     held_out_val = read_training_data(task, cfg.validation_languages) if cfg.validation_languages else None
-    return LanguageSplit(task, {lang: train[lang] for lang in usable}, {lang: val[lang] for lang in usable}, held_out_val)
+    return LanguageSplit(task, train, val, held_out_val)
+
+
+def labels_kept_out(task: TaskSpec, corpus: Corpus, labels: list[str]) -> tuple[Corpus, Corpus]:
+    """(meta-training's rows, model selection's rows): every training language's rows of the --validation-labels,
+    set apart before anything is split or sampled, so that no meta-training or baseline step reads them."""
+    if task.type == "translation_ranking":
+        raise MetaNLPError(f"--validation-labels keeps a classification task's labels out; {task.name} ranks "
+                           "translations and has none")
+    known = sorted({label for rows in corpus.values() for label in rows})
+    unknown = [label for label in labels if label not in known]
+    if unknown:
+        raise MetaNLPError(f"--validation-labels {unknown[0]!r} is no label of the training languages; they have: "
+                           f"{', '.join(known)}")
+    kept = {lang: {label: rows[label] for label in rows if label in labels} for lang, rows in corpus.items()}
+    rest = {lang: {label: rows[label] for label in rows if label not in labels} for lang, rows in corpus.items()}
+    return rest, kept
 
 
 def load_held_out(cfg: MetaConfig, language: str) -> EpisodeSampler:

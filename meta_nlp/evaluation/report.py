@@ -104,6 +104,9 @@ def write_report(output_dir: Path, config: dict, results: list[dict], extra: dic
 
 def selected_on(config: dict) -> str:
     """Which languages' validation episodes selected the run's checkpoints and test-time settings."""
+    if config.get("validation_labels"):
+        return (f"the validation labels {', '.join(config['validation_labels'])} in the training languages (never "
+                "meta-trained on)")
     chosen = config.get("validation_languages")
     return f"the validation languages {', '.join(chosen)} (never meta-trained on)" if chosen else \
         "the training languages (their --val-fraction share)"
@@ -116,7 +119,8 @@ def compared_selection_note(config: dict, training: dict | None) -> list[str]:
         return []
     kept = "; ".join(f"on {rule}: step {c['selected_step']} ({compared_method(config['algorithm'], rule)} above)"
                      for rule, c in compared.items())
-    return ["", f"**Selection rules compared on this meta-training**: the validation languages kept step "
+    own = "labels" if config.get("validation_labels") else "languages"
+    return ["", f"**Selection rules compared on this meta-training**: the validation {own} kept step "
                 f"{training['selected_step']} ({config['algorithm']} above); {kept}."]
 
 
