@@ -299,6 +299,8 @@ def prepare_languages(cfg: MetaConfig) -> LanguageSplit:
         raise MetaNLPError(f"no training language has {cfg.n_way} classes with {cfg.k_shot + cfg.n_query} examples")
     train, val = {lang: train[lang] for lang in usable}, {lang: val[lang] for lang in usable}
     if cfg.validation_labels:
+        logger.info("not meta-trained on, read only by model selection: the labels %s of every training language",
+                    ", ".join(cfg.validation_labels))
         return LanguageSplit(task, train, val, {lang: label_val[lang] for lang in usable}, VALIDATION_LABELS)
     held_out_val = read_training_data(task, cfg.validation_languages) if cfg.validation_languages else None
     return LanguageSplit(task, train, val, held_out_val)
