@@ -103,7 +103,7 @@ def write_report(output_dir: Path, config: dict, results: list[dict], extra: dic
 
 
 def selected_on(config: dict) -> str:
-    """Which languages' validation episodes selected the run's checkpoints and test-time settings."""
+    """Whose validation episodes selected the run's checkpoints and test-time settings: which languages, or labels."""
     if config.get("validation_labels"):
         return (f"the validation labels {', '.join(config['validation_labels'])} in the training languages (never "
                 "meta-trained on)")

@@ -4,8 +4,10 @@ gossip, literature, politics, science, trivia, which select the checkpoint and t
 seeds 0 and 1). The same run also kept the checkpoint the training languages' share chose (protonet@training-languages),
 so the two rules are paired on one meta-training; both are paired with finetune (runs K and A) and with ProtoNet
 meta-trained on every label at 40 and 320 steps (K and A; D and E), on the same 200 episodes per language and seed.
-Reported, nothing decided (it reads the held-out languages).
+Addendum 35b: the same at the default 40 meta-steps (runs I and J). Reported, nothing decided (it reads the held-out
+languages).
 Run from the repository root after pooling both seeds (see results.md): python results/validation_labels/pairs.py"""
+import itertools
 import json
 from pathlib import Path
 
@@ -14,8 +16,8 @@ from meta_nlp.evaluation.comparison import (MARGIN_OVER_FINETUNE, paired_differe
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 
 LANGUAGES = ("ita_Latn", "jpn_Jpan")
-LABELS, EVERY_LABEL_40, EVERY_LABEL_320 = "results/validation_labels/held_out_task_320", \
-    "results/max_length/held_out_task_128", "results/budget_held_out_task/steps320"
+LABELS = {320: "results/validation_labels/held_out_task_320", 40: "results/validation_labels/held_out_task_40"}
+EVERY_LABEL_40, EVERY_LABEL_320 = "results/max_length/held_out_task_128", "results/budget_held_out_task/steps320"
 SEEDS = {0: "_seed0", 1: "_seed1", "pooled": "_2seeds"}  # folder suffix of each seed, and of both pooled
 OWN, COMPARED = "protonet", "protonet@training-languages"
 
@@ -27,9 +29,9 @@ def summary(row: dict) -> str:
             f"×{row['lr_factor']}; at 0 steps {row['accuracy_by_step'][0]:.4f})")
 
 
-for seed, suffix in SEEDS.items():
-    run = LABELS + suffix
-    print(f"\nseed {seed}:")
+for steps, (seed, suffix) in itertools.product(LABELS, SEEDS.items()):
+    run = LABELS[steps] + suffix
+    print(f"\n{steps} meta-steps, seed {seed}:")
     if seed != "pooled":
         training = json.loads(Path(run, "results.json").read_text())["training"]
         compared = training["compared_selection"]["training-languages"]
