@@ -99,6 +99,14 @@ def result_summary(row: dict) -> str:
             f"test-time steps {row['adapt_steps']})")
 
 
+def adaptation_summary(row: dict) -> str:
+    """'method accuracy ± CI (test-time steps T at lr ×F; at 0 steps A0)' of a run's or a pooled row (T, F: one per
+    pooled seed), as the analysis scripts print it. A0, the accuracy before any test-time step, is a diagnostic that
+    no rule chose; unlike `result_summary` it needs no pooled `selected_step`."""
+    return (f"{row['method']} {row['accuracy']:.4f} ± {row['ci95']:.4f} (test-time steps {row['adapt_steps']} at lr "
+            f"×{row['lr_factor']}; at 0 steps {row['accuracy_by_step'][0]:.4f})")
+
+
 def accuracy_by_draw(row: dict) -> str:
     """'seed 0: A0 A1; seed 1: B0 B1' of a pooled row (scripts/pool_seeds.py over training draws): each seed's accuracy
     at each draw, as the analysis scripts print it."""

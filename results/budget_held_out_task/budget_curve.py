@@ -7,8 +7,8 @@ Run from the repository root after pooling each budget's seeds (see results.md):
 import sys
 from pathlib import Path
 
-from meta_nlp.evaluation.comparison import (MARGIN_OVER_FINETUNE, paired_difference, result_row, run_choices, target_verdict,
-                                            validation_by_step)
+from meta_nlp.evaluation.comparison import (MARGIN_OVER_FINETUNE, adaptation_summary, paired_difference, result_row,
+                                            run_choices, target_verdict, validation_by_step)
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 from meta_nlp.recipes.budget import plot_accuracy_by_budget
 
@@ -28,13 +28,6 @@ RUNS = {  # (meta-steps, seed or 'pooled') -> run; the 40-step runs hold the bas
 BUDGETS = (40, 160, 320)
 
 
-def summary(row: dict) -> str:
-    """'method accuracy ± CI (test-time steps T at lr ×F; at 0 steps A0)' of one run's or a pooled row (T, F: one per
-    pooled seed). A0, the accuracy before any test-time step, is a diagnostic: the rule chose T on validation."""
-    return (f"{row['method']} {row['accuracy']:.4f} ± {row['ci95']:.4f} (test-time steps {row['adapt_steps']} at lr "
-            f"×{row['lr_factor']}; at 0 steps {row['accuracy_by_step'][0]:.4f})")
-
-
 lines = []
 for (steps, seed), run in RUNS.items():
     if seed != "pooled":
@@ -45,11 +38,11 @@ for lang in LANGUAGES:
     protonet = {key: result_row(run, "protonet", lang) for key, run in RUNS.items()}
     finetune_by_seed = {seed: result_row(RUNS[40, seed], "finetune", lang) for seed in (0, 1, "pooled")}
     for seed, finetune in finetune_by_seed.items():
-        lines += ["", f"{lang}, seed {seed}: {summary(finetune)}"]
+        lines += ["", f"{lang}, seed {seed}: {adaptation_summary(finetune)}"]
         for steps in BUDGETS:
             row = protonet[steps, seed]
             d = paired_bootstrap(row, finetune)
-            lines.append(f"  {steps} steps: {summary(row)}; − finetune {interval(d)} "
+            lines.append(f"  {steps} steps: {adaptation_summary(row)}; − finetune {interval(d)} "
                          f"(target +5: {target_verdict(d, MARGIN_OVER_FINETUNE)})")
             if steps != 40:
                 lines.append(f"    {steps} − 40 steps {paired_difference(row, protonet[40, seed])}")

@@ -11,8 +11,8 @@ import itertools
 import json
 from pathlib import Path
 
-from meta_nlp.evaluation.comparison import (MARGIN_OVER_FINETUNE, paired_difference, result_row, run_choices,
-                                            target_verdict)
+from meta_nlp.evaluation.comparison import (MARGIN_OVER_FINETUNE, adaptation_summary, paired_difference, result_row,
+                                            run_choices, target_verdict)
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 
 LANGUAGES = ("ita_Latn", "jpn_Jpan")
@@ -20,13 +20,6 @@ LABELS = {320: "results/validation_labels/held_out_task_320", 40: "results/valid
 EVERY_LABEL_40, EVERY_LABEL_320 = "results/max_length/held_out_task_128", "results/budget_held_out_task/steps320"
 SEEDS = {0: "_seed0", 1: "_seed1", "pooled": "_2seeds"}  # folder suffix of each seed, and of both pooled
 OWN, COMPARED = "protonet", "protonet@training-languages"
-
-
-def summary(row: dict) -> str:
-    """'method accuracy ± CI (test-time steps T at lr ×F; at 0 steps A0)' of a run's or a pooled row (T, F: one per
-    pooled seed); A0, the accuracy before any test-time step, is a diagnostic that no rule chose."""
-    return (f"{row['method']} {row['accuracy']:.4f} ± {row['ci95']:.4f} (test-time steps {row['adapt_steps']} at lr "
-            f"×{row['lr_factor']}; at 0 steps {row['accuracy_by_step'][0]:.4f})")
 
 
 for steps, (seed, suffix) in itertools.product(LABELS, SEEDS.items()):
@@ -42,7 +35,7 @@ for steps, (seed, suffix) in itertools.product(LABELS, SEEDS.items()):
     for lang in LANGUAGES:
         own, other = result_row(run, OWN, lang), result_row(run, COMPARED, lang)
         finetune = result_row(EVERY_LABEL_40 + suffix, "finetune", lang)
-        print(f"  {lang}: {summary(own)}; {summary(other)}")
+        print(f"  {lang}: {adaptation_summary(own)}; {adaptation_summary(other)}")
         print(f"    selected on the labels − on the training languages' share {paired_difference(own, other)}")
         for row in (own, other):
             d = paired_bootstrap(row, finetune)
