@@ -139,6 +139,22 @@ class MetaLearner:
         return test_time_rule(self.meta.get("method", self.cfg.algorithm), self.model, self.cfg)
 
 
+def save_weight_ensemble(learner_dir: Path, share: float, out: Path) -> Path:
+    """Save into `out` the learner of `learner_dir` with its encoder weights moved back toward the encoder it started
+    from (its config's --model, φ⁰): φ⁰ + share·(φ − φ⁰). A weight-space ensemble of the meta-trained and the
+    initial encoder (WiSE-FT, Wortsman et al. 2022), for tasks unlike the meta-training task, which fine-tuning's
+    gains often fail to reach; its logit scale and inner rates are the learner's. Returns `out`."""
+    from meta_nlp.models.encoder import interpolate_weights, load_encoder
+    if not 0.0 < share <= 1.0:
+        raise MetaNLPError(f"--weight-ensemble must be in (0, 1] (the meta-trained weights' share), not {share}")
+    learner = MetaLearner.from_pretrained(str(learner_dir), device="cpu")
+    initial, _ = load_encoder(learner.cfg.model)
+    interpolate_weights(learner.model.encoder, initial, share)
+    learner.meta["weight_ensemble"] = {"share": share, "of": str(learner_dir), "initial": learner.cfg.model}
+    learner.save_pretrained(out)
+    return Path(out)
+
+
 HEAD_FILE = "head.safetensors"  # a classifier's head over a fixed label set, beside its saved learner
 
 

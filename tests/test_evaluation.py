@@ -552,3 +552,32 @@ def test_texts_cut_counts_what_max_length_cuts_and_the_note_names_the_length_tha
     printed.clear()
     note_texts_cut(texts_cut(tokenizer, {"yy": corpus["yy"]}, 32), 32, "held-out", SimpleNamespace(print=printed.append))
     assert printed == []  # nothing cut: nothing to say
+
+
+def test_a_weight_ensemble_lies_between_the_initial_encoder_and_the_learner(tmp_path, tokenizer):
+    """evaluate --weight-ensemble SHARE evaluates φ⁰ + SHARE·(φ − φ⁰), saved as a learner that loads and adapts."""
+    from conftest import tiny_bert
+    from meta_nlp.errors import MetaNLPError
+    from meta_nlp.learner import MetaLearner, save_learner, save_weight_ensemble
+    from meta_nlp.models.encoder import MetaModel
+    initial, trained = tiny_bert(seed=0), tiny_bert(seed=1)
+    initial.save_pretrained(tmp_path / "phi0")
+    tokenizer.save_pretrained(tmp_path / "phi0")
+    cfg = MetaConfig(model=str(tmp_path / "phi0"), max_length=16)
+    model = MetaModel(trained, cfg.logit_scale)
+    model.log_scale.data.fill_(1.7)  # a learned logit scale is the learner's, not blended
+    save_learner(tmp_path / "run", model, tokenizer, cfg, extra={"step": 40, "train_languages": ["en"]})
+    start, end = initial.state_dict(), trained.state_dict()
+    for share in (0.25, 1.0):
+        out = save_weight_ensemble(tmp_path / "run", share, tmp_path / f"blend{share}")
+        learner = MetaLearner.from_pretrained(str(out), device="cpu")
+        for name, value in learner.model.encoder.state_dict().items():
+            if value.is_floating_point():
+                torch.testing.assert_close(value, start[name] + share * (end[name] - start[name]), msg=name)
+        moved = learner.model.encoder.state_dict()["encoder.layer.1.output.dense.weight"]
+        assert not torch.equal(moved, start["encoder.layer.1.output.dense.weight"])
+        assert learner.model.log_scale.item() == pytest.approx(1.7)
+        assert learner.meta["weight_ensemble"]["share"] == share and learner.meta["step"] == 40
+    assert learner.adapt(["a cat", "the dog", "jazz", "rock music"], ["x", "x", "y", "y"]).predict(["cat"])[0] in "xy"
+    with pytest.raises(MetaNLPError, match="weight-ensemble must be in"):
+        save_weight_ensemble(tmp_path / "run", 0.0, tmp_path / "none")

@@ -6,6 +6,7 @@ examples:
   python scripts/evaluate.py --checkpoint runs/default --held-out-language ja --test-time-head sgd   # the older head
   python scripts/evaluate.py --checkpoint runs/default --held-out-language ja --label-name-weight 1  # + class names
   python scripts/evaluate.py --checkpoint runs/sib --held-out-language jpn_Jpan --max-length 128   # whole sentences
+  python scripts/evaluate.py --checkpoint runs/default --held-out-language ja --weight-ensemble 0.5  # halfway to φ⁰
 
 The meta-learned checkpoint is the run's best/ (chosen on meta-validation). Test-time settings of
 every method are re-tuned on meta-validation episodes of the run's training languages, minus
@@ -31,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
                        ("k_shot", int), ("n_query", int), ("seed", int), ("test_time_head", str),
                        ("test_time_selection", str), ("label_name_weight", float), ("max_length", int)):
         p.add_argument(f"--{name.replace('_', '-')}", f"--{name}", dest=name, type=kind, help="default: the run's")
+    p.add_argument("--weight-ensemble", "--weight_ensemble", dest="weight_ensemble", type=float,
+                   help="evaluate φ⁰ + SHARE·(φ − φ⁰): the meta-learned encoder φ moved back toward the encoder it "
+                        "started from (a weight-space ensemble, WiSE-FT), saved into OUTPUT_DIR/weight_ensemble; "
+                        "SHARE in (0, 1], 1 is the run's learner (default)")
     p.add_argument("--output-dir", "--output_dir", dest="output_dir", help="default: CHECKPOINT/eval_<languages>")
     return p
 
@@ -38,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main() -> int:
     args = vars(build_parser().parse_args())
     checkpoint, languages, out = args.pop("checkpoint"), args.pop("held_out_language"), args.pop("output_dir")
+    weight_ensemble = args.pop("weight_ensemble")
     overrides = {k: v for k, v in args.items() if v is not None}
     if not Path(checkpoint).exists():
         from meta_nlp.errors import MetaNLPError
@@ -45,10 +51,14 @@ def main() -> int:
     from accelerate.state import PartialState
     from meta_nlp.recipes.meta_learn import evaluate_checkpoint, write_outputs
     out_dir = Path(out or Path(checkpoint) / f"eval_{'_'.join(languages)}")
-    evaluated = evaluate_checkpoint(checkpoint, languages, overrides, out_dir)
+    evaluated = evaluate_checkpoint(checkpoint, languages, overrides, out_dir, weight_ensemble=weight_ensemble)
+    extra = {"checkpoint": str(checkpoint), "mixed_precision": evaluated["mixed_precision"]}
+    if "test_time_selected_on" in evaluated:
+        extra["test_time_selected_on"] = evaluated["test_time_selected_on"]
+    if weight_ensemble is not None:
+        extra["weight_ensemble"] = weight_ensemble
     if PartialState().is_main_process:
-        write_outputs(out_dir, evaluated["config"], evaluated["results"],
-                      {"checkpoint": str(checkpoint), "mixed_precision": evaluated["mixed_precision"]})
+        write_outputs(out_dir, evaluated["config"], evaluated["results"], extra)
         print((out_dir / "report.md").read_text())
     return 0
 

@@ -479,5 +479,14 @@ def student_encoder(teacher: nn.Module, n_layers: int) -> nn.Module:
     return student.to(next(teacher.parameters()).dtype)
 
 
+@torch.no_grad()
+def interpolate_weights(encoder: nn.Module, initial: nn.Module, share: float) -> None:
+    """In place: every floating-point weight of `encoder` becomes initial + share·(weight − initial)."""
+    start = initial.state_dict()
+    for name, tensor in encoder.state_dict().items():
+        if tensor.is_floating_point():
+            tensor.copy_(torch.lerp(start[name].to(tensor), tensor, share))
+
+
 def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

@@ -27,12 +27,13 @@ from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.evaluator import SCORES_DIR, evaluate_method, scoring_cost, scoring_run
 from meta_nlp.evaluation.report import plot_accuracy_by_step, write_report, write_results
 from meta_nlp.evaluation.stats import add_vs_best_baseline
-from meta_nlp.learner import META_FILE, MetaLearner, resolve_learner_dir
+from meta_nlp.learner import META_FILE, MetaLearner, resolve_learner_dir, save_weight_ensemble
 from meta_nlp.memory import reset_peak_rss, run_peak_mib
 from meta_nlp.models.encoder import MetaModel, load_encoder, load_tokenizer, token_lengths, tokenize
 from meta_nlp.objectives import build_objective
 
 MULTITASK_DIR = "multitask"  # the multitask baseline's run inside a run folder: its checkpoints and best/
+WEIGHT_ENSEMBLE_DIR = "weight_ensemble"  # evaluate --weight-ensemble: the learner it evaluated, inside its output folder
 
 
 def run_experiment(cfg: MetaConfig, accelerator: Accelerator | None = None) -> dict:
@@ -353,10 +354,13 @@ def write_outputs(output_dir: Path, cfg: MetaConfig, results: list[dict], extra:
 
 
 def evaluate_checkpoint(run_dir: str, held_out: list[str], overrides: dict, output_dir: Path,
-                        accelerator: Accelerator | None = None) -> dict:
+                        accelerator: Accelerator | None = None, weight_ensemble: float | None = None) -> dict:
     """Re-evaluate a saved run on any languages of its task (scripts/evaluate.py); a multitask baseline is trained
-    anew into OUTPUT_DIR on the run's training languages less the ones evaluated."""
+    anew into OUTPUT_DIR on the run's training languages less the ones evaluated. With `weight_ensemble`, the learner
+    evaluated is the run's moved back toward φ⁰ (`save_weight_ensemble`), saved into OUTPUT_DIR/weight_ensemble."""
     learner_dir = resolve_learner_dir(run_dir)
+    if weight_ensemble is not None:
+        learner_dir = save_weight_ensemble(learner_dir, weight_ensemble, Path(output_dir) / WEIGHT_ENSEMBLE_DIR)
     meta = json.loads((learner_dir / META_FILE).read_text())
     cfg = replace(config_from_dict(saved_config(meta["config"])), **overrides, output_dir=str(output_dir))
     acc = accelerator or make_accelerator(cfg)
@@ -370,6 +374,11 @@ def evaluate_checkpoint(run_dir: str, held_out: list[str], overrides: dict, outp
         if lang in trained_on:
             acc.print(f"warning: {lang} was a meta-training language of this run; its score is not a held-out score")
     languages = prepare_languages(cfg)
+    # A checkpoint another rule kept (a run's best-training-languages/) has its test-time setting chosen on that
+    # rule's validation episodes, as in its run.
+    rule = meta.get("selected_on")
+    selected_on = {cfg.algorithm: rule} if rule in languages.selection_rules[1:] else {}
     results = evaluate_run(cfg, languages, acc, methods=[cfg.algorithm, *cfg.baselines],
-                           learners={cfg.algorithm: learner_dir}, record_choice=False)
-    return {"config": cfg, "results": results, "mixed_precision": acc.mixed_precision}
+                           learners={cfg.algorithm: learner_dir}, record_choice=False, selected_on=selected_on)
+    return {"config": cfg, "results": results, "mixed_precision": acc.mixed_precision,
+            **({"test_time_selected_on": rule} if selected_on else {})}
