@@ -148,8 +148,8 @@ def save_weight_ensemble(learner_dir: Path, share: float, out: Path) -> Path:
     if not 0.0 < share <= 1.0:
         raise MetaNLPError(f"--weight-ensemble must be in (0, 1] (the meta-trained weights' share), not {share}")
     learner = MetaLearner.from_pretrained(str(learner_dir), device="cpu")
-    initial, _ = load_encoder(learner.cfg.model)
-    interpolate_weights(learner.model.encoder, initial, share)
+    if share < 1.0:  # 1 is the learner itself, to the bit (interpolating would turn its −0.0s into 0.0s)
+        interpolate_weights(learner.model.encoder, load_encoder(learner.cfg.model)[0], share)
     learner.meta["weight_ensemble"] = {"share": share, "of": str(learner_dir), "initial": learner.cfg.model}
     learner.save_pretrained(out)
     return Path(out)

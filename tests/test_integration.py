@@ -84,6 +84,15 @@ def test_evaluate_script_on_another_language(default_run):
     assert data["config"]["max_length"] == 48  # texts cut at 48 tokens, not at the run's 32
     assert "| ko | protonet |" in proc.stdout
     assert data["mixed_precision"] in ("no", "bf16")  # what --mixed-precision auto became here
+    assert data["wall_time_s"] > 0 and data["peak_memory_mib"] > 0 and data["scoring_passes_computed"] > 0
+    # Again with the encoder "moved back toward φ⁰" by a share of 1 (the learner itself, to the bit): every pass is
+    # read back from the first evaluation's scores/, and the scores are the same.
+    run([sys.executable, "scripts/evaluate.py", "--checkpoint", str(default_run), "--held-out-language", "ko",
+         "--baselines", "none", "--eval-episodes", "3", "--max-length", "48", "--weight-ensemble", "1"])
+    again = json.loads((default_run / "eval_ko" / "results.json").read_text())
+    assert again["weight_ensemble"] == 1.0 and (default_run / "eval_ko" / "weight_ensemble" / "meta_nlp.json").is_file()
+    assert again["scoring_passes_computed"] == 0 and again["scoring_passes_read_back"] == data["scoring_passes_computed"]
+    assert again["results"][0]["episode_accuracy"] == data["results"][0]["episode_accuracy"]
 
 
 def test_resume_latest_of_a_finished_run_only_evaluates(default_run):

@@ -52,9 +52,7 @@ def main() -> int:
     from meta_nlp.recipes.meta_learn import evaluate_checkpoint, write_outputs
     out_dir = Path(out or Path(checkpoint) / f"eval_{'_'.join(languages)}")
     evaluated = evaluate_checkpoint(checkpoint, languages, overrides, out_dir, weight_ensemble=weight_ensemble)
-    extra = {"checkpoint": str(checkpoint), "mixed_precision": evaluated["mixed_precision"]}
-    if "test_time_selected_on" in evaluated:
-        extra["test_time_selected_on"] = evaluated["test_time_selected_on"]
+    extra = {"checkpoint": str(checkpoint), **{k: v for k, v in evaluated.items() if k not in ("config", "results")}}
     if weight_ensemble is not None:
         extra["weight_ensemble"] = weight_ensemble
     if PartialState().is_main_process:

@@ -356,8 +356,11 @@ def write_outputs(output_dir: Path, cfg: MetaConfig, results: list[dict], extra:
 def evaluate_checkpoint(run_dir: str, held_out: list[str], overrides: dict, output_dir: Path,
                         accelerator: Accelerator | None = None, weight_ensemble: float | None = None) -> dict:
     """Re-evaluate a saved run on any languages of its task (scripts/evaluate.py); a multitask baseline is trained
-    anew into OUTPUT_DIR on the run's training languages less the ones evaluated. With `weight_ensemble`, the learner
+    anew into OUTPUT_DIR on the run's training languages less the ones evaluated; it records its cost as a run does
+    (`how_it_ran`). With `weight_ensemble`, the learner
     evaluated is the run's moved back toward φ⁰ (`save_weight_ensemble`), saved into OUTPUT_DIR/weight_ensemble."""
+    started = time.time()
+    reset_peak_rss()
     learner_dir = resolve_learner_dir(run_dir)
     if weight_ensemble is not None:
         learner_dir = save_weight_ensemble(learner_dir, weight_ensemble, Path(output_dir) / WEIGHT_ENSEMBLE_DIR)
@@ -378,7 +381,10 @@ def evaluate_checkpoint(run_dir: str, held_out: list[str], overrides: dict, outp
     # rule's validation episodes, as in its run.
     rule = meta.get("selected_on")
     selected_on = {cfg.algorithm: rule} if rule in languages.selection_rules[1:] else {}
-    results = evaluate_run(cfg, languages, acc, methods=[cfg.algorithm, *cfg.baselines],
-                           learners={cfg.algorithm: learner_dir}, record_choice=False, selected_on=selected_on)
-    return {"config": cfg, "results": results, "mixed_precision": acc.mixed_precision,
+    # Its passes are saved in OUTPUT_DIR/scores and read back when the same evaluation runs again (an interrupted one
+    # loses one pass): a pass's key names everything it reads, so a pass read back is the one it would compute.
+    with scoring_run(Path(output_dir) / SCORES_DIR, read=True):
+        results = evaluate_run(cfg, languages, acc, methods=[cfg.algorithm, *cfg.baselines],
+                               learners={cfg.algorithm: learner_dir}, record_choice=False, selected_on=selected_on)
+    return {"config": cfg, "results": results, **how_it_ran(started, acc),
             **({"test_time_selected_on": rule} if selected_on else {})}
