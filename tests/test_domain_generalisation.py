@@ -340,6 +340,11 @@ def test_validation_labels_are_never_meta_trained_on_and_select_the_run(tmp_path
     assert "validation-labels" not in out["training"]["compared_selection"]
     report = (Path(cfg.output_dir) / "report.md").read_text()
     assert "the validation labels food, history, money in the training languages" in report
+    # evaluate.py on the share's pick chooses its test-time setting on the share's episodes, as its run did
+    again = meta_learn.evaluate_checkpoint(str(Path(cfg.output_dir) / "best-training-languages"), cfg.held_out_language,
+                                           {"baselines": []}, tmp_path / "again")
+    assert again["test_time_selected_on"] == language_data.TRAINING_LANGUAGES
+    assert again["results"][0]["episode_accuracy"] == rows["fomaml@training-languages"]["episode_accuracy"]
     with pytest.raises(MetaNLPError, match="'trivial' is no label of the training languages; they have: ai, "):
         language_data.prepare_languages(replace(cfg, validation_labels=["food", "trivial"]))
     with pytest.raises(MetaNLPError, match="no training language has 5 classes .* among the --validation-labels"):

@@ -357,8 +357,8 @@ def evaluate_checkpoint(run_dir: str, held_out: list[str], overrides: dict, outp
                         accelerator: Accelerator | None = None, weight_ensemble: float | None = None) -> dict:
     """Re-evaluate a saved run on any languages of its task (scripts/evaluate.py); a multitask baseline is trained
     anew into OUTPUT_DIR on the run's training languages less the ones evaluated; it records its cost as a run does
-    (`how_it_ran`). With `weight_ensemble`, the learner
-    evaluated is the run's moved back toward φ⁰ (`save_weight_ensemble`), saved into OUTPUT_DIR/weight_ensemble."""
+    (`how_it_ran`). With `weight_ensemble`, the learner evaluated is the run's moved back toward φ⁰
+    (`save_weight_ensemble`), saved into OUTPUT_DIR/weight_ensemble."""
     started = time.time()
     reset_peak_rss()
     learner_dir = resolve_learner_dir(run_dir)

@@ -1,7 +1,8 @@
 """Plan addendum 34 (results/meta_batch_4/plan.md): the held-out task's budget curve on whole sentences (chatterbot
 topics -> SIB-200 topics in ita_Latn and jpn_Jpan, --max-length 128, float32): plain ProtoNet at 40 meta-steps (runs
-K and A, which also scored finetune and multitask), 160 (addendum 33b's seed 0 and C's seed 1) and 320 (D and E, seeds
-0 and 1), paired on the same 200 episodes per language and seed. Finetune does not meta-train: one row for every budget.
+K and A, which also scored finetune and multitask), 80 (addendum 37, seeds 0 and 1), 160 (addendum 33b's seed 0 and
+C's seed 1) and 320 (D and E, seeds 0 and 1), paired on the same 200 episodes per language and seed. Finetune does not
+meta-train: one row for every budget.
 Run from the repository root after pooling each budget's seeds (see results.md):
     python results/budget_held_out_task/budget_curve.py      (output budget_curve.txt and accuracy_by_budget.png beside it)"""
 import sys
@@ -18,6 +19,9 @@ RUNS = {  # (meta-steps, seed or 'pooled') -> run; the 40-step runs hold the bas
     (40, 0): "results/max_length/held_out_task_128_seed0",
     (40, 1): "results/max_length/held_out_task_128_seed1",
     (40, "pooled"): "results/max_length/held_out_task_128_2seeds",
+    (80, 0): f"{HERE}/steps80_seed0",
+    (80, 1): f"{HERE}/steps80_seed1",
+    (80, "pooled"): f"{HERE}/steps80_2seeds",
     (160, 0): "results/smlmt/held_out_task_160_seed0",
     (160, 1): f"{HERE}/steps160_seed1",
     (160, "pooled"): f"{HERE}/steps160_2seeds",
@@ -25,7 +29,7 @@ RUNS = {  # (meta-steps, seed or 'pooled') -> run; the 40-step runs hold the bas
     (320, 1): f"{HERE}/steps320_seed1",
     (320, "pooled"): f"{HERE}/steps320_2seeds",
 }
-BUDGETS = (40, 160, 320)
+BUDGETS = (40, 80, 160, 320)
 
 
 lines = []
