@@ -53,8 +53,6 @@ def main() -> int:
     out_dir = Path(out or Path(checkpoint) / f"eval_{'_'.join(languages)}")
     evaluated = evaluate_checkpoint(checkpoint, languages, overrides, out_dir, weight_ensemble=weight_ensemble)
     extra = {"checkpoint": str(checkpoint), **{k: v for k, v in evaluated.items() if k not in ("config", "results")}}
-    if weight_ensemble is not None:
-        extra["weight_ensemble"] = weight_ensemble
     if PartialState().is_main_process:
         write_outputs(out_dir, evaluated["config"], evaluated["results"], extra)
         print((out_dir / "report.md").read_text())

@@ -325,13 +325,14 @@ def record_test_time_choice(best_dir: Path, lr_factor: float, steps: int) -> Non
 
 
 @contextlib.contextmanager
-def running(cfg: MetaConfig):
+def running(cfg: MetaConfig, read: bool | None = None):
     """A run, from its start to its results: its peak memory and scoring cost count from the start, not from the
     process's (a sweep or a study runs many), and its scoring passes are kept in OUTPUT_DIR/scores, read back when it
-    resumes (--resume-from-checkpoint), so an interruption during evaluation loses one pass. Yields the start time,
-    for `how_it_ran`."""
+    resumes (--resume-from-checkpoint; `read` says otherwise), so an interruption during evaluation loses one pass.
+    Yields the start time, for `how_it_ran`."""
     reset_peak_rss()
-    with scoring_run(Path(cfg.output_dir) / SCORES_DIR, read=cfg.resume_from_checkpoint is not None):
+    read = cfg.resume_from_checkpoint is not None if read is None else read
+    with scoring_run(Path(cfg.output_dir) / SCORES_DIR, read=read):
         yield time.time()
 
 
@@ -356,35 +357,34 @@ def write_outputs(output_dir: Path, cfg: MetaConfig, results: list[dict], extra:
 def evaluate_checkpoint(run_dir: str, held_out: list[str], overrides: dict, output_dir: Path,
                         accelerator: Accelerator | None = None, weight_ensemble: float | None = None) -> dict:
     """Re-evaluate a saved run on any languages of its task (scripts/evaluate.py); a multitask baseline is trained
-    anew into OUTPUT_DIR on the run's training languages less the ones evaluated; it records its cost as a run does
-    (`how_it_ran`). With `weight_ensemble`, the learner evaluated is the run's moved back toward φ⁰
-    (`save_weight_ensemble`), saved into OUTPUT_DIR/weight_ensemble."""
-    started = time.time()
-    reset_peak_rss()
+    anew into OUTPUT_DIR on the run's training languages less the ones evaluated. It is a run of its own (`running`,
+    `how_it_ran`), and it always reads back the passes OUTPUT_DIR/scores holds: a pass's key names everything it
+    reads, so an evaluation run again (after an interruption) computes only what is missing. With `weight_ensemble`,
+    the learner evaluated is the run's moved back toward φ⁰ (`save_weight_ensemble`), saved into
+    OUTPUT_DIR/weight_ensemble."""
     learner_dir = resolve_learner_dir(run_dir)
-    if weight_ensemble is not None:
-        learner_dir = save_weight_ensemble(learner_dir, weight_ensemble, Path(output_dir) / WEIGHT_ENSEMBLE_DIR)
     meta = json.loads((learner_dir / META_FILE).read_text())
     cfg = replace(config_from_dict(saved_config(meta["config"])), **overrides, output_dir=str(output_dir))
-    acc = accelerator or make_accelerator(cfg)
-    if cfg.teacher:  # a distilled student: its teacher and fellow students are compared in its own run folder
-        acc.print("a distilled student is re-evaluated alone (its run folder compares it with its teacher)")
-        cfg = replace(cfg, teacher=None, baselines=[])
-    trained_on = meta.get("train_languages") or cfg.train_languages
-    val_langs = [lang for lang in trained_on if lang not in held_out]
-    cfg = replace(cfg, held_out_language=list(held_out), train_languages=val_langs).validate()
-    for lang in held_out:
-        if lang in trained_on:
-            acc.print(f"warning: {lang} was a meta-training language of this run; its score is not a held-out score")
-    languages = prepare_languages(cfg)
-    # A checkpoint another rule kept (a run's best-training-languages/) has its test-time setting chosen on that
-    # rule's validation episodes, as in its run.
-    rule = meta.get("selected_on")
-    selected_on = {cfg.algorithm: rule} if rule in languages.selection_rules[1:] else {}
-    # Its passes are saved in OUTPUT_DIR/scores and read back when the same evaluation runs again (an interrupted one
-    # loses one pass): a pass's key names everything it reads, so a pass read back is the one it would compute.
-    with scoring_run(Path(output_dir) / SCORES_DIR, read=True):
+    with running(cfg, read=True) as started:
+        if weight_ensemble is not None:
+            learner_dir = save_weight_ensemble(learner_dir, weight_ensemble, Path(output_dir) / WEIGHT_ENSEMBLE_DIR)
+        acc = accelerator or make_accelerator(cfg)
+        if cfg.teacher:  # a distilled student: its teacher and fellow students are compared in its own run folder
+            acc.print("a distilled student is re-evaluated alone (its run folder compares it with its teacher)")
+            cfg = replace(cfg, teacher=None, baselines=[])
+        trained_on = meta.get("train_languages") or cfg.train_languages
+        val_langs = [lang for lang in trained_on if lang not in held_out]
+        cfg = replace(cfg, held_out_language=list(held_out), train_languages=val_langs).validate()
+        for lang in held_out:
+            if lang in trained_on:
+                acc.print(f"warning: {lang} was a meta-training language of this run; its score is not a held-out score")
+        languages = prepare_languages(cfg)
+        # A checkpoint another rule kept (a run's best-training-languages/) has its test-time setting chosen on that
+        # rule's validation episodes, as in its run.
+        rule = meta.get("selected_on")
+        selected_on = {cfg.algorithm: rule} if rule in languages.selection_rules[1:] else {}
         results = evaluate_run(cfg, languages, acc, methods=[cfg.algorithm, *cfg.baselines],
                                learners={cfg.algorithm: learner_dir}, record_choice=False, selected_on=selected_on)
     return {"config": cfg, "results": results, **how_it_ran(started, acc),
-            **({"test_time_selected_on": rule} if selected_on else {})}
+            **({"test_time_selected_on": rule} if selected_on else {}),
+            **({"weight_ensemble": weight_ensemble} if weight_ensemble is not None else {})}
