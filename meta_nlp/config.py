@@ -183,9 +183,12 @@ class MetaConfig:
     test_time_head: str = _f("logistic", "head that predicts at test time (and in model selection), for every method but "
                                          "setfit: 'logistic' (a logistic regression fit to convergence on the support "
                                          "embeddings after each test-time step, SetFit's head; the encoder still adapts "
-                                         "by the steps) or 'sgd' (the per-episode --head-init head, adapted by the steps "
-                                         "with the encoder; the default before 2026-12). A translation-ranking episode "
-                                         "always predicts with its ranking map")
+                                         "by the steps), 'transductive' (the logistic head refit on the support set plus "
+                                         "the episode's unlabelled query texts, soft-labelled by the head itself: reads "
+                                         "every query text of an episode before predicting any) or 'sgd' (the "
+                                         "per-episode --head-init head, adapted by the steps with the encoder; the "
+                                         "default before 2026-12). A translation-ranking episode always predicts with "
+                                         "its ranking map")
     label_name_weight: float = _f(1.0, "test time: every class's head also points at the embedding of its label's name, "
                                        "so its logit gains w·cos(text, name) (a class-name initialised head: 'food' or "
                                        "'science/technology' says what a class is about), for every method but setfit, "
@@ -371,7 +374,7 @@ class MetaConfig:
         choices = {"head_init": ("proto", "zero"), "backend": ("func", "higher"),
                    "lr_granularity": ("layer_step", "parameter"), "protonet_distance": ("euclidean", "cosine"),
                    "mixed_precision": ("auto", "no", "bf16", "fp16"), "eval_mode": ("in_language", "zero_shot"),
-                   "test_time_head": ("sgd", "logistic"), "test_time_selection": ("best", "one_se"),
+                   "test_time_head": ("sgd", "logistic", "transductive"), "test_time_selection": ("best", "one_se"),
                    "selection_steps": ("chosen", "last")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

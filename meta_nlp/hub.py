@@ -267,8 +267,10 @@ def training_section(run: Run, command: str | None) -> str:
              f"{float(meta.get('val_accuracy', float('nan'))):.4f}"]
     if "test_time" in meta:
         tuned = meta["test_time"]
-        head = ("a logistic regression fit on the support embeddings" if c.get("test_time_head") == "logistic"
-                else "the per-episode head, adapted with the encoder")
+        head = {"logistic": "a logistic regression fit on the support embeddings",
+                "transductive": "a logistic regression fit on the support embeddings and refit with the episode's "
+                                "query texts, soft-labelled by itself"}.get(c.get("test_time_head"),
+                                                                            "the per-episode head, adapted with the encoder")
         if c.get("label_name_weight"):
             head += f", plus {c['label_name_weight']:g} × each text's cosine with each label's name"
         lines.append(f"- test-time adaptation (chosen on meta-validation): {plural(tuned['steps'], 'step')}, "

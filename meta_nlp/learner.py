@@ -106,7 +106,8 @@ class MetaLearner:
                      method=self.meta.get("method"))
 
     def adapt(self, texts: list[str], labels: list[str], steps: int | None = None) -> FewShotClassifier:
-        """Few-shot adaptation with the method's (validation-tuned) test-time rule."""
+        """Few-shot adaptation with the method's (validation-tuned) test-time rule. The texts to predict are not
+        known yet, so a 'transductive' rule's head is its logistic head, fit on these texts alone."""
         from meta_nlp.algorithms.inner import EpisodeBatch, inner_loop, readout_head, tokenized_label_names
         from meta_nlp.models.encoder import tokenize
         if len(texts) != len(labels) or not texts:

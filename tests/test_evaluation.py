@@ -137,6 +137,42 @@ def test_the_logistic_readout_predicts_with_a_logistic_regression_on_the_adapted
     assert adapt_and_predict(tiny_model, batch, [], 2, constant_lr(0.5), "proto", readout="logistic") == [expected[0]] * 3
 
 
+def test_the_transductive_readout_refits_the_logistic_head_on_the_query_texts_it_soft_labels(tiny_model, tokenizer):
+    """--test-time-head transductive: after each test-time step, the logistic head (names added) is refit
+    TRANSDUCTIVE_ROUNDS times on the support set plus the query texts, each weighted by the last head's
+    probabilities; adapting without query texts (MetaLearner.adapt) gives the logistic head."""
+    from meta_nlp.algorithms.inner import (TRANSDUCTIVE_ROUNDS, adapt_and_predict, constant_lr, inner_loop,
+                                           readout_head)
+    from meta_nlp.models.encoder import head_logits, logistic_regression_head
+    tiny_model.eval().requires_grad_(False)
+    names = tiny_model.adaptable_names(1)
+    episode = Episode([TEXTS[i % 5] + f" {i}" for i in range(6)], [0, 0, 1, 1, 2, 2],
+                      [TEXTS[(i + 2) % 5] + " again" for i in range(6)], [0, 1, 2, 0, 1, 2], ["a", "b", "c"], "xx")
+    batch = to_batch(episode, tokenizer, 32, torch.device("cpu"))
+    expected, inductive = [], []
+    for state in inner_loop(tiny_model, batch, names, 2, constant_lr(0.5), create_graph=False, head_init="proto",
+                            track_meta_grad=False, label_name_weight=0.5):
+        with torch.no_grad():
+            fast = {k: v.detach() for k, v in state.fast.items()}
+            zs, zq = tiny_model.embed(batch.support, fast), tiny_model.embed(batch.query, fast)
+            named = tiny_model.embed(batch.label_names, fast)
+            head = logistic_regression_head(zs, batch.support_labels, 3)
+            head["head.weight"] = head["head.weight"] + 0.5 * named
+            inductive.append(head_logits(zq, head, 1.0).argmax(-1).tolist())
+            for _ in range(TRANSDUCTIVE_ROUNDS):
+                probs = torch.softmax(head_logits(zq, head, 1.0), -1)
+                head = logistic_regression_head(zs, batch.support_labels, 3, pseudo_labelled=(zq, probs))
+                head["head.weight"] = head["head.weight"] + 0.5 * named
+            expected.append(head_logits(zq, head, 1.0).argmax(-1).tolist())
+            without_query = readout_head(state, batch, "transductive")
+            assert torch.equal(without_query["head.weight"], readout_head(state, batch, "logistic")["head.weight"])
+    got = adapt_and_predict(tiny_model, batch, names, 2, constant_lr(0.5), "proto", readout="transductive",
+                            label_name_weight=0.5)
+    assert got == expected != inductive  # the query texts move the head
+    assert adapt_and_predict(tiny_model, batch, names, 2, constant_lr(0.5), "proto", readout="logistic",
+                             label_name_weight=0.5) == inductive
+
+
 def test_every_method_but_setfit_predicts_with_the_chosen_test_time_head(tiny_model):
     from dataclasses import replace
     from meta_nlp.algorithms.setfit import SetFitRule

@@ -55,6 +55,28 @@ def test_logistic_regression_reaches_the_optimum_of_its_objective(dim, repeated_
     assert max(float(g.abs().max()) for g in grads) < 1e-4  # a stationary point of a convex objective: the optimum
 
 
+def test_pseudo_labelled_texts_count_as_examples_with_soft_targets():
+    """The transductive head's fit: more texts whose targets are class distributions. One-hot targets make it the
+    plain head fit on all the texts; soft ones reach the optimum of the soft cross-entropy."""
+    torch.manual_seed(0)
+    centres = F.normalize(torch.randn(3, 64, dtype=torch.float64), dim=-1)
+    labels = torch.arange(3).repeat_interleave(4)
+    z = F.normalize(centres[labels] + 0.3 * torch.randn(12, 64, dtype=torch.float64), dim=-1)
+    more = F.normalize(centres[torch.tensor([0, 1, 2, 2])] + 0.3 * torch.randn(4, 64, dtype=torch.float64), dim=-1)
+    hard = torch.tensor([0, 1, 2, 2])
+    as_soft = logistic_regression_head(z, labels, 3, pseudo_labelled=(more, F.one_hot(hard, 3).double()))
+    together = logistic_regression_head(torch.cat([z, more]), torch.cat([labels, hard]), 3)
+    for name in together:
+        torch.testing.assert_close(as_soft[name], together[name])
+    probs = torch.softmax(torch.randn(4, 3, dtype=torch.float64), -1)
+    head = logistic_regression_head(z, labels, 3, pseudo_labelled=(more, probs))
+    w, b = head["head.weight"].clone().requires_grad_(), head["head.bias"].clone().requires_grad_()
+    loss = (F.cross_entropy(z @ w.t() + b, labels, reduction="sum") + 0.5 * w.pow(2).sum()
+            - (probs * torch.log_softmax(more @ w.t() + b, -1)).sum())
+    assert max(float(g.abs().max()) for g in torch.autograd.grad(loss, [w, b])) < 1e-4
+    assert not torch.allclose(head["head.weight"], logistic_regression_head(z, labels, 3)["head.weight"])
+
+
 def test_contrastive_epochs_pull_same_label_texts_together_and_predict_every_epoch(tiny_model, tokenizer):
     cfg = tiny_cfg(Path("/unused"), "unused", inner_layers=-1, setfit_lr=1e-3, setfit_iterations=5)
     rule = setfit_rule(tiny_model, cfg)

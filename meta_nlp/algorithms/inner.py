@@ -217,22 +217,37 @@ def query_logits(model: MetaModel, batch: EpisodeBatch, state: AdaptState, scale
     return state.query.logits(state.query.embed(state.fast), state.head, model.log_scale.exp() if scale is None else scale)
 
 
+TRANSDUCTIVE_ROUNDS = 3  # self-training rounds of the 'transductive' head; soft pseudo-labels settle in a few
+
+
 def readout_head(state: AdaptState, batch: EpisodeBatch, readout: str,
-                 previous: tuple[torch.Tensor, Params] | None = None) -> Params:
+                 previous: tuple[torch.Tensor, Params] | None = None, query_z: torch.Tensor | None = None) -> Params:
     """The head that predicts after `state.step` test-time steps: 'sgd', the per-episode head those steps adapted
     with the encoder; 'logistic', a logistic regression fit to convergence on the support embeddings under the
     adapted encoder (SetFit's head; only the encoder's adaptation is kept from the steps), plus the class names'
-    embeddings under --label-name-weight (the 'sgd' head has them from its initialisation). A translation-ranking
-    episode has no classes to regress on: its ranking map predicts under either."""
+    embeddings under --label-name-weight (the 'sgd' head has them from its initialisation); 'transductive', the
+    logistic head refit TRANSDUCTIVE_ROUNDS times on the support set plus the episode's unlabelled query texts
+    (`query_z`), each query text's target its class probabilities under the last head (soft self-training, EM;
+    without query texts it is the logistic head). A translation-ranking episode has no classes to regress on: its
+    ranking map predicts under any."""
     if readout == "sgd" or batch.support_targets is not None:
         return state.head
     if previous is not None and previous[0] is state.support_features[0]:
         return previous[1]  # `previous`: (support embeddings, head) of the last step; head-only steps keep both
     head = logistic_regression_head(state.support_features[0], batch.support_labels, batch.n_way)
-    if state.label_names is None:
-        return head
     with torch.no_grad():
-        return state.label_names.added_to(head, state.fast)
+        head = with_the_names(head, state)
+        for _ in range(TRANSDUCTIVE_ROUNDS if readout == "transductive" and query_z is not None else 0):
+            # The head's own probabilities (it was fit at logit scale 1), names included.
+            probs = torch.softmax(head_logits(query_z, head, torch.ones((), dtype=query_z.dtype)), -1)
+            head = with_the_names(logistic_regression_head(state.support_features[0], batch.support_labels,
+                                                           batch.n_way, pseudo_labelled=(query_z, probs)), state)
+    return head
+
+
+def with_the_names(head: Params, state: AdaptState) -> Params:
+    """`head` plus the class names' embeddings under the adapted encoder, where --label-name-weight adds them."""
+    return head if state.label_names is None else state.label_names.added_to(head, state.fast)
 
 
 def adapt_and_predict(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: int, lr: LrFn,
@@ -245,7 +260,7 @@ def adapt_and_predict(model: MetaModel, batch: EpisodeBatch, names: list[str], s
         with torch.no_grad():
             if features is None or state.fast:  # head-only adaptation: embed the query set once
                 features = state.query.embed(state.fast)
-            head = readout_head(state, batch, readout, previous)
+            head = readout_head(state, batch, readout, previous, query_z=features[0])
             previous = (state.support_features[0], head)
             preds.append(state.query.logits(features, head, model.log_scale.exp()).argmax(-1).tolist())
     return preds

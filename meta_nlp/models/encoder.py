@@ -340,28 +340,35 @@ NEWTON_ITERATIONS = 50  # at most; from zero, Newton's method reaches the optimu
 NEWTON_TOLERANCE = 1e-10  # stop when no gradient entry is larger (float64)
 
 
-def logistic_regression_head(z: torch.Tensor, labels: torch.Tensor, n_way: int) -> Params:
+def logistic_regression_head(z: torch.Tensor, labels: torch.Tensor, n_way: int,
+                             pseudo_labelled: tuple[torch.Tensor, torch.Tensor] | None = None) -> Params:
     """The head minimising C · Σ cross-entropy + ½‖weight‖² on (z, labels), fit to convergence: scikit-learn's
-    LogisticRegression, SetFit's head. No gradient reaches z.
+    LogisticRegression, SetFit's head. No gradient reaches z. `pseudo_labelled` = (more texts' embeddings, their
+    class probabilities): each further text counts as one example whose target is that distribution (self-training
+    on unlabelled texts, the transductive head; see algorithms/inner.py::readout_head).
 
-    Solved by Newton's method in the span of the support embeddings: the optimal weight lies there (the loss's
+    Solved by Newton's method in the span of the embeddings it fits: the optimal weight lies there (the loss's
     gradient does, and the penalty pulls the rest to zero), so with n support texts in d > n dimensions the problem
     has n_way · (n + 1) unknowns instead of n_way · (d + 1), small enough for an exact Hessian. It reaches the
     optimum in about 10 steps, an order of magnitude faster on CPU than L-BFGS in the full space, which had made
     this head much of an evaluation's time."""
-    x, basis = support_coordinates(z.detach().double())
-    onehot = F.one_hot(labels, n_way).to(x.dtype)
+    texts = z if pseudo_labelled is None else torch.cat([z, pseudo_labelled[0].to(z.dtype)])
+    x, basis = support_coordinates(texts.detach().double())
+    targets = F.one_hot(labels, n_way).to(x.dtype)
+    if pseudo_labelled is not None:
+        targets = torch.cat([targets, pseudo_labelled[1].detach().to(x.dtype)])
     penalised = torch.ones(x.shape[1], dtype=x.dtype, device=x.device)
     penalised[-1] = 0  # the bias column
     theta = x.new_zeros(n_way, x.shape[1])  # [weight in the basis | bias], one row per class
 
     def objective(theta: torch.Tensor) -> torch.Tensor:
-        return (LOGISTIC_C * F.cross_entropy(x @ theta.t(), labels, reduction="sum")
-                + 0.5 * (theta.pow(2) * penalised).sum())
+        fit = (F.cross_entropy(x @ theta.t(), labels, reduction="sum") if pseudo_labelled is None
+               else -(targets * torch.log_softmax(x @ theta.t(), -1)).sum())  # the same for one-hot targets
+        return LOGISTIC_C * fit + 0.5 * (theta.pow(2) * penalised).sum()
     loss = objective(theta)
     for _ in range(NEWTON_ITERATIONS):
         p = torch.softmax(x @ theta.t(), -1)
-        grad = LOGISTIC_C * (p - onehot).t() @ x + theta * penalised
+        grad = LOGISTIC_C * (p - targets).t() @ x + theta * penalised
         if grad.abs().max() < NEWTON_TOLERANCE:
             break
         step = torch.linalg.solve(logistic_hessian(x, p, penalised), grad.reshape(-1)).reshape(theta.shape)
