@@ -356,7 +356,10 @@ def logistic_regression_head(z: torch.Tensor, labels: torch.Tensor, n_way: int,
     x, basis = support_coordinates(texts.detach().double())
     targets = F.one_hot(labels, n_way).to(x.dtype)
     if pseudo_labelled is not None:
-        targets = torch.cat([targets, pseudo_labelled[1].detach().to(x.dtype)])
+        probs = pseudo_labelled[1].detach().to(x.dtype)
+        # Rows summing to 1 in float64, not only in their own precision: otherwise the gradient keeps a part along
+        # the one direction softmax ignores (all biases at once) and Newton never meets its tolerance.
+        targets = torch.cat([targets, probs / probs.sum(-1, keepdim=True)])
     penalised = torch.ones(x.shape[1], dtype=x.dtype, device=x.device)
     penalised[-1] = 0  # the bias column
     theta = x.new_zeros(n_way, x.shape[1])  # [weight in the basis | bias], one row per class
