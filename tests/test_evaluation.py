@@ -112,6 +112,21 @@ def test_the_report_says_when_model_selection_kept_the_start(tmp_path, selected,
     assert ("Model selection kept φ⁰" in text) == warned
 
 
+@pytest.mark.parametrize("head, said", [("transductive", "refit with the episode's query texts"),
+                                        ("logistic", "a logistic regression fit on the support embeddings, plus 1 ×"),
+                                        (None, "the per-episode head")])  # a run saved before the flag: 'sgd'
+def test_the_report_says_which_head_predicted(tmp_path, head, said):
+    from meta_nlp.evaluation.report import write_report
+    config = {"task": "chatterbot_topics", "n_way": 5, "k_shot": 5, "model": "m", "algorithm": "protonet",
+              "max_steps": 40, "meta_batch_size": 2, "inner_steps": 5, "seed": 0,
+              **({"test_time_head": head, "label_name_weight": 1.0} if head else {})}
+    result = {"language": "ja", "method": "protonet", "k_shot": 5, "accuracy": 0.4, "ci95": 0.01, "n_episodes": 2,
+              "adapt_steps": 0, "lr_factor": 1.0, "accuracy_by_step": [0.4]}
+    text = write_report(tmp_path, config, [result]).read_text()
+    assert said in text.split("Predictions by ", 1)[1].split("\n", 1)[0]
+    assert ("refit" in text) == (head == "transductive")
+
+
 def test_the_logistic_readout_predicts_with_a_logistic_regression_on_the_adapted_support_embeddings(tiny_model,
                                                                                                    tokenizer):
     """--test-time-head logistic: the encoder adapts by the same SGD steps as with the 'sgd' readout, and after

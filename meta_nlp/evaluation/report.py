@@ -67,8 +67,8 @@ def write_report(output_dir: Path, config: dict, results: list[dict], extra: dic
              f"(meta-batch {config['meta_batch_size']}, --train-n-way {config['train_n_way']}, "
              f"{config['inner_steps']} inner steps), seed {config['seed']}.",
              "Every method adapts on the same seeded held-out episodes; checkpoints and test-time lr and steps were "
-             f"chosen on meta-validation episodes of {selected_on(config)}. ± is the 95% confidence interval over "
-             "episodes.",
+             f"chosen on meta-validation episodes of {selected_on(config)}. Predictions by {test_time_head(config)}. "
+             "± is the 95% confidence interval over episodes.",
              "", "| language | method | K | accuracy | ± 95% CI | episodes | steps | lr × | accuracy by step 0..T |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
@@ -100,6 +100,18 @@ def write_report(output_dir: Path, config: dict, results: list[dict], extra: dic
     path = Path(output_dir) / "report.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def test_time_head(config: dict) -> str:
+    """What predicts at test time under a run's config, in words (--test-time-head, --label-name-weight), as reports
+    and model cards say it."""
+    head = {"logistic": "a logistic regression fit on the support embeddings",
+            "transductive": "a logistic regression fit on the support embeddings and refit with the episode's query "
+                            "texts, soft-labelled by itself"}.get(config.get("test_time_head"),
+                                                                    "the per-episode head, adapted with the encoder")
+    if config.get("label_name_weight"):
+        head += f", plus {config['label_name_weight']:g} × each text's cosine with each label's name"
+    return head + (" (SetFit: its own head)" if "setfit" in (config.get("baselines") or []) else "")
 
 
 def selected_on(config: dict) -> str:
