@@ -185,7 +185,8 @@ class MetaConfig:
                                          "embeddings after each test-time step, SetFit's head; the encoder still adapts "
                                          "by the steps), 'transductive' (the logistic head refit on the support set plus "
                                          "the episode's unlabelled query texts, soft-labelled by the head itself: reads "
-                                         "every query text of an episode before predicting any) or 'sgd' (the "
+                                         "every query text of an episode before predicting any; measured: no gain for "
+                                         "ProtoNet, a loss for finetune, results.md fortieth measurements) or 'sgd' (the "
                                          "per-episode --head-init head, adapted by the steps with the encoder; the "
                                          "default before 2026-12). A translation-ranking episode always predicts with "
                                          "its ranking map")

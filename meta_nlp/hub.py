@@ -23,7 +23,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from meta_nlp.config import DEFAULT_MODEL, MetaConfig, flag, saved_config
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.evaluation.report import distillation_section, selected_on, test_time_head
+from meta_nlp.evaluation.report import distillation_section, head_description, selected_on
 from meta_nlp.learner import META_FILE
 
 UPLOAD_DIR_NAME = "hub_upload"
@@ -268,7 +268,7 @@ def training_section(run: Run, command: str | None) -> str:
     if "test_time" in meta:
         tuned = meta["test_time"]
         lines.append(f"- test-time adaptation (chosen on meta-validation): {plural(tuned['steps'], 'step')}, "
-                     f"lr × {tuned['lr_factor']:g}; predictions by {test_time_head(c)}")
+                     f"lr × {tuned['lr_factor']:g}; predictions by {head_description(c)}")
     if "wall_time_s" in run.results:
         precision = run.results.get("mixed_precision")  # what --mixed-precision auto became (recorded since auto)
         lines.append(f"- wall time: {run.results['wall_time_s']} s" + (f", precision {precision}" if precision else ""))

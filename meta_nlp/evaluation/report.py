@@ -67,7 +67,7 @@ def write_report(output_dir: Path, config: dict, results: list[dict], extra: dic
              f"(meta-batch {config['meta_batch_size']}, --train-n-way {config['train_n_way']}, "
              f"{config['inner_steps']} inner steps), seed {config['seed']}.",
              "Every method adapts on the same seeded held-out episodes; checkpoints and test-time lr and steps were "
-             f"chosen on meta-validation episodes of {selected_on(config)}. Predictions by {test_time_head(config)}. "
+             f"chosen on meta-validation episodes of {selected_on(config)}. Predictions by {head_description(config)}. "
              "± is the 95% confidence interval over episodes.",
              "", "| language | method | K | accuracy | ± 95% CI | episodes | steps | lr × | accuracy by step 0..T |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -102,7 +102,7 @@ def write_report(output_dir: Path, config: dict, results: list[dict], extra: dic
     return path
 
 
-def test_time_head(config: dict) -> str:
+def head_description(config: dict) -> str:
     """What predicts at test time under a run's config, in words (--test-time-head, --label-name-weight), as reports
     and model cards say it."""
     head = {"logistic": "a logistic regression fit on the support embeddings",

@@ -31,7 +31,7 @@ from meta_nlp.data.languages import compared_rule, prepare_languages
 from meta_nlp.engine.trainer import make_accelerator
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.report import (plot_accuracy_by_language, plot_accuracy_by_shots, plot_accuracy_by_step,
-                                        selected_on, test_time_head, write_results)
+                                        head_description, selected_on, write_results)
 from meta_nlp.evaluation.stats import add_vs_best_baseline, bootstrap_difference, interval, mean_ci95, paired_bootstrap
 from meta_nlp.recipes.meta_learn import (MULTITASK_DIR, evaluate_run, finished_run, how_it_ran, run_experiment,
                                          running, sweep_folds, sweep_languages, write_outputs)
@@ -433,7 +433,7 @@ def write_study_report(out: Path, cfg: MetaConfig, spec: StudySpec, results: lis
              f"{cfg.max_steps} meta-training steps on `{cfg.model}`. Checkpoints (the meta-learners' and the multitask "
              f"baseline's, φ⁰ a candidate for both) and test-time settings were chosen on {chosen_on}"
              f"{compared_rows_note(results)}; each held-out language was read only by its final evaluation. "
-             f"Predictions by {test_time_head(cfg.to_dict())}.",
+             f"Predictions by {head_description(cfg.to_dict())}.",
              "Accuracy ± 95% CI over the pooled (seed, episode) pairs; Δ = method − best baseline on the same "
              "episodes, with its paired-bootstrap 95% interval (resampling episodes within seeds); **bold**: the "
              "interval excludes 0.", ""]
