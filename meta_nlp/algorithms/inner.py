@@ -234,20 +234,18 @@ def readout_head(state: AdaptState, batch: EpisodeBatch, readout: str,
         return state.head
     if previous is not None and previous[0] is state.support_features[0]:
         return previous[1]  # `previous`: (support embeddings, head) of the last step; head-only steps keep both
-    head = logistic_regression_head(state.support_features[0], batch.support_labels, batch.n_way)
+    names = state.label_names
     with torch.no_grad():
-        head = with_the_names(head, state)
-        for _ in range(TRANSDUCTIVE_ROUNDS if readout == "transductive" and query_z is not None else 0):
-            # The head's own probabilities (it was fit at logit scale 1), names included.
-            probs = torch.softmax(head_logits(query_z, head, torch.ones((), dtype=query_z.dtype)), -1)
-            head = with_the_names(logistic_regression_head(state.support_features[0], batch.support_labels,
-                                                           batch.n_way, pseudo_labelled=(query_z, probs)), state)
+        names_z = None if names is None else names.names(state.fast)  # embedded once, however many refits
+        head = None
+        for _ in range(1 + (TRANSDUCTIVE_ROUNDS if readout == "transductive" and query_z is not None else 0)):
+            # Each refit's targets: the last head's own probabilities (fit at logit scale 1), names included.
+            pseudo_labelled = None if head is None else (query_z, torch.softmax(head_logits(query_z, head, 1.0), -1))
+            head = logistic_regression_head(state.support_features[0], batch.support_labels, batch.n_way,
+                                            pseudo_labelled=pseudo_labelled)
+            if names is not None:
+                head = with_label_names(head, names_z, names.weight)
     return head
-
-
-def with_the_names(head: Params, state: AdaptState) -> Params:
-    """`head` plus the class names' embeddings under the adapted encoder, where --label-name-weight adds them."""
-    return head if state.label_names is None else state.label_names.added_to(head, state.fast)
 
 
 def adapt_and_predict(model: MetaModel, batch: EpisodeBatch, names: list[str], steps: int, lr: LrFn,

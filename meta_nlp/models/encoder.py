@@ -365,8 +365,10 @@ def logistic_regression_head(z: torch.Tensor, labels: torch.Tensor, n_way: int,
     theta = x.new_zeros(n_way, x.shape[1])  # [weight in the basis | bias], one row per class
 
     def objective(theta: torch.Tensor) -> torch.Tensor:
+        # The soft form equals cross-entropy on one-hot targets, but not to the last bit, which can move a line-search
+        # decision: the support-only head keeps the form it was measured with.
         fit = (F.cross_entropy(x @ theta.t(), labels, reduction="sum") if pseudo_labelled is None
-               else -(targets * torch.log_softmax(x @ theta.t(), -1)).sum())  # the same for one-hot targets
+               else -(targets * torch.log_softmax(x @ theta.t(), -1)).sum())
         return LOGISTIC_C * fit + 0.5 * (theta.pow(2) * penalised).sum()
     loss = objective(theta)
     for _ in range(NEWTON_ITERATIONS):

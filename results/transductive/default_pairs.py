@@ -27,10 +27,10 @@ for seed, suffix in RUNS.items():
     print(f"  transductive protonet − {best} (the best baseline) {interval(d)} "
           f"(target +3: {target_verdict(d, MARGIN_OVER_BASELINE)})")
     # A user would give each baseline the head that serves it best: the best baseline under either head as well.
-    baselines = [rows[m] for m in ("multitask", "finetune")] + [result_row(logistic, m, "ja") for m in
-                                                                ("multitask", "finetune")]
-    strongest = max(baselines, key=lambda row: row["accuracy"])
-    head = "transductive" if any(strongest is rows[m] for m in rows) else "logistic"
-    d = paired_bootstrap(rows["protonet"], strongest)
-    print(f"  transductive protonet − {head} {strongest['method']} (the best baseline under either head) "
+    baselines = {(head, m): result_row(run, m, "ja") for head, run in (("transductive", transductive),
+                                                                       ("logistic", logistic))
+                 for m in ("multitask", "finetune")}
+    head, method = max(baselines, key=lambda key: baselines[key]["accuracy"])
+    d = paired_bootstrap(rows["protonet"], baselines[head, method])
+    print(f"  transductive protonet − {head} {method} (the best baseline under either head) "
           f"{interval(d)} (target +3: {target_verdict(d, MARGIN_OVER_BASELINE)})")
