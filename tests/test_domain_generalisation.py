@@ -344,6 +344,7 @@ def test_validation_labels_are_never_meta_trained_on_and_select_the_run(tmp_path
     again = meta_learn.evaluate_checkpoint(str(Path(cfg.output_dir) / "best-training-languages"), cfg.held_out_language,
                                            {"baselines": []}, tmp_path / "again")
     assert again["test_time_selected_on"] == language_data.TRAINING_LANGUAGES
+    assert again["results"][0]["method"] == "fomaml@training-languages"  # the row's name in its run's report
     assert again["results"][0]["episode_accuracy"] == rows["fomaml@training-languages"]["episode_accuracy"]
     with pytest.raises(MetaNLPError, match="'trivial' is no label of the training languages; they have: ai, "):
         language_data.prepare_languages(replace(cfg, validation_labels=["food", "trivial"]))

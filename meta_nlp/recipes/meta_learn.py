@@ -380,11 +380,12 @@ def evaluate_checkpoint(run_dir: str, held_out: list[str], overrides: dict, outp
                 acc.print(f"warning: {lang} was a meta-training language of this run; its score is not a held-out score")
         languages = prepare_languages(cfg)
         # A checkpoint another rule kept (a run's best-training-languages/) has its test-time setting chosen on that
-        # rule's validation episodes, as in its run.
+        # rule's validation episodes, and its row the name it has in its run's report ('<algorithm>@<rule>').
         rule = meta.get("selected_on")
-        selected_on = {cfg.algorithm: rule} if rule in languages.selection_rules[1:] else {}
-        results = evaluate_run(cfg, languages, acc, methods=[cfg.algorithm, *cfg.baselines],
-                               learners={cfg.algorithm: learner_dir}, record_choice=False, selected_on=selected_on)
+        name = compared_method(cfg.algorithm, rule) if rule in languages.selection_rules[1:] else cfg.algorithm
+        selected_on = {name: rule} if name != cfg.algorithm else {}
+        results = evaluate_run(cfg, languages, acc, methods=[name, *cfg.baselines], learners={name: learner_dir},
+                               record_choice=False, selected_on=selected_on)
     return {"config": cfg, "results": results, **how_it_ran(started, acc),
             **({"test_time_selected_on": rule} if selected_on else {}),
             **({"weight_ensemble": weight_ensemble} if weight_ensemble is not None else {})}
