@@ -130,7 +130,8 @@ class MetaConfig:
                                                  "their translation into another training language (from the task's "
                                                  "parallel_task), where one exists; labels kept (0: off)")
     mlti_ratio: float = _f(0.0, "share of meta-training tasks replaced by an interpolation of two tasks of different "
-                                "languages (MLTI): token embeddings mixed λ·a + (1−λ)·b, class c with class c (0: off)")
+                                "languages (MLTI): token embeddings mixed λ·a + (1−λ)·b, class c with class c, the "
+                                "partner drawn with as many classes (0: off)")
     mlti_alpha: float = _f(0.5, "MLTI: λ ~ Beta(α, α), one per mixed task")
     # --- inner loop ----------------------------------------------------------------
     inner_steps: int = _f(3, "adaptation steps per task during meta-training")

@@ -72,10 +72,30 @@ def test_cross_lingual_episodes_take_up_to_train_n_way_shared_classes():
         assert len(ep.support_texts) == 3 * len(ep.label_names) and len(ep.query_texts) == 2 * len(ep.label_names)
 
 
-def test_task_interpolation_asks_for_episodes_of_one_size():
+def test_task_interpolation_mixes_a_task_with_one_of_as_many_classes():
+    from meta_nlp.augmentation.interpolation import TaskInterpolation
+    corpus = {**small_corpus(n_labels=8), "zz": small_corpus(n_labels=5)["yy"]}
+    sampler = EpisodeSampler(corpus, 4, 3, 2, seed=1, max_way=6)  # xx, yy: episodes of 6 classes; zz: of 5
+    assert [sampler.ways_in(lang) for lang in ("xx", "yy", "zz")] == [6, 6, 5]
+    assert len(sampler.episode(0, language="xx", ways=5).label_names) == 5
+    with pytest.raises(MetaNLPError, match="'zz' has 5 classes, fewer than 6"):
+        sampler.episode(0, language="zz", ways=6)
+    mlti = TaskInterpolation(ratio=1.0, alpha=0.5, seed=0)
+    sizes = set()
+    for step in range(12):
+        task = sampler.episode(step)
+        partner = mlti.draw(sampler, step, 0, [task]).partner
+        assert len(partner.label_names) == len(task.label_names)
+        assert partner.language != task.language  # another language has as many classes here
+        sizes.add(len(task.label_names))
+    assert sizes == {5, 6}
+    # episodes of one size (--train-n-way 0): the partner is any other language's episode, drawn as it always was
+    plain = EpisodeSampler(corpus, 4, 3, 2, seed=1)
+    mix = mlti.draw(plain, 3, 0, [plain.episode(3)])
+    assert mix.partner == plain.episode(0, language=mix.partner.language)
     with pytest.raises(MetaNLPError, match="mixes two meta-training episodes class by class"):
-        prepare_languages(MetaConfig(train_languages=["en", "it"], mlti_ratio=0.5))
-    prepare_languages(MetaConfig(train_languages=["en", "it"], mlti_ratio=0.5, train_n_way=0))
+        prepare_languages(MetaConfig(train_languages=["en", "it"], mlti_ratio=0.5, cross_lingual_episodes=True))
+    prepare_languages(MetaConfig(train_languages=["en", "it"], mlti_ratio=0.5))
 
 
 def test_too_few_classes_or_examples_are_clear_errors():

@@ -38,13 +38,20 @@ class TaskInterpolation:
 
     def draw(self, sampler, step: int, task: int, episodes: list[Episode]) -> Interpolation | None:
         """The partner episode and λ when task `task` of meta-step `step` is to be mixed, else None. The partner's
-        language is none of the task's own (nor MLDG's pseudo-target), when the training languages allow."""
+        language is none of the task's own (nor MLDG's pseudo-target), when the training languages allow. Under
+        --train-n-way the task's classes vary with its language: the partner then has as many (its language is one
+        with that many), since classes are mixed one to one."""
         rng = np.random.default_rng([self.seed, MLTI_STREAM, step, task])
         if self.ratio <= 0 or rng.random() >= self.ratio:
             return None
         used = {lang for ep in episodes for lang in (ep.language, ep.support_language)}
-        others = [lang for lang in sampler.languages if lang not in used] or list(sampler.languages)
-        partner = sampler.episode(task, language=others[rng.integers(len(others))])
+        if sampler.max_way == sampler.n_way:  # every episode has n_way classes
+            able, ways = list(sampler.languages), {}
+        else:
+            count = len(episodes[0].label_names)
+            able, ways = [lang for lang in sampler.languages if sampler.ways_in(lang) >= count], {"ways": count}
+        others = [lang for lang in able if lang not in used] or able
+        partner = sampler.episode(task, language=others[rng.integers(len(others))], **ways)
         return Interpolation(partner, float(rng.beta(self.alpha, self.alpha)))
 
     def mixed(self, model: MetaModel, batch: TaskBatch, mix: Interpolation, tokenizer, max_length: int) -> TaskBatch:

@@ -142,8 +142,9 @@ class MixedSampler(SamplerWrapper):
         return bool(np.random.default_rng([self.seed, MIX_STREAM, index]).random() < self.ratio)
 
     def episode(self, index: int, **kwargs) -> Episode:
-        language = kwargs.get("language")
-        if self.is_smlmt(index) and (language is None or language in self.smlmt.languages):
+        language, ways = kwargs.get("language"), kwargs.get("ways")
+        if self.is_smlmt(index) and (language is None or language in self.smlmt.languages) \
+                and ways in (None, self.smlmt.n_way):
             return self.smlmt.episode(index, language=language)
         return self.base.episode(index, **kwargs)
 

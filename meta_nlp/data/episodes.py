@@ -164,15 +164,26 @@ class EpisodeSampler:
         chatterbot, `bn` shares fewer than 5 topics with any other, so it can never be a pseudo-target)."""
         return sorted({query for _, query in self.pairs})
 
-    def episode(self, index: int, language: str | None = None) -> Episode:
+    def episode(self, index: int, language: str | None = None, ways: int | None = None) -> Episode:
         """Episode `index`; `language` fixes its language (the query language when cross-lingual),
-        drawn from an rng of (seed, index, language) so two languages give independent episodes."""
+        drawn from an rng of (seed, index, language) so two languages give independent episodes. `ways` fixes its
+        number of classes (in-language episodes; at most `ways_in(language)`), which is otherwise as many as the
+        language has, up to max_way."""
         if self.cross_lingual:
+            if ways is not None:
+                raise MetaNLPError("a cross-lingual episode takes as many classes as its two languages share")
             return self.cross_lingual_episode(index, language)
         rng, language = episode_rng(self.seed, index, language, self.languages, self.what)
         labels = self._labels[language]
-        chosen = [labels[i] for i in rng.choice(len(labels), min(self.max_way, len(labels)), replace=False)]
+        count = min(self.max_way, len(labels)) if ways is None else ways
+        if count > len(labels):
+            raise MetaNLPError(f"{self.what} language {language!r} has {len(labels)} classes, fewer than {ways}")
+        chosen = [labels[i] for i in rng.choice(len(labels), count, replace=False)]
         return self._fill(rng, chosen, language, language)
+
+    def ways_in(self, language: str) -> int:
+        """The most classes an in-language episode of `language` can take."""
+        return min(self.max_way, len(self._labels[language]))
 
     def cross_lingual_episode(self, index: int, query_language: str | None = None) -> Episode:
         """Support in one language, query in another (`query_language` when given), same label names."""

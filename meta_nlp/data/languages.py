@@ -147,8 +147,10 @@ def task_of(cfg: MetaConfig) -> TaskSpec:
         if asked:
             raise MetaNLPError(f"task {task.name} is a translation_ranking task: {asked[0]} applies to classification "
                                "tasks only")
-    if cfg.mlti_ratio > 0 and cfg.train_ways > cfg.n_way:
-        raise MetaNLPError("--mlti-ratio mixes two meta-training episodes class by class, so they need one size: add "
+    if cfg.mlti_ratio > 0 and cfg.train_ways > cfg.n_way and (task.type == "translation_ranking"
+                                                                or cfg.cross_lingual_episodes):
+        raise MetaNLPError("--mlti-ratio mixes two meta-training episodes class by class, so they need one size, and "
+                           "only in-language classification episodes can be drawn with a given number of classes: add "
                            "--train-n-way 0 (every episode --n-way classes; --meta-batch-size 2 keeps the texts a step)")
     return task
 
