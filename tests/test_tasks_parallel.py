@@ -267,6 +267,10 @@ def test_smlmt_mixing_ratio_and_determinism(smlmt):
     assert [mixed.episode(i) for i in range(50)] == [MixedSampler(base, smlmt, 0.3, 0).episode(i) for i in range(50)]
     assert mixed.languages == base.languages  # behaves like the sampler it wraps
     assert all(mixed.episode(i, language="xx").language == "xx" for i in range(20))  # xx: not an SMLMT language
+    # an MLTI partner asked with another number of classes than SMLMT's n_way is the wrapped sampler's episode
+    wide = MixedSampler(EpisodeSampler(small_corpus(), 5, 3, 2, seed=0, max_way=6), smlmt, ratio=1.0, seed=0)
+    assert len(wide.episode(0, language="en", ways=6).label_names) == 6
+    assert MASK in wide.episode(0, language="en", ways=5).support_texts[0]
 
 
 # --- cross-lingual support -------------------------------------------------------------------------
