@@ -23,7 +23,9 @@ for seed, suffix in RUNS.items():
     rows = {m: result_row(mlti, m, "ja") for m in METHODS}
     for method, row in rows.items():
         print(f"  {adaptation_summary(row)}")
-        print(f"    − the run without MLTI {paired_difference(row, result_row(plain, method, 'ja'))}")
+        without = result_row(plain, method, "ja")
+        print(f"    − the run without MLTI {paired_difference(row, without)}; at 0 test-time steps "
+              f"{row['accuracy_by_step'][0] - without['accuracy_by_step'][0]:+.4f} (means)")
     best = max(("multitask", "finetune"), key=lambda m: rows[m]["accuracy"])
     d = paired_bootstrap(rows["protonet"], rows[best])
     print(f"  protonet with MLTI − {best} (the best baseline) {interval(d)} "
