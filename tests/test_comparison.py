@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 from meta_nlp.config import MetaConfig
 from meta_nlp.errors import MetaNLPError
-from meta_nlp.evaluation.comparison import (accuracy_by_draw, chosen_validation, compare_runs,
+from meta_nlp.evaluation.comparison import (accuracy_by_draw, before_any_step, chosen_validation, compare_runs,
                                               difference_with_retraining, paired_difference, repeated_by, result_row,
                                               result_summary, rows_by_budget, run_choices, target_verdict,
                                               validation_by_step)
@@ -49,6 +49,32 @@ def test_the_table_shows_the_precision_each_run_resolved_to(tmp_path):
     assert "mixed_precision=bf16" in row
 
 
+def test_scores_before_any_test_time_step_pair_encoders_without_the_rule(tmp_path):
+    """A run's row records each episode before any test-time step; an older run's are read back from the held-out
+    pass it kept in scores/ (the one that reproduces its row), and seeds pool like any other row."""
+    import numpy as np
+    from meta_nlp.recipes.study import pooled
+    steps = np.array([[0.2, 0.6], [0.4, 0.4], [0.6, 1.0]])  # [episodes, test-time steps 0..1]
+    run = fake_run(tmp_path / "old", steps[:, 1].tolist())
+    data = json.loads((run / "results.json").read_text())
+    data["results"][0] |= {"adapt_steps": 1, "accuracy_by_step": steps.mean(0).tolist(), "seed": 0}
+    (run / "results.json").write_text(json.dumps(data))
+    with pytest.raises(MetaNLPError, match="0 kept scoring passes reproduce anil on ja"):
+        before_any_step(run, "anil", "ja")
+    (run / "scores").mkdir()
+    np.save(run / "scores" / "other.npy", np.array([[0.4, 0.6], [0.6, 0.4], [0.8, 1.0]]))  # same chosen column
+    np.save(run / "scores" / "held_out.npy", steps)
+    row = before_any_step(run, "anil", "ja")
+    assert row["episode_accuracy"] == pytest.approx([0.2, 0.4, 0.6]) and row["accuracy"] == pytest.approx(0.4)
+    assert row["method"] == "anil before any test-time step" and row["adapt_steps"] == 0
+    data["results"][0] |= {"seed": 1, "episode_accuracy_before_steps": [0.8, 0.8, 0.8]}  # a newer run records them
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "results.json").write_text(json.dumps(data))
+    both = pooled([before_any_step(tmp_path / folder, "anil", "ja") for folder in ("old", "new")])
+    assert both["episode_accuracy"] == pytest.approx([0.2, 0.4, 0.6, 0.8, 0.8, 0.8])
+    assert both["episode_seed"] == [0, 0, 0, 1, 1, 1]
+
+
 def test_result_row_finds_a_method_on_a_language(tmp_path):
     run = fake_run(tmp_path / "run", [0.2, 0.4])
     assert result_row(run, "anil", "ja")["accuracy"] == pytest.approx(0.3)
@@ -65,8 +91,10 @@ def test_a_row_repeats_an_earlier_run_field_by_field_but_for_its_baseline_compar
     earlier = fake_run(tmp_path / "earlier", [0.2, 0.4])
     row = dict(result_row(earlier, "anil", "ja"), vs_best_baseline={"delta": 0.1})
     assert repeated_by(row, earlier) == "every field the same"
-    assert repeated_by(dict(row, accuracy=0.5, adapt_steps=2), earlier) == "differs in ['accuracy', 'adapt_steps']"
-    assert repeated_by(dict(row, accuracy=0.5, adapt_steps=2), earlier, ("adapt_steps",)) == "differs in ['accuracy']"
+    assert repeated_by(dict(row, accuracy=0.5, ci95=0.2), earlier) == "differs in ['accuracy', 'ci95']"
+    assert repeated_by(dict(row, accuracy=0.5, ci95=0.2), earlier, ("ci95",)) == "differs in ['accuracy']"
+    assert repeated_by(dict(row, episode_accuracy_before_steps=[0.5]), earlier) == (  # a field newer code records
+        "every field the same (the earlier run did not record ['episode_accuracy_before_steps'])")
 
 
 def test_chosen_validation_reads_the_grid_at_the_chosen_setting(tmp_path):

@@ -42,6 +42,9 @@ def test_meta_train_writes_results_report_and_plot(default_run):
         assert r["language"] == "ja" and r["n_episodes"] == 4 and (r["n_way"], r["k_shot"]) == (5, 5)
         assert 0.0 <= r["accuracy"] <= 1.0 and r["ci95"] >= 0 and len(r["accuracy_by_step"]) == 3
         assert len(r["episode_accuracy"]) == 4
+        if r["adapt_steps"] == 0:  # no test-time step taken: the chosen scores are those before any step
+            assert r["episode_accuracy_before_steps"] == r["episode_accuracy"]
+        assert sum(r["episode_accuracy_before_steps"]) / 4 == pytest.approx(r["accuracy_by_step"][0], abs=1e-4)
     assert "| ja | protonet |" in (default_run / "report.md").read_text()
     assert (default_run / "accuracy_by_step.png").stat().st_size > 1000
     assert (default_run / "checkpoints" / "checkpoint_2").is_dir()

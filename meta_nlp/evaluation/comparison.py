@@ -5,6 +5,8 @@ import json
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+
 from meta_nlp.config import NOT_MEASURED, MetaConfig, ran_settings
 from meta_nlp.errors import MetaNLPError
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
@@ -54,6 +56,33 @@ def result_row(run: str | Path, method: str, language: str) -> dict:
     return found[0]
 
 
+def before_any_step(run: str | Path, method: str, language: str) -> dict:
+    """`result_row` with each episode scored before any test-time step: the encoder and its head alone, whatever
+    steps and lr the test-time rule chose, so that `paired_bootstrap` can tell two encoders apart without the rule's
+    noise. Runs record those scores (`episode_accuracy_before_steps`); an older single run's are read back from the
+    held-out pass it kept in scores/. Pool older seeds with `study.pooled` over each seed's row."""
+    row = result_row(run, method, language)
+    scores = row.get("episode_accuracy_before_steps")
+    if scores is None:
+        scores = [round(float(x), 4) for x in kept_held_out_pass(Path(run), row)[:, 0]]
+    return {**row, "method": f"{method} before any test-time step", "episode_accuracy": scores,
+            "accuracy": float(np.mean(scores)), "adapt_steps": 0}
+
+
+def kept_held_out_pass(run: Path, row: dict) -> np.ndarray:
+    """The scoring pass ([episodes, steps 0..T]) in a run's scores/ that a held-out result row came from: the one whose
+    column at the chosen steps is the row's episodes and whose step means are its `accuracy_by_step`. Passes are kept
+    under keys of what decided them (`evaluator.scoring_key`), which an analysis cannot rebuild without the model."""
+    found = [a for a in map(np.load, sorted(run.glob("scores/*.npy")))
+             if a.shape == (row["n_episodes"], len(row["accuracy_by_step"]))
+             and np.allclose(a[:, row["adapt_steps"]], row["episode_accuracy"], atol=1e-4)
+             and np.allclose(a.mean(0), row["accuracy_by_step"], atol=1e-4)]
+    if len(found) != 1:
+        raise MetaNLPError(f"{run}: {len(found)} kept scoring passes reproduce {row['method']} on {row['language']}, "
+                           f"not 1; its scores before any test-time step cannot be read back")
+    return found[0]
+
+
 def validation_by_step(run: str | Path, method: str) -> dict[str, float]:
     """A method's model-selection scores by step in a finished run: the run's meta-learner's training record, or the
     selection record of a baseline trained in the run (the multitask baseline)."""
@@ -74,11 +103,14 @@ def repeated_by(row: dict, earlier_run: str | Path, ignoring: tuple[str, ...] = 
     """Whether a result row repeats the same method's row on the same language in `earlier_run`, field by field ('every
     field the same' or 'differs in [...]'; the vs_best_baseline column depends on the other methods of a run, so it is
     left out, and so are the fields `ignoring` names, e.g. the validation grid of a run re-evaluated on another lr
-    grid): how the analysis scripts check that a run reproduces the runs it should."""
+    grid): how the analysis scripts check that a run reproduces the runs it should. Fields the earlier run did not
+    record yet (a newer code's) are named, not counted as differences."""
     earlier = result_row(earlier_run, row["method"], row["language"])
-    left_out = {"vs_best_baseline", *ignoring}
-    differing = sorted(k for k in row if k not in left_out and row[k] != earlier.get(k))
-    return f"differs in {differing}" if differing else "every field the same"
+    compared = [k for k in row if k not in {"vs_best_baseline", *ignoring}]
+    differing = sorted(k for k in compared if k in earlier and row[k] != earlier[k])
+    newer = sorted(k for k in compared if k not in earlier)
+    return ((f"differs in {differing}" if differing else "every field the same")
+            + (f" (the earlier run did not record {newer})" if newer else ""))
 
 
 def run_choices(run: str | Path) -> str:

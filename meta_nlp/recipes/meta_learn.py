@@ -221,6 +221,8 @@ def evaluate_run(cfg: MetaConfig, languages: LanguageSplit, acc: Accelerator, me
             for scores in evaluate_method(method, model, tokenizer, rule, val, test_samplers[k], cfg_k, acc):
                 results.append(scores.summary(cfg_k) | {"episode_accuracy": [
                     round(float(x), 4) for x in scores.by_episode_step[:, scores.steps]],
+                    # before any test-time step: the encoder with its head, without the test-time rule's choice
+                    "episode_accuracy_before_steps": [round(float(x), 4) for x in scores.by_episode_step[:, 0]],
                     "texts_cut": held_out_cut[scores.language]["share"]}
                     | ranking.get(scores.language, {})
                     | ({"selection": selection} if selection else {}))

@@ -306,6 +306,9 @@ def pooled(rows: list[dict]) -> dict:
            "validation_by_seed": [None if None in v else float(np.mean(v)) for v in validation],
            "episode_accuracy": episodes.tolist(),
            "episode_seed": [seed for seed, s in zip(by_seed, per_seed) for _ in s]}
+    if all("episode_accuracy_before_steps" in r for r in rows):  # rows of runs since the field was added
+        out["episode_accuracy_before_steps"] = np.concatenate(
+            [np.mean([r["episode_accuracy_before_steps"] for r in draws], 0) for draws in by_seed.values()]).tolist()
     if all("accuracy_by_step" in r for r in rows):  # zero-shot rows (supervised distillation) have no steps
         out["accuracy_by_step"] = np.mean([r["accuracy_by_step"] for r in rows], 0).tolist()
     if all("macro_f1" in r for r in rows):
