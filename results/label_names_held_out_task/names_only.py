@@ -16,7 +16,7 @@ from meta_nlp.models.encoder import MetaModel, load_encoder
 RUNS = {"plain ProtoNet at 80": "results/budget_held_out_task/steps80_seed{seed}",
         "ProtoNet with the names at 80": "results/label_names_held_out_task/steps80_seed{seed}"}
 SEEDS, LANGUAGES, EPISODES = (0, 1), ("ita_Latn", "jpn_Jpan"), range(200)
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # beside two single-thread runs
 
 
 @torch.no_grad()
