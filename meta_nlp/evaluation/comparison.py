@@ -79,7 +79,8 @@ def kept_held_out_pass(run: Path, row: dict) -> np.ndarray:
              and np.allclose(a.mean(0), row["accuracy_by_step"], atol=1e-4)]
     if len(found) != 1:
         raise MetaNLPError(f"{run}: {len(found)} kept scoring passes reproduce {row['method']} on {row['language']}, "
-                           f"not 1; its scores before any test-time step cannot be read back")
+                           f"not 1; its scores before any test-time step cannot be read back (seeds pooled before "
+                           f"runs recorded them: pool each seed's run's `before_any_step` with `study.pooled`)")
     return found[0]
 
 
