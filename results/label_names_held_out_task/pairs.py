@@ -4,11 +4,16 @@ its training logits (`--meta-train-label-names true`), paired on the same 200 ep
 ProtoNet at 160, 80 and 40 meta-steps and with finetune (the 40-step runs), at the test-time steps each run chose and
 before any test-time step (`comparison.before_any_step`: the plain runs' scores read back from the passes they kept).
 Run from the repository root after pooling the seeds (see results.md):
-    python results/label_names_held_out_task/pairs.py > results/label_names_held_out_task/pairs.txt"""
+    python results/label_names_held_out_task/pairs.py > results/label_names_held_out_task/pairs.txt
+It also draws results/label_names_held_out_task/accuracy_by_budget.png: both seeds pooled, ProtoNet with and without
+the names by budget, finetune flat."""
+from pathlib import Path
+
 from meta_nlp.evaluation.comparison import (MARGIN_OVER_FINETUNE, adaptation_summary, before_any_step,
                                             paired_difference, result_row, run_choices, target_verdict,
                                             validation_by_step)
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
+from meta_nlp.recipes.budget import plot_accuracy_by_budget
 from meta_nlp.recipes.study import pooled
 
 SEEDS = (0, 1)
@@ -45,3 +50,19 @@ for budget, names_runs in NAMES.items():
             d = paired_bootstrap(names[seed], finetune[seed])
             print(f"  − finetune {interval(d)} (target +5: {target_verdict(d, MARGIN_OVER_FINETUNE)})")
     print()
+for lang in LANGUAGES:  # more meta-steps with the names: does the held-out task fall after 80, as without them?
+    later, earlier = rows(NAMES[160], "protonet", lang)["pooled"], rows(NAMES[80], "protonet", lang)["pooled"]
+    later_0 = rows(NAMES[160], "protonet", lang, before_steps=True)["pooled"]
+    earlier_0 = rows(NAMES[80], "protonet", lang, before_steps=True)["pooled"]
+    print(f"{lang}, 2 seeds: with the names, 160 − 80 meta-steps {paired_difference(later, earlier)}; before any "
+          f"test-time step {paired_difference(later_0, earlier_0)}")
+
+POOLED = {"protonet": {40: "results/max_length/held_out_task_128_2seeds", 80: "results/budget_held_out_task/steps80_2seeds",
+                       160: "results/budget_held_out_task/steps160_2seeds", 320: "results/budget_held_out_task/steps320_2seeds"},
+          "protonet with the names in meta-training": {steps: f"results/label_names_held_out_task/steps{steps}_2seeds"
+                                                       for steps in NAMES}}
+plotted = [{**result_row(run, "protonet", lang), "budget": steps, "method": method}
+           for method, by_steps in POOLED.items() for steps, run in by_steps.items() for lang in LANGUAGES]
+plotted += [{**result_row(POOLED["protonet"][40], "finetune", lang), "budget": steps, "method": "finetune (no meta-training)"}
+            for steps in POOLED["protonet"] for lang in LANGUAGES]
+plot_accuracy_by_budget(Path(__file__).parent, plotted, n_way=5)
