@@ -200,8 +200,10 @@ class MetaConfig:
     meta_train_label_names: bool = _f(False, "meta-training's logits gain the same w·cos(text, name) term (ProtoNet's and "
                                              "R2D2's query logits, the inner loop's head of the others), so the "
                                              "meta-gradient also reaches the names' embeddings (label-semantic "
-                                             "meta-learning). Off: with it FOMAML lost 1.3 points on ja "
-                                             "(results/label_names) and ProtoNet 0.4 (results/protonet_names)")
+                                             "meta-learning). Off: on the default job it did not raise "
+                                             "validation (ProtoNet -0.07 points on ja, results/label_names_default); "
+                                             "on a task never meta-trained on it kept 160 meta-steps from losing "
+                                             "accuracy (results/label_names_held_out_task)")
     test_time_selection: str = _f("best", "how the test-time lr factor and steps are picked from their meta-validation "
                                           "grid: 'best' (the highest mean) or 'one_se' (the fewest steps, then the "
                                           "smallest factor, within one standard error over validation episodes of the "
