@@ -1,7 +1,7 @@
-"""Plan addenda 40 A and 40b C (results/meta_batch_4/plan.md): the held-out task (chatterbot topics -> SIB-200 topics
-in ita_Latn and jpn_Jpan, whole sentences, float32) with ProtoNet meta-trained 80 and 160 steps with the class names in
-its training logits (`--meta-train-label-names true`), paired on the same 200 episodes per language and seed with plain
-ProtoNet at 160, 80 and 40 meta-steps and with finetune (the 40-step runs), at the test-time steps each run chose and
+"""Plan addenda 40 A, 40b C and 40c D (results/meta_batch_4/plan.md): the held-out task (chatterbot topics -> SIB-200
+topics in ita_Latn and jpn_Jpan, whole sentences, float32) with ProtoNet meta-trained 40, 80 and 160 steps with the
+class names in its training logits (`--meta-train-label-names true`), paired on the same 200 episodes per language and
+seed with plain ProtoNet at 160, 80 and 40 meta-steps and with finetune (the 40-step runs), at the test-time steps each run chose and
 before any test-time step (`comparison.before_any_step`: the plain runs' scores read back from the passes they kept).
 Run from the repository root after pooling the seeds (see results.md):
     python results/label_names_held_out_task/pairs.py > results/label_names_held_out_task/pairs.txt
@@ -18,7 +18,7 @@ from meta_nlp.recipes.study import pooled
 
 SEEDS = (0, 1)
 NAMES = {steps: {seed: f"results/label_names_held_out_task/steps{steps}_seed{seed}" for seed in SEEDS}
-         for steps in (80, 160)}
+         for steps in (40, 80, 160)}
 PLAIN = {160: {0: "results/smlmt/held_out_task_160_seed0", 1: "results/budget_held_out_task/steps160_seed1"},
          80: {seed: f"results/budget_held_out_task/steps80_seed{seed}" for seed in SEEDS},
          40: {seed: f"results/max_length/held_out_task_128_seed{seed}" for seed in SEEDS}}  # also finetune
