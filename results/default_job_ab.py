@@ -12,9 +12,8 @@ import sys
 
 from meta_nlp.evaluation.comparison import (MARGIN_OVER_BASELINE, adaptation_summary, before_any_step,
                                             chosen_validation, paired_difference, repeated_by, result_row,
-                                            run_choices, target_verdict, validation_by_step)
+                                            run_choices, seeds_pooled, target_verdict, validation_by_step)
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
-from meta_nlp.recipes.study import pooled
 
 WITH, WITHOUT = sys.argv[1:3]
 SEEDS, METHODS, BASELINES = (0, 1), ("protonet", "multitask", "finetune"), ("multitask", "finetune")
@@ -24,7 +23,7 @@ def before_steps(prefix: str, method: str, seed) -> dict:
     """A method's `ja` row before any test-time step, one seed's or both pooled (from each seed's run)."""
     if seed != "pooled":
         return before_any_step(f"{prefix}seed{seed}", method, "ja")
-    return pooled([before_any_step(f"{prefix}seed{s}", method, "ja") for s in SEEDS])
+    return seeds_pooled([f"{prefix}seed{s}" for s in SEEDS], method, "ja", before_steps=True)
 
 
 for seed in (*SEEDS, "pooled"):

@@ -60,7 +60,7 @@ def before_any_step(run: str | Path, method: str, language: str) -> dict:
     """`result_row` with each episode scored before any test-time step: the encoder and its head alone, whatever
     steps and lr the test-time rule chose, so that `paired_bootstrap` can tell two encoders apart without the rule's
     noise. Runs record those scores (`episode_accuracy_before_steps`); an older single run's are read back from the
-    held-out pass it kept in scores/. Pool older seeds with `study.pooled` over each seed's row."""
+    held-out pass it kept in scores/. `seeds_pooled` pools seeds of older runs."""
     row = result_row(run, method, language)
     scores = row.get("episode_accuracy_before_steps")
     if scores is None:
@@ -73,15 +73,31 @@ def kept_held_out_pass(run: Path, row: dict) -> np.ndarray:
     """The scoring pass ([episodes, steps 0..T]) in a run's scores/ that a held-out result row came from: the one whose
     column at the chosen steps is the row's episodes and whose step means are its `accuracy_by_step`. Passes are kept
     under keys of what decided them (`evaluator.scoring_key`), which an analysis cannot rebuild without the model."""
-    found = [a for a in map(np.load, sorted(run.glob("scores/*.npy")))
+    found = [a for a in map(_kept_pass, sorted(str(path) for path in run.glob("scores/*.npy")))
              if a.shape == (row["n_episodes"], len(row["accuracy_by_step"]))
              and np.allclose(a[:, row["adapt_steps"]], row["episode_accuracy"], atol=1e-4)
              and np.allclose(a.mean(0), row["accuracy_by_step"], atol=1e-4)]
     if len(found) != 1:
         raise MetaNLPError(f"{run}: {len(found)} kept scoring passes reproduce {row['method']} on {row['language']}, "
                            f"not 1; its scores before any test-time step cannot be read back (seeds pooled before "
-                           f"runs recorded them: pool each seed's run's `before_any_step` with `study.pooled`)")
+                           f"runs recorded them: pool each seed's run with `seeds_pooled`)")
     return found[0]
+
+
+@cache
+def _kept_pass(path: str) -> np.ndarray:
+    """One kept scoring pass, read once per process: analyses ask for several methods and languages of the same run,
+    and a pass's file never changes (its name is the key of what decided it)."""
+    return np.load(path)
+
+
+def seeds_pooled(runs: list[str | Path], method: str, language: str, before_steps: bool = False) -> dict:
+    """`method`'s row on `language` with the episodes of each seed's run pooled (`study.pooled`), at the chosen
+    test-time steps or, with `before_steps`, before any (`before_any_step`): how analyses pool runs that were not
+    pooled by scripts/pool_seeds.py, or whose pooled results.json predates `episode_accuracy_before_steps`."""
+    from meta_nlp.recipes.study import pooled  # the study recipe imports the trainer; only pooling needs it
+    read = before_any_step if before_steps else result_row
+    return pooled([read(run, method, language) for run in runs])
 
 
 def validation_by_step(run: str | Path, method: str) -> dict[str, float]:

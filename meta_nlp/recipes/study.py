@@ -291,8 +291,11 @@ def pooled(rows: list[dict]) -> dict:
     by_seed: dict[int, list[dict]] = {}
     for r in rows:
         by_seed.setdefault(r["seed"], []).append(r)
-    per_seed = [np.mean([r["episode_accuracy"] for r in draws], 0) for draws in by_seed.values()]
-    episodes = np.concatenate(per_seed)
+
+    def by_episode(key: str) -> np.ndarray:  # each seed's episodes, each the mean over its draws, seed after seed
+        return np.concatenate([np.mean([r[key] for r in draws], 0) for draws in by_seed.values()])
+
+    episodes = by_episode("episode_accuracy")
     accuracy, ci = mean_ci95(episodes)
     first = rows[0]
     validation = [[chosen_setting_validation(r) for r in draws] for draws in by_seed.values()]
@@ -305,10 +308,9 @@ def pooled(rows: list[dict]) -> dict:
            "selected_step": [r.get("selection", {}).get("selected_step") for r in rows],
            "validation_by_seed": [None if None in v else float(np.mean(v)) for v in validation],
            "episode_accuracy": episodes.tolist(),
-           "episode_seed": [seed for seed, s in zip(by_seed, per_seed) for _ in s]}
+           "episode_seed": [seed for seed, draws in by_seed.items() for _ in draws[0]["episode_accuracy"]]}
     if all("episode_accuracy_before_steps" in r for r in rows):  # rows of runs since the field was added
-        out["episode_accuracy_before_steps"] = np.concatenate(
-            [np.mean([r["episode_accuracy_before_steps"] for r in draws], 0) for draws in by_seed.values()]).tolist()
+        out["episode_accuracy_before_steps"] = by_episode("episode_accuracy_before_steps").tolist()
     if all("accuracy_by_step" in r for r in rows):  # zero-shot rows (supervised distillation) have no steps
         out["accuracy_by_step"] = np.mean([r["accuracy_by_step"] for r in rows], 0).tolist()
     if all("macro_f1" in r for r in rows):

@@ -5,9 +5,8 @@ they kept in scores/), 2 seeds pooled, paired 95% bootstrap. The best baseline i
 at the chosen steps). The runs are the README's target rows (the default job: the thirty-ninth measurements' runs).
 Analysis of committed runs, nothing re-run. Run from the repository root:
     python results/before_steps/targets.py > results/before_steps/targets.txt"""
-from meta_nlp.evaluation.comparison import before_any_step, result_row
+from meta_nlp.evaluation.comparison import seeds_pooled
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
-from meta_nlp.recipes.study import pooled
 
 TARGETS = {  # row -> (each seed's run, language)
     "ja, the default job": ("results/weight_ensemble/default_seed{seed}", "ja"),
@@ -22,14 +21,10 @@ TARGETS = {  # row -> (each seed's run, language)
 SEEDS, BASELINES = (0, 1), ("multitask", "finetune")
 
 
-def both_seeds(run: str, method: str, language: str, before_steps: bool) -> dict:
-    read = before_any_step if before_steps else result_row
-    return pooled([read(run.format(seed=seed), method, language) for seed in SEEDS])
-
-
 for row, (run, lang) in TARGETS.items():
-    chosen = {m: both_seeds(run, m, lang, False) for m in ("protonet", *BASELINES)}
-    before = {m: both_seeds(run, m, lang, True) for m in ("protonet", *BASELINES)}
+    runs = [run.format(seed=seed) for seed in SEEDS]
+    chosen = {m: seeds_pooled(runs, m, lang) for m in ("protonet", *BASELINES)}
+    before = {m: seeds_pooled(runs, m, lang, before_steps=True) for m in ("protonet", *BASELINES)}
     best = max(BASELINES, key=lambda m: chosen[m]["accuracy"])
     print(f"{row}: best baseline {best}")
     for name, rows in (("at the chosen test-time steps", chosen), ("before any test-time step", before)):

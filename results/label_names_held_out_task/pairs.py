@@ -10,11 +10,10 @@ the names by budget, finetune flat."""
 from pathlib import Path
 
 from meta_nlp.evaluation.comparison import (MARGIN_OVER_FINETUNE, adaptation_summary, before_any_step,
-                                            paired_difference, result_row, run_choices, target_verdict,
+                                            paired_difference, result_row, run_choices, seeds_pooled, target_verdict,
                                             validation_by_step)
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 from meta_nlp.recipes.budget import plot_accuracy_by_budget
-from meta_nlp.recipes.study import pooled
 
 SEEDS = (0, 1)
 NAMES = {steps: {seed: f"results/label_names_held_out_task/steps{steps}_seed{seed}" for seed in SEEDS}
@@ -28,9 +27,15 @@ LANGUAGES = ("ita_Latn", "jpn_Jpan")
 def rows(runs: dict, method: str, lang: str, before_steps: bool = False) -> dict:
     """{seed: row} and, under 'pooled', both seeds' episodes pooled."""
     read = before_any_step if before_steps else result_row
-    by_seed = {seed: read(run, method, lang) for seed, run in runs.items()}
-    return by_seed | {"pooled": pooled(list(by_seed.values()))}
+    return ({seed: read(run, method, lang) for seed, run in runs.items()}
+            | {"pooled": seeds_pooled(list(runs.values()), method, lang, before_steps)})
 
+
+# ProtoNet's rows, each read once: (variant, budget, language, before any test-time step) -> {seed: row}
+PROTONET = {(variant, budget, lang, before): rows(runs, "protonet", lang, before)
+            for variant, by_budget in (("names", NAMES), ("plain", PLAIN)) for budget, runs in by_budget.items()
+            for lang in LANGUAGES for before in (False, True)}
+FINETUNE = {lang: rows(PLAIN[40], "finetune", lang) for lang in LANGUAGES}
 
 for budget, names_runs in NAMES.items():
     for seed in SEEDS:
@@ -39,23 +44,22 @@ for budget, names_runs in NAMES.items():
         print(f"    {run_choices(names_runs[seed])}")
         print(f"  plain at {budget}: {validation_by_step(PLAIN[budget][seed], 'protonet')}")
     for lang in LANGUAGES:
-        names, names_0 = rows(names_runs, "protonet", lang), rows(names_runs, "protonet", lang, before_steps=True)
-        finetune = rows(PLAIN[40], "finetune", lang)
+        names, names_0 = PROTONET["names", budget, lang, False], PROTONET["names", budget, lang, True]
         for seed in (*SEEDS, "pooled"):
             print(f"\n{lang}, seed {seed}: with the names at {budget} {adaptation_summary(names[seed])}")
-            for steps, runs in PLAIN.items():
-                plain, plain_0 = rows(runs, "protonet", lang), rows(runs, "protonet", lang, before_steps=True)
+            for steps in PLAIN:
+                plain, plain_0 = PROTONET["plain", steps, lang, False], PROTONET["plain", steps, lang, True]
                 print(f"  − plain ProtoNet at {steps}: {paired_difference(names[seed], plain[seed])}")
                 print(f"      before any test-time step: {paired_difference(names_0[seed], plain_0[seed])}")
-            d = paired_bootstrap(names[seed], finetune[seed])
+            d = paired_bootstrap(names[seed], FINETUNE[lang][seed])
             print(f"  − finetune {interval(d)} (target +5: {target_verdict(d, MARGIN_OVER_FINETUNE)})")
     print()
-for lang in LANGUAGES:  # more meta-steps with the names: does the held-out task fall after 80, as without them?
-    later, earlier = rows(NAMES[160], "protonet", lang)["pooled"], rows(NAMES[80], "protonet", lang)["pooled"]
-    later_0 = rows(NAMES[160], "protonet", lang, before_steps=True)["pooled"]
-    earlier_0 = rows(NAMES[80], "protonet", lang, before_steps=True)["pooled"]
-    print(f"{lang}, 2 seeds: with the names, 160 − 80 meta-steps {paired_difference(later, earlier)}; before any "
-          f"test-time step {paired_difference(later_0, earlier_0)}")
+for lang in LANGUAGES:  # 160 meta-steps against 80, with the names and without: does the held-out task fall after 80?
+    for variant in ("names", "plain"):
+        later, earlier = (PROTONET[variant, steps, lang, False]["pooled"] for steps in (160, 80))
+        later_0, earlier_0 = (PROTONET[variant, steps, lang, True]["pooled"] for steps in (160, 80))
+        print(f"{lang}, 2 seeds: {variant}, 160 − 80 meta-steps {paired_difference(later, earlier)}; before any "
+              f"test-time step {paired_difference(later_0, earlier_0)}")
 
 POOLED = {"protonet": {40: "results/max_length/held_out_task_128_2seeds", 80: "results/budget_held_out_task/steps80_2seeds",
                        160: "results/budget_held_out_task/steps160_2seeds", 320: "results/budget_held_out_task/steps320_2seeds"},
