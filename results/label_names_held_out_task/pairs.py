@@ -1,7 +1,7 @@
-"""Plan addenda 40 A, 40b C and 40c D (results/meta_batch_4/plan.md): the held-out task (chatterbot topics -> SIB-200
-topics in ita_Latn and jpn_Jpan, whole sentences, float32) with ProtoNet meta-trained 40, 80 and 160 steps with the
-class names in its training logits (`--meta-train-label-names true`), paired on the same 200 episodes per language and
-seed with plain ProtoNet at 160, 80 and 40 meta-steps and with finetune (the 40-step runs), at the test-time steps each run chose and
+"""Plan addenda 40 A, 40b C, 40c D and 41 A (results/meta_batch_4/plan.md): the held-out task (chatterbot topics -> SIB-200
+topics in ita_Latn and jpn_Jpan, whole sentences, float32) with ProtoNet meta-trained 40, 80, 160 and 320 steps with
+the class names in its training logits (`--meta-train-label-names true`), paired on the same 200 episodes per language and
+seed with plain ProtoNet at 320, 160, 80 and 40 meta-steps and with finetune (the 40-step runs), at the test-time steps each run chose and
 before any test-time step (`comparison.before_any_step`: the plain runs' scores read back from the passes they kept).
 Run from the repository root after pooling the seeds (see results.md):
     python results/label_names_held_out_task/pairs.py > results/label_names_held_out_task/pairs.txt
@@ -17,8 +17,9 @@ from meta_nlp.recipes.budget import plot_accuracy_by_budget
 
 SEEDS = (0, 1)
 NAMES = {steps: {seed: f"results/label_names_held_out_task/steps{steps}_seed{seed}" for seed in SEEDS}
-         for steps in (40, 80, 160)}
-PLAIN = {160: {0: "results/smlmt/held_out_task_160_seed0", 1: "results/budget_held_out_task/steps160_seed1"},
+         for steps in (40, 80, 160, 320)}
+PLAIN = {320: {seed: f"results/budget_held_out_task/steps320_seed{seed}" for seed in SEEDS},
+         160: {0: "results/smlmt/held_out_task_160_seed0", 1: "results/budget_held_out_task/steps160_seed1"},
          80: {seed: f"results/budget_held_out_task/steps80_seed{seed}" for seed in SEEDS},
          40: {seed: f"results/max_length/held_out_task_128_seed{seed}" for seed in SEEDS}}  # also finetune
 LANGUAGES = ("ita_Latn", "jpn_Jpan")
@@ -54,12 +55,13 @@ for budget, names_runs in NAMES.items():
             d = paired_bootstrap(names[seed], FINETUNE[lang][seed])
             print(f"  − finetune {interval(d)} (target +5: {target_verdict(d, MARGIN_OVER_FINETUNE)})")
     print()
-for lang in LANGUAGES:  # 160 meta-steps against 80, with the names and without: does the held-out task fall after 80?
-    for variant in ("names", "plain"):
-        later, earlier = (PROTONET[variant, steps, lang, False]["pooled"] for steps in (160, 80))
-        later_0, earlier_0 = (PROTONET[variant, steps, lang, True]["pooled"] for steps in (160, 80))
-        print(f"{lang}, 2 seeds: {variant}, 160 − 80 meta-steps {paired_difference(later, earlier)}; before any "
-              f"test-time step {paired_difference(later_0, earlier_0)}")
+for lang in LANGUAGES:  # each budget against the one before, with the names and without: where does the task fall?
+    for later, earlier in ((160, 80), (320, 160)):
+        for variant in ("names", "plain"):
+            after, before = (PROTONET[variant, steps, lang, False]["pooled"] for steps in (later, earlier))
+            after_0, before_0 = (PROTONET[variant, steps, lang, True]["pooled"] for steps in (later, earlier))
+            print(f"{lang}, 2 seeds: {variant}, {later} − {earlier} meta-steps {paired_difference(after, before)}; "
+                  f"before any test-time step {paired_difference(after_0, before_0)}")
 
 POOLED = {"protonet": {40: "results/max_length/held_out_task_128_2seeds", 80: "results/budget_held_out_task/steps80_2seeds",
                        160: "results/budget_held_out_task/steps160_2seeds", 320: "results/budget_held_out_task/steps320_2seeds"},
