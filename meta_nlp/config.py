@@ -203,8 +203,9 @@ class MetaConfig:
                                              "meta-learning). Off: on the default job it did not raise "
                                              "validation (ProtoNet -0.07 points on ja, results/label_names_default); "
                                              "on a task never meta-trained on it lifted jpn_Jpan by 0.7-1.2 points "
-                                             "at 80-160 meta-steps, not ita_Latn, and nothing at 40 "
-                                             "(results/label_names_held_out_task)")
+                                             "at 80-160 meta-steps, not ita_Latn, and nothing at 40; it delays that "
+                                             "task's fall with more meta-steps but does not stop it (320 steps: "
+                                             "-1.2 and -1.5 points against 160; results/label_names_held_out_task)")
     test_time_selection: str = _f("best", "how the test-time lr factor and steps are picked from their meta-validation "
                                           "grid: 'best' (the highest mean) or 'one_se' (the fewest steps, then the "
                                           "smallest factor, within one standard error over validation episodes of the "
