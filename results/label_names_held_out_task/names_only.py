@@ -1,7 +1,8 @@
-"""Plan addendum 40 A, analysis after the runs (it decides nothing): does ProtoNet meta-trained with the class names
+"""Plan addenda 40 A and 41 A, analysis after the runs (it decides nothing): does ProtoNet meta-trained with the class names
 pull a text toward the name of its class in a task it never meta-trained on? The names-alone accuracy of each held-out
 episode (each query text to the SIB-200 class name it is most similar to; no support set; chance 0.20) under φ⁰,
-plain ProtoNet at 80 meta-steps and ProtoNet with the names at 80, on the runs' own 200 held-out episodes per language
+plain ProtoNet at 80 meta-steps and ProtoNet with the names at 80, 160 and 320 (addendum 41: does the pull keep
+growing with the budget?), on the runs' own 200 held-out episodes per language
 and seed, with paired 95% bootstrap intervals over (seed, episode). float32. Run from the repository root:
     python results/label_names_held_out_task/names_only.py > results/label_names_held_out_task/names_only.txt"""
 import numpy as np
@@ -14,7 +15,8 @@ from meta_nlp.learner import MetaLearner
 from meta_nlp.models.encoder import MetaModel, load_encoder
 
 RUNS = {"plain ProtoNet at 80": "results/budget_held_out_task/steps80_seed{seed}",
-        "ProtoNet with the names at 80": "results/label_names_held_out_task/steps80_seed{seed}"}
+        **{f"ProtoNet with the names at {steps}": f"results/label_names_held_out_task/steps{steps}_seed{{seed}}"
+           for steps in (80, 160, 320)}}
 SEEDS, LANGUAGES, EPISODES = (0, 1), ("ita_Latn", "jpn_Jpan"), range(200)
 torch.set_num_threads(1)  # beside two single-thread runs
 
@@ -49,6 +51,7 @@ for lang in LANGUAGES:
     for name in ("φ⁰", *RUNS):
         print(f"  {name}: {np.mean(scores[name, lang]):.4f}")
     for a, b in (("ProtoNet with the names at 80", "plain ProtoNet at 80"), ("ProtoNet with the names at 80", "φ⁰"),
-                 ("plain ProtoNet at 80", "φ⁰")):
+                 ("plain ProtoNet at 80", "φ⁰"), ("ProtoNet with the names at 160", "ProtoNet with the names at 80"),
+                 ("ProtoNet with the names at 320", "ProtoNet with the names at 160")):
         diff, low, high = bootstrap_difference(scores[a, lang], scores[b, lang], strata=strata)
         print(f"  {a} − {b}: {diff:+.4f} [{low:+.4f}, {high:+.4f}]")
