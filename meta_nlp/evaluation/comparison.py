@@ -100,6 +100,14 @@ def seeds_pooled(runs: list[str | Path], method: str, language: str, before_step
     return pooled([read(run, method, language) for run in runs])
 
 
+def rows_by_seed(runs: dict, method: str, language: str, before_steps: bool = False) -> dict:
+    """{seed: `method`'s row on `language` in that seed's run} for runs given as {seed: run}, and under 'pooled' every
+    seed's episodes pooled (`seeds_pooled`); at the chosen test-time steps or, with `before_steps`, before any."""
+    read = before_any_step if before_steps else result_row
+    return ({seed: read(run, method, language) for seed, run in runs.items()}
+            | {"pooled": seeds_pooled(list(runs.values()), method, language, before_steps)})
+
+
 def validation_by_step(run: str | Path, method: str) -> dict[str, float]:
     """A method's model-selection scores by step in a finished run: the run's meta-learner's training record, or the
     selection record of a baseline trained in the run (the multitask baseline)."""

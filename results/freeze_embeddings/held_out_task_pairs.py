@@ -4,9 +4,8 @@ frozen (`--freeze-embeddings true`), paired on the same 200 episodes per languag
 and 80 meta-steps and with finetune (the 40-step runs), at the test-time steps each run chose and before any
 test-time step (`comparison.before_any_step`). Run from the repository root after pooling the seeds (see results.md):
     python results/freeze_embeddings/held_out_task_pairs.py > results/freeze_embeddings/held_out_task_pairs.txt"""
-from meta_nlp.evaluation.comparison import (MARGIN_OVER_FINETUNE, adaptation_summary, before_any_step,
-                                            paired_difference, result_row, run_choices, seeds_pooled, target_verdict,
-                                            validation_by_step)
+from meta_nlp.evaluation.comparison import (MARGIN_OVER_FINETUNE, adaptation_summary, paired_difference, rows_by_seed,
+                                            run_choices, target_verdict, validation_by_step)
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 
 SEEDS, LANGUAGES = (0, 1), ("ita_Latn", "jpn_Jpan")
@@ -15,23 +14,15 @@ PLAIN = {160: {0: "results/smlmt/held_out_task_160_seed0", 1: "results/budget_he
          80: {seed: f"results/budget_held_out_task/steps80_seed{seed}" for seed in SEEDS}}
 FINETUNE_RUNS = {seed: f"results/max_length/held_out_task_128_seed{seed}" for seed in SEEDS}
 
-
-def rows(runs: dict, method: str, lang: str, before_steps: bool = False) -> dict:
-    """{seed: row} and, under 'pooled', both seeds' episodes pooled."""
-    read = before_any_step if before_steps else result_row
-    return ({seed: read(run, method, lang) for seed, run in runs.items()}
-            | {"pooled": seeds_pooled(list(runs.values()), method, lang, before_steps)})
-
-
 for seed in SEEDS:
     print(f"seed {seed}: frozen embeddings at 160, ProtoNet's validation by meta-step "
           f"{validation_by_step(FROZEN[seed], 'protonet')}")
     print(f"    {run_choices(FROZEN[seed])}")
     print(f"  plain at 160: {validation_by_step(PLAIN[160][seed], 'protonet')}")
 for lang in LANGUAGES:
-    frozen, frozen_0 = rows(FROZEN, "protonet", lang), rows(FROZEN, "protonet", lang, before_steps=True)
-    finetune = rows(FINETUNE_RUNS, "finetune", lang)
-    plain_rows = {steps: (rows(runs, "protonet", lang), rows(runs, "protonet", lang, before_steps=True))
+    frozen, frozen_0 = (rows_by_seed(FROZEN, "protonet", lang, before) for before in (False, True))
+    finetune = rows_by_seed(FINETUNE_RUNS, "finetune", lang)
+    plain_rows = {steps: tuple(rows_by_seed(runs, "protonet", lang, before) for before in (False, True))
                   for steps, runs in PLAIN.items()}
     for seed in (*SEEDS, "pooled"):
         print(f"\n{lang}, seed {seed}: frozen embeddings at 160 {adaptation_summary(frozen[seed])}")

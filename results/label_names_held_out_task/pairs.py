@@ -9,9 +9,8 @@ It also draws results/label_names_held_out_task/accuracy_by_budget.png: both see
 the names by budget, finetune flat."""
 from pathlib import Path
 
-from meta_nlp.evaluation.comparison import (MARGIN_OVER_FINETUNE, adaptation_summary, before_any_step,
-                                            paired_difference, result_row, run_choices, seeds_pooled, target_verdict,
-                                            validation_by_step)
+from meta_nlp.evaluation.comparison import (MARGIN_OVER_FINETUNE, adaptation_summary, paired_difference, result_row,
+                                            rows_by_seed, run_choices, target_verdict, validation_by_step)
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 from meta_nlp.recipes.budget import plot_accuracy_by_budget
 
@@ -25,18 +24,11 @@ PLAIN = {320: {seed: f"results/budget_held_out_task/steps320_seed{seed}" for see
 LANGUAGES = ("ita_Latn", "jpn_Jpan")
 
 
-def rows(runs: dict, method: str, lang: str, before_steps: bool = False) -> dict:
-    """{seed: row} and, under 'pooled', both seeds' episodes pooled."""
-    read = before_any_step if before_steps else result_row
-    return ({seed: read(run, method, lang) for seed, run in runs.items()}
-            | {"pooled": seeds_pooled(list(runs.values()), method, lang, before_steps)})
-
-
 # ProtoNet's rows, each read once: (variant, budget, language, before any test-time step) -> {seed: row}
-PROTONET = {(variant, budget, lang, before): rows(runs, "protonet", lang, before)
+PROTONET = {(variant, budget, lang, before): rows_by_seed(runs, "protonet", lang, before)
             for variant, by_budget in (("names", NAMES), ("plain", PLAIN)) for budget, runs in by_budget.items()
             for lang in LANGUAGES for before in (False, True)}
-FINETUNE = {lang: rows(PLAIN[40], "finetune", lang) for lang in LANGUAGES}
+FINETUNE = {lang: rows_by_seed(PLAIN[40], "finetune", lang) for lang in LANGUAGES}
 
 for budget, names_runs in NAMES.items():
     for seed in SEEDS:
