@@ -10,21 +10,18 @@ where PREFIXseed0, PREFIXseed1 and PREFIX2seeds are each job's run folders (e.g.
 results/weight_ensemble/default_)."""
 import sys
 
-from meta_nlp.evaluation.comparison import (MARGIN_OVER_BASELINE, adaptation_summary, before_any_step,
-                                            chosen_validation, paired_difference, repeated_by, result_row,
-                                            run_choices, seeds_pooled, target_verdict, validation_by_step)
+from meta_nlp.evaluation.comparison import (MARGIN_OVER_BASELINE, adaptation_summary, chosen_validation,
+                                            paired_difference, repeated_by, result_row, rows_by_seed, run_choices,
+                                            target_verdict, validation_by_step)
 from meta_nlp.evaluation.stats import interval, paired_bootstrap
 
 WITH, WITHOUT = sys.argv[1:3]
 SEEDS, METHODS, BASELINES = (0, 1), ("protonet", "multitask", "finetune"), ("multitask", "finetune")
 
 
-def before_steps(prefix: str, method: str, seed) -> dict:
-    """A method's `ja` row before any test-time step, one seed's or both pooled (from each seed's run)."""
-    if seed != "pooled":
-        return before_any_step(f"{prefix}seed{seed}", method, "ja")
-    return seeds_pooled([f"{prefix}seed{s}" for s in SEEDS], method, "ja", before_steps=True)
-
+# Each method's `ja` rows before any test-time step, per seed and both pooled, read once: (job prefix, method) -> rows
+BEFORE = {(prefix, m): rows_by_seed({s: f"{prefix}seed{s}" for s in SEEDS}, m, "ja", before_steps=True)
+          for prefix in (WITH, WITHOUT) for m in METHODS}
 
 for seed in (*SEEDS, "pooled"):
     folder = f"seed{seed}" if seed != "pooled" else "2seeds"
@@ -42,12 +39,12 @@ for seed in (*SEEDS, "pooled"):
             print(f"    repeats the run without: {repeated_by(row, without)}")
         print(f"    − without {paired_difference(row, result_row(without, method, 'ja'))}")
         print(f"      before any test-time step "
-              f"{paired_difference(before_steps(WITH, method, seed), before_steps(WITHOUT, method, seed))}")
+              f"{paired_difference(BEFORE[WITH, method][seed], BEFORE[WITHOUT, method][seed])}")
     for job, prefix in (("with", WITH), ("without", WITHOUT)):
         by_method = {m: result_row(prefix + folder, m, "ja") for m in METHODS}
         best = max(BASELINES, key=lambda m: by_method[m]["accuracy"])
         d = paired_bootstrap(by_method["protonet"], by_method[best])
         print(f"  {job}: protonet − {best} (the best baseline) {interval(d)} "
               f"(target +3: {target_verdict(d, MARGIN_OVER_BASELINE)})")
-        d0 = paired_bootstrap(before_steps(prefix, "protonet", seed), before_steps(prefix, best, seed))
+        d0 = paired_bootstrap(BEFORE[prefix, "protonet"][seed], BEFORE[prefix, best][seed])
         print(f"    before any test-time step {interval(d0)}")

@@ -103,9 +103,10 @@ def seeds_pooled(runs: list[str | Path], method: str, language: str, before_step
 def rows_by_seed(runs: dict, method: str, language: str, before_steps: bool = False) -> dict:
     """{seed: `method`'s row on `language` in that seed's run} for runs given as {seed: run}, and under 'pooled' every
     seed's episodes pooled (`seeds_pooled`); at the chosen test-time steps or, with `before_steps`, before any."""
+    from meta_nlp.recipes.study import pooled  # as in seeds_pooled
     read = before_any_step if before_steps else result_row
-    return ({seed: read(run, method, language) for seed, run in runs.items()}
-            | {"pooled": seeds_pooled(list(runs.values()), method, language, before_steps)})
+    by_seed = {seed: read(run, method, language) for seed, run in runs.items()}
+    return by_seed | {"pooled": pooled(list(by_seed.values()))}  # the rows just read, not read again
 
 
 def validation_by_step(run: str | Path, method: str) -> dict[str, float]:
